@@ -1,0 +1,52 @@
+# netkit -- the README's two commands, and a few more.
+#
+#   make run     install build dependencies, build, serve framed on :9999
+#   make test    install test dependencies, build, run every test (ctest)
+#   make check   make test + the suite under ASan/UBSan + valgrind runs
+#   make bench   compare with ../shared/bench's ref_echo (see docs/bench.md)
+
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps test-deps build run test check asan valgrind bench install clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh build
+
+test-deps:
+	@sh scripts/deps.sh test
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/netkit serve -c conf/netkit.ini
+
+test: test-deps build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+asan: test-deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNK_ASAN=ON \
+		-DNK_UBSAN=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+	NK_NO_DLCLOSE=1 ASAN_OPTIONS=detect_leaks=1 \
+		ctest --test-dir build-asan --output-on-failure -j$(JOBS)
+
+valgrind: test-deps build
+	NK_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure \
+		-R 'integration_test_(serve|udp)'
+
+check: test asan valgrind
+
+bench: build
+	sh scripts/bench.sh
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan

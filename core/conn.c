@@ -1,0 +1,428 @@
+/*
+ * conn.c -- one accepted TCP connection.  See conn.h for the data flow,
+ * back-pressure and deferred closing.
+ */
+#include "conn.h"
+
+#include <sys/socket.h>
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "loader.h"
+#include "log.h"
+#include "server.h"
+
+#define CONN_KEEP_BUF (64 * 1024) /* larger buffers are freed when empty */
+
+static void conn_on_io(struct nk__loop *loop, struct nk__io *io,
+                       unsigned events);
+
+static struct nk__loop *
+conn_loop(const struct nk__conn *c)
+{
+    return &c->ls->srv->loop;
+}
+
+static const struct nk_plugin *
+conn_plugin(const struct nk__conn *c)
+{
+    return c->ls->plugin->desc;
+}
+
+/* ---- the listener's LRU list ---------------------------------------- */
+
+static void
+lru_unlink(struct nk__conn *c)
+{
+    struct nk__listener *ls = c->ls;
+
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        ls->lru_head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        ls->lru_tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void
+lru_append(struct nk__conn *c)
+{
+    struct nk__listener *ls = c->ls;
+
+    c->prev = ls->lru_tail;
+    c->next = NULL;
+    if (ls->lru_tail != NULL)
+        ls->lru_tail->next = c;
+    else
+        ls->lru_head = c;
+    ls->lru_tail = c;
+}
+
+static void
+lru_touch(struct nk__conn *c)
+{
+    c->last_active = conn_loop(c)->now;
+    if (c->ls->lru_tail != c) {
+        lru_unlink(c);
+        lru_append(c);
+    }
+}
+
+/* ---- opening and closing -------------------------------------------- */
+
+static void
+conn_release(struct nk__defer *d)
+{
+    struct nk__conn *c =
+        (struct nk__conn *)((char *)d - offsetof(struct nk__conn, free_ev));
+
+    nk__buf_free(&c->in);
+    nk__buf_free(&c->out);
+    nk__free(c);
+}
+
+void
+nk__conn_close(struct nk__conn *c, const char *why)
+{
+    struct nk__listener *ls = c->ls;
+    const struct nk_plugin *p = conn_plugin(c);
+
+    if (c->closing)
+        return;
+    c->closing = 1;
+    if (c->opened && p->on_close != NULL)
+        p->on_close(ls->inst, &c->sess);
+    nk__io_stop(conn_loop(c), &c->io);
+    close(c->io.fd);
+    lru_unlink(c);
+    ls->nconns--;
+    ls->srv->nconns--;
+    if (why != NULL)
+        nk__log(NK_LOG_INFO, "Connection closed %s (%s)",
+                nk__session_peer(&c->sess), why);
+    else
+        nk__log(NK_LOG_INFO, "Connection closed %s",
+                nk__session_peer(&c->sess));
+    nk__loop_defer(conn_loop(c), &c->free_ev);
+    nk__server_conn_gone(ls->srv);
+}
+
+int
+nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
+              socklen_t salen)
+{
+    struct nk__loop *loop = &ls->srv->loop;
+    const struct nk_plugin *p = ls->plugin->desc;
+    struct nk__conn *c = nk__calloc(1, sizeof(*c));
+    char why[160];
+    int rc;
+
+    if (c == NULL) {
+        close(fd);
+        nk__log(NK_LOG_WARN, "Connection dropped: out of memory");
+        return NK_ENOMEM;
+    }
+    nk__io_init(&c->io, fd, conn_on_io);
+    c->ls = ls;
+    c->sess.ls = ls;
+    c->sess.transport = NK_TRANSPORT_TCP;
+    memcpy(&c->sess.addr, sa, salen);
+    c->sess.addrlen = salen;
+    c->free_ev.cb = conn_release;
+    c->rsize = NK_CONN_READ_SIZE;
+    for (size_t i = 0; i < ls->naccept_opts; i++)
+        if (nk__sockopt_apply(fd, &ls->accept_opts[i], why, sizeof(why)) < 0)
+            nk__log(NK_LOG_WARN, "%s on %s", why, nk__session_peer(&c->sess));
+    rc = nk__io_set(loop, &c->io, NK_IO_READ);
+    if (rc < 0) {
+        close(fd);
+        nk__free(c);
+        nk__log(NK_LOG_WARN, "Connection dropped: %s", nk_strerror(rc));
+        return rc;
+    }
+    ls->nconns++;
+    ls->srv->nconns++;
+    c->last_active = loop->now;
+    lru_append(c);
+    nk__log(NK_LOG_INFO, "Connection from %s", nk__session_peer(&c->sess));
+    if (p->on_open != NULL && (rc = p->on_open(ls->inst, &c->sess)) < 0) {
+        nk__conn_close(c, "refused by the plugin");
+        return rc;
+    }
+    c->opened = 1;
+    if (ls->idle_ms > 0 && !nk__timer_active(&ls->idle_timer))
+        nk__timer_start(loop, &ls->idle_timer, loop->now + ls->idle_ms);
+    return 0;
+}
+
+/* ---- writing -------------------------------------------------------- */
+
+/* Watch for what the connection is waiting on now. */
+static void
+conn_update_mask(struct nk__conn *c)
+{
+    unsigned mask = 0;
+
+    if (!c->paused && !c->close_after_write && !c->eof)
+        mask |= NK_IO_READ;
+    if (nk__buf_len(&c->out) > 0)
+        mask |= NK_IO_WRITE;
+    if (nk__io_set(conn_loop(c), &c->io, mask) < 0)
+        nk__conn_close(c, "cannot watch the socket");
+}
+
+/* Write what is queued; on EAGAIN wait for writability. */
+static void
+conn_flush(struct nk__conn *c)
+{
+    while (nk__buf_len(&c->out) > 0) {
+        ssize_t n = send(c->io.fd, nk__buf_data(&c->out), nk__buf_len(&c->out),
+                         MSG_NOSIGNAL);
+        if (n > 0) {
+            nk__buf_consume(&c->out, (size_t)n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && errno == EAGAIN) {
+            break;
+        } else {
+            nk__conn_close(c, strerror(errno));
+            return;
+        }
+    }
+    if (nk__buf_len(&c->out) == 0) {
+        if (c->out.cap > CONN_KEEP_BUF)
+            nk__buf_free(&c->out);
+        if (c->close_after_write || c->eof) {
+            nk__conn_close(c, NULL);
+            return;
+        }
+    }
+    conn_update_mask(c);
+}
+
+/* Write header + iov straight to the socket; queue what did not fit. */
+static int
+conn_send_direct(struct nk__conn *c, struct iovec *v, int n)
+{
+    struct msghdr msg = {.msg_iov = v, .msg_iovlen = (size_t)n};
+    ssize_t w;
+
+    do
+        w = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w < 0 && errno != EAGAIN) {
+        nk__conn_close(c, strerror(errno));
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t skip = w > 0 ? ((size_t)w < v[i].iov_len ? (size_t)w
+                                                          : v[i].iov_len)
+                            : 0;
+        w -= (ssize_t)skip;
+        if (nk__buf_append(&c->out, (char *)v[i].iov_base + skip,
+                           v[i].iov_len - skip) < 0)
+            return NK_ENOMEM;
+    }
+    return 0;
+}
+
+int
+nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
+{
+    struct iovec v[NK_SEND_IOV_MAX + 1];
+    uint8_t hdr[NK_HDR_MAX];
+    size_t total = 0;
+    long h;
+    int rc = 0;
+
+    if (iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX)
+        return NK_EINVAL;
+    if (c->closing)
+        return 0; /* the peer is gone: nothing to deliver to */
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    h = conn_plugin(c)->encode(c->ls->inst, total, hdr);
+    if (h < 0 || h > NK_HDR_MAX)
+        return h < 0 ? (int)h : NK_EINVAL;
+    v[0] = (struct iovec){hdr, (size_t)h};
+    memcpy(&v[1], iov, (size_t)iovcnt * sizeof(*iov));
+    if (nk__buf_len(&c->out) == 0 && total + (size_t)h >= NK_CONN_DIRECT_MIN) {
+        rc = conn_send_direct(c, v, iovcnt + 1);
+    } else {
+        for (int i = 0; i <= iovcnt && rc == 0; i++)
+            rc = nk__buf_append(&c->out, v[i].iov_base, v[i].iov_len);
+    }
+    if (rc < 0 || c->closing)
+        return rc;
+    if (nk__buf_len(&c->out) > NK_CONN_HIGH_WATER) {
+        /* The peer is not keeping up: stop decoding until it drains. */
+        conn_flush(c);
+        if (!c->closing && nk__buf_len(&c->out) > NK_CONN_HIGH_WATER)
+            c->paused = 1;
+    } else if (!c->in_batch) {
+        conn_flush(c);
+    }
+    return 0;
+}
+
+void
+nk__conn_close_after_write(struct nk__conn *c)
+{
+    c->close_after_write = 1;
+    if (!c->in_batch && !c->closing)
+        conn_flush(c);
+}
+
+/* ---- reading -------------------------------------------------------- */
+
+/* Decode and answer every complete message in the read buffer. */
+static void
+conn_process(struct nk__conn *c)
+{
+    const struct nk_plugin *p = conn_plugin(c);
+    struct nk__listener *ls = c->ls;
+
+    while (!c->closing && !c->paused && !c->close_after_write &&
+           nk__buf_len(&c->in) > 0) {
+        struct nk_frame f = {0};
+        long rc = p->decode(ls->inst, nk__buf_data(&c->in),
+                            nk__buf_len(&c->in), &f);
+
+        if (rc > 0 && (size_t)rc <= nk__buf_len(&c->in)) {
+            int mrc;
+            c->need = 0;
+            mrc = p->on_message(ls->inst, &c->sess, f.payload, f.payload_len);
+            nk__buf_consume(&c->in, (size_t)rc);
+            if (mrc == NK_ECLOSE)
+                c->close_after_write = 1;
+            else if (mrc < 0)
+                nk__conn_close(c, nk_strerror(mrc));
+        } else if (rc == NK_ENEEDMORE) {
+            if (f.need > ls->max_message) {
+                nk__log(NK_LOG_WARN,
+                        "Frame of %zu bytes from %s is over the limit of "
+                        "%zu: closing",
+                        f.need, nk__session_peer(&c->sess), ls->max_message);
+                nk__conn_close(c, "frame too big");
+            }
+            c->need = f.need;
+            return;
+        } else {
+            nk__log(NK_LOG_WARN, "Bad input from %s: %s: closing",
+                    nk__session_peer(&c->sess),
+                    rc > 0 ? "decoder overran its input"
+                           : nk_strerror((int)rc));
+            nk__conn_close(c, "bad input");
+        }
+    }
+}
+
+static void
+conn_on_readable(struct nk__conn *c)
+{
+    c->in_batch = 1;
+    lru_touch(c);
+    for (int i = 0; i < NK_CONN_READS_PER_WAKEUP; i++) {
+        size_t len = nk__buf_len(&c->in), want = c->rsize, room;
+        ssize_t n;
+
+        if (c->closing || c->paused || c->close_after_write)
+            break;
+        if (c->need > len && c->need - len > want)
+            want = c->need - len;
+        if (nk__buf_reserve(&c->in, want) < 0) {
+            nk__conn_close(c, "out of memory");
+            break;
+        }
+        room = c->in.cap - c->in.end;
+        n = read(c->io.fd, c->in.base + c->in.end, room);
+        if (n > 0) {
+            c->in.end += (size_t)n;
+            conn_process(c);
+            if ((size_t)n < room) {
+                /* Drained: save a read that would say EAGAIN, and let the
+                 * read size settle back once the burst is over. */
+                if (c->rsize > NK_CONN_READ_SIZE)
+                    c->rsize /= 2;
+                break;
+            }
+            if (c->rsize < NK_CONN_READ_MAX)
+                c->rsize *= 2;
+        } else if (n == 0) {
+            c->eof = 1;
+            break;
+        } else if (errno == EINTR) {
+            continue;
+        } else if (errno == EAGAIN) {
+            break;
+        } else {
+            nk__conn_close(c, strerror(errno));
+            break;
+        }
+    }
+    c->in_batch = 0;
+    if (c->closing)
+        return;
+    /* A large buffer is kept while bulk data flows, released after. */
+    if (nk__buf_len(&c->in) == 0 && c->in.cap > CONN_KEEP_BUF &&
+        c->rsize == NK_CONN_READ_SIZE)
+        nk__buf_free(&c->in);
+    conn_flush(c);
+}
+
+static void
+conn_on_writable(struct nk__conn *c)
+{
+    conn_flush(c);
+    if (c->closing || !c->paused ||
+        nk__buf_len(&c->out) >= NK_CONN_LOW_WATER)
+        return;
+    /* Drained enough: answer what was read while paused, then read on. */
+    c->paused = 0;
+    c->in_batch = 1;
+    conn_process(c);
+    c->in_batch = 0;
+    if (!c->closing)
+        conn_flush(c);
+}
+
+static void
+conn_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
+{
+    struct nk__conn *c = (struct nk__conn *)io;
+
+    (void)loop;
+    if (c->closing)
+        return;
+    if (events & NK_IO_READ)
+        conn_on_readable(c);
+    else if (events & NK_IO_WRITE)
+        conn_on_writable(c);
+}
+
+void
+nk__conn_drain(struct nk__conn *c)
+{
+    c->close_after_write = 1;
+    if (!c->closing)
+        conn_flush(c);
+}
+
+void
+nk__conn_idle_sweep(struct nk__listener *ls)
+{
+    struct nk__loop *loop = &ls->srv->loop;
+
+    while (ls->lru_head != NULL &&
+           ls->lru_head->last_active + ls->idle_ms <= loop->now)
+        nk__conn_close(ls->lru_head, "idle timeout");
+    if (ls->lru_head != NULL)
+        nk__timer_start(loop, &ls->idle_timer,
+                        ls->lru_head->last_active + ls->idle_ms);
+}

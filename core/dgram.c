@@ -1,0 +1,194 @@
+/* dgram.c -- UDP sockets of a listener.  See dgram.h. */
+#include "dgram.h"
+
+#include <sys/socket.h>
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "loader.h"
+#include "log.h"
+#include "server.h"
+
+#define SLOT_OUT (NK_DGRAM_MAX + NK_HDR_MAX)
+
+/* A session for one datagram: knows the socket its reply leaves from. */
+struct dgram_session {
+    struct nk_session s;
+    struct nk__sock *sk;
+};
+
+struct nk__dgram {
+    uint8_t *in;  /* NK_DGRAM_BATCH slots of NK_DGRAM_MAX */
+    uint8_t *out; /* NK_DGRAM_BATCH slots of SLOT_OUT */
+    struct mmsghdr inmsg[NK_DGRAM_BATCH], outmsg[NK_DGRAM_BATCH];
+    struct iovec iniov[NK_DGRAM_BATCH], outiov[NK_DGRAM_BATCH];
+    struct sockaddr_storage from[NK_DGRAM_BATCH], to[NK_DGRAM_BATCH];
+    unsigned nout;
+};
+
+int
+nk__dgram_new(struct nk__sock *sk)
+{
+    struct nk__dgram *dg = nk__calloc(1, sizeof(*dg));
+
+    if (dg == NULL)
+        return NK_ENOMEM;
+    dg->in = nk__malloc((size_t)NK_DGRAM_BATCH * NK_DGRAM_MAX);
+    dg->out = nk__malloc((size_t)NK_DGRAM_BATCH * SLOT_OUT);
+    if (dg->in == NULL || dg->out == NULL) {
+        nk__dgram_free(dg);
+        return NK_ENOMEM;
+    }
+    sk->dgram = dg;
+    return 0;
+}
+
+void
+nk__dgram_free(struct nk__dgram *dg)
+{
+    if (dg == NULL)
+        return;
+    nk__free(dg->in);
+    nk__free(dg->out);
+    nk__free(dg);
+}
+
+/* Send the gathered replies; UDP may drop, so what the socket refuses now
+ * (a full send buffer) is counted rather than queued. */
+static void
+dgram_flush(struct nk__sock *sk)
+{
+    struct nk__dgram *dg = sk->dgram;
+    unsigned done = 0;
+
+    while (done < dg->nout) {
+        int n = sendmmsg(sk->io.fd, dg->outmsg + done, dg->nout - done,
+                         MSG_NOSIGNAL);
+        if (n > 0) {
+            done += (unsigned)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            /* EMSGSIZE, or a peer's ICMP error reported here: skip the one
+             * datagram at fault and go on with the rest. */
+            char peer[NK_ADDRSTRLEN];
+            nk__addr_format((struct sockaddr *)&dg->to[done], peer,
+                            sizeof(peer));
+            nk__log(NK_LOG_DEBUG, "Reply to %s not sent: %s", peer,
+                    strerror(errno));
+            done++;
+        }
+    }
+    dg->nout = 0;
+}
+
+int
+nk__dgram_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
+{
+    struct nk__sock *sk = ((struct dgram_session *)s)->sk;
+    struct nk__dgram *dg = sk->dgram;
+    const struct nk_plugin *p = sk->ls->plugin->desc;
+    size_t total = 0, off;
+    uint8_t *slot;
+    long h;
+
+    if (iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX)
+        return NK_EINVAL;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (total > NK_DGRAM_MAX)
+        return NK_EMSGSIZE;
+    if (dg->nout == NK_DGRAM_BATCH)
+        dgram_flush(sk);
+    slot = dg->out + (size_t)dg->nout * SLOT_OUT;
+    h = p->encode(sk->ls->inst, total, slot);
+    if (h < 0 || h > NK_HDR_MAX)
+        return h < 0 ? (int)h : NK_EINVAL;
+    off = (size_t)h;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(slot + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    memcpy(&dg->to[dg->nout], &s->addr, s->addrlen);
+    dg->outiov[dg->nout] = (struct iovec){slot, off};
+    dg->outmsg[dg->nout].msg_hdr = (struct msghdr){
+        .msg_name = &dg->to[dg->nout],
+        .msg_namelen = s->addrlen,
+        .msg_iov = &dg->outiov[dg->nout],
+        .msg_iovlen = 1,
+    };
+    dg->nout++;
+    return 0;
+}
+
+/* Decode one datagram as exactly one message and hand it to the plugin. */
+static void
+dgram_handle(struct nk__sock *sk, unsigned i)
+{
+    struct nk__dgram *dg = sk->dgram;
+    struct nk__listener *ls = sk->ls;
+    const struct nk_plugin *p = ls->plugin->desc;
+    struct msghdr *mh = &dg->inmsg[i].msg_hdr;
+    size_t len = dg->inmsg[i].msg_len;
+    const uint8_t *data = dg->in + (size_t)i * NK_DGRAM_MAX;
+    struct dgram_session ds = {.sk = sk};
+    struct nk_frame f = {0};
+    long rc;
+
+    ds.s.ls = ls;
+    ds.s.transport = NK_TRANSPORT_UDP;
+    memcpy(&ds.s.addr, mh->msg_name, mh->msg_namelen);
+    ds.s.addrlen = mh->msg_namelen;
+    /* The whole datagram must be one message; an empty one is offered too
+     * (a raw echo answers it, a framed codec finds no header). */
+    rc = (mh->msg_flags & MSG_TRUNC) ? NK_EMSGSIZE
+                                     : p->decode(ls->inst, data, len, &f);
+    if (rc >= 0 && (size_t)rc == len) {
+        p->on_message(ls->inst, &ds.s, f.payload, f.payload_len);
+        return;
+    }
+    ls->udp_dropped++;
+    nk__log(ls->udp_dropped == 1 ? NK_LOG_WARN : NK_LOG_DEBUG,
+            "Dropped a datagram of %zu bytes from %s: %s%s", len,
+            nk__session_peer(&ds.s),
+            rc >= 0 || rc == NK_ENEEDMORE ? "its length field disagrees with its size"
+                                          : nk_strerror((int)rc),
+            ls->udp_dropped == 1 ? " (further drops are logged at -v)" : "");
+}
+
+void
+nk__dgram_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
+{
+    struct nk__sock *sk = (struct nk__sock *)io;
+    struct nk__dgram *dg = sk->dgram;
+
+    (void)loop;
+    if (!(events & NK_IO_READ))
+        return;
+    for (int round = 0; round < 4; round++) {
+        int n;
+
+        for (unsigned i = 0; i < NK_DGRAM_BATCH; i++) {
+            dg->iniov[i] = (struct iovec){dg->in + (size_t)i * NK_DGRAM_MAX,
+                                          NK_DGRAM_MAX};
+            dg->inmsg[i].msg_hdr = (struct msghdr){
+                .msg_name = &dg->from[i],
+                .msg_namelen = sizeof(dg->from[i]),
+                .msg_iov = &dg->iniov[i],
+                .msg_iovlen = 1,
+            };
+        }
+        n = recvmmsg(io->fd, dg->inmsg, NK_DGRAM_BATCH, MSG_DONTWAIT, NULL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* EAGAIN, or an ICMP error from an earlier send */
+        for (int i = 0; i < n; i++)
+            dgram_handle(sk, (unsigned)i);
+        dgram_flush(sk);
+        if (n < NK_DGRAM_BATCH)
+            break;
+    }
+}

@@ -1,0 +1,30 @@
+/*
+ * log.h -- every line netkit prints on stderr goes through here.
+ *
+ * Human format, one event a line, in the seeds' style:
+ *     [*] Listen on 127.0.0.1:9999 (tcp, framed)       info
+ *     [!] Frame too big from 127.0.0.1:5000 ...        warning or error
+ *     [*] Sockopt SO_RCVBUF = 524288 ...               debug (-v)
+ * JSON format (--log-format json): {"ts":"...","level":"info","msg":"..."}.
+ * Each line is formatted first and written with one write(2), so lines from
+ * several worker threads never interleave.
+ */
+#ifndef NK_CORE_LOG_H
+#define NK_CORE_LOG_H
+
+#include <netkit/plugin.h>
+
+/* Set the most verbose level printed and the format (0 human, 1 JSON). */
+void nk__log_setup(int level, int json);
+
+/* Would a line at `level` be printed? */
+int nk__log_enabled(int level);
+
+/* Log one event at `level` (enum nk_log_level). */
+void nk__log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Print "netkit: MSG" on stderr, whatever the level: the one-line error. */
+void nk__log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* NK_CORE_LOG_H */

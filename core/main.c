@@ -1,0 +1,110 @@
+/*
+ * main.c -- the netkit command: parse, configure, load, run, exit status.
+ *
+ * The only place that decides exit codes (SPEC section 3): 0 success,
+ * 1 run-time failure, 2 usage or configuration error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <netkit/version.h>
+
+#include "alloc.h"
+#include "cli.h"
+#include "client.h"
+#include "conf.h"
+#include "err.h"
+#include "loader.h"
+#include "log.h"
+#include "server.h"
+#include "settings.h"
+#include "sockopt.h"
+
+/* `netkit plugins [NAME]`. */
+static int
+run_plugins(struct nk__settings *s, struct nk_err *err)
+{
+    struct nk__strlist dirs = {0};
+    struct nk__plugin *p;
+    int rc = 0;
+
+    if (nk__plugin_dirs(s, &dirs) < 0)
+        return nk__err_set(err, "out of memory");
+    if (s->plugins_name == NULL)
+        nk__plugin_print_list(&dirs, stdout);
+    else if ((rc = nk__plugin_open(s->plugins_name, &dirs, &p, err)) == 0) {
+        nk__plugin_print_options(p, stdout);
+        nk__plugin_close(p);
+    }
+    nk__strlist_free(&dirs);
+    return rc;
+}
+
+/* Read the config file: -c, else $NETKIT_CONFIG, else the installed one. */
+static int
+load_config(struct nk__settings *s, struct nk_err *err)
+{
+    char *path = s->config_file;
+    const char *def = nk__conf_default_path();
+    int rc = 0;
+
+    s->config_file = NULL;
+    if (path != NULL || def != NULL)
+        rc = nk__conf_load(s, path != NULL ? path : def, err);
+    nk__free(path);
+    return rc;
+}
+
+static int
+run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
+{
+    if (nk__cli_parse(s, argc, argv, err) < 0)
+        return -1;
+    if (s->command == NK_CMD_HELP || s->help) {
+        nk__cli_usage(stdout, s->command);
+        return 0;
+    }
+    if (s->command == NK_CMD_VERSION) {
+        printf("netkit %s (plugin ABI %d.%d)\n", NK_VERSION_STRING,
+               NK_ABI_MAJOR, NK_ABI_MINOR);
+        return 0;
+    }
+    if (s->command == NK_CMD_SOCKOPTS) {
+        nk__sockopt_print(stdout);
+        return 0;
+    }
+    nk__log_setup(s->log_level, s->log_json);
+    if (load_config(s, err) < 0)
+        return -1;
+    nk__log_setup(s->log_level, s->log_json);
+    switch (s->command) {
+    case NK_CMD_PLUGINS:
+        return run_plugins(s, err);
+    case NK_CMD_CONNECT:
+        return nk__client_run(s, err);
+    default:
+        if (nk__settings_finish(s, err) < 0)
+            return -1;
+        return nk__serve(s, err);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    struct nk__settings s;
+    struct nk_err err = {.status = 2};
+    char line[700];
+    int rc;
+
+    nk__settings_init(&s);
+    rc = run(&s, argc, argv, &err);
+    if (rc != 0) {
+        /* Before the settings go: err.file points into them. */
+        nk__err_format(&err, line, sizeof(line));
+        nk__log_fatal("%s", line);
+        rc = err.status == 1 ? 1 : 2;
+    }
+    nk__settings_free(&s);
+    return rc;
+}

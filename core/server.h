@@ -1,0 +1,78 @@
+/*
+ * server.h -- `netkit serve`: workers, listeners and their sockets.
+ *
+ * A worker is one thread with one event loop.  Each listener (a
+ * [listen.NAME] section, or the command line's) exists once per worker, with
+ * its own plugin instance, so a plugin's callbacks for one instance always
+ * run on one thread.  With several workers every worker has its own
+ * listening socket per address, bound with SO_REUSEPORT, and the kernel
+ * spreads connections and datagrams across them.
+ */
+#ifndef NK_CORE_SERVER_H
+#define NK_CORE_SERVER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "err.h"
+#include "loader.h"
+#include "loop.h"
+#include "settings.h"
+#include "sockopt.h"
+
+struct nk__conn;
+struct nk__server;
+struct nk__dgram;
+
+/* One bound socket of a listener, in one worker. */
+struct nk__sock {
+    struct nk__io io; /* first member: the loop hands this back */
+    struct nk__listener *ls;
+    int family;
+    struct nk__dgram *dgram; /* UDP batch state, NULL for TCP */
+};
+
+/* One listener in one worker. */
+struct nk__listener {
+    struct nk__server *srv;
+    const struct nk__listen_conf *conf;
+    const struct nk__plugin *plugin;
+    void *inst;          /* the plugin instance of this listener+worker */
+    size_t max_message;  /* from nk_setup: the largest message buffered */
+    const struct nk__sockopt_val *accept_opts; /* re-set on accepted sockets */
+    size_t naccept_opts;
+    struct nk__sock *socks;
+    size_t nsocks;
+    size_t nconns;
+    /* Every connection, least recently active first: the idle timer expires
+     * from the head, activity moves a connection to the tail, both O(1). */
+    struct nk__conn *lru_head, *lru_tail;
+    uint64_t idle_ms; /* 0: no idle timeout */
+    struct nk__timer idle_timer;
+    uint64_t udp_dropped; /* malformed datagrams dropped */
+};
+
+struct nk__server {
+    struct nk__loop loop;
+    int id;
+    struct nk__listener *listeners;
+    size_t nlisteners;
+    size_t nconns;
+    int spare_fd; /* closed to accept-and-shed when out of descriptors */
+    int draining;
+    struct nk__io wake; /* eventfd: another thread asks this one to stop */
+    struct nk__io sig;  /* signalfd, worker 0 only */
+    struct nk__timer drain_timer;
+    struct nk__serve *owner;
+    pthread_t thread;
+};
+
+/* Run `netkit serve` with finished settings.  Returns 0 after a clean stop
+ * (SIGINT/SIGTERM), or -1 with err (status 2 config, 1 run-time). */
+int nk__serve(struct nk__settings *s, struct nk_err *err);
+
+/* Listener helpers used by conn.c and dgram.c. */
+void nk__server_conn_gone(struct nk__server *srv);
+
+#endif /* NK_CORE_SERVER_H */

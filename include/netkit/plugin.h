@@ -1,0 +1,308 @@
+/*
+ * netkit/plugin.h -- the whole netkit plugin API.
+ *
+ * Overview
+ * --------
+ * netkit is a host that owns every socket, the event loop, buffering, limits
+ * and logging.  A protocol plugin is a shared object (NAME.so) that says two
+ * things and nothing else:
+ *
+ *   1. how bytes become messages -- the codec: `decode` finds where the next
+ *      message ends in a buffer of received bytes, `encode` writes the header
+ *      that goes in front of an outgoing message;
+ *   2. what to answer -- the serving callbacks: `on_open`, `on_message`,
+ *      `on_close`, which answer through the host's `send`.
+ *
+ * A plugin never sees a file descriptor.  The host hands it bytes and a table
+ * of services (struct nk_host: send, close, log, peer name, per-session data),
+ * so a plugin links against no netkit symbol, can be driven by a test with a
+ * fake host table, and cannot break the event loop's invariants.
+ *
+ * The same codec serves `netkit serve`, `netkit connect` and any load
+ * generator: the client encodes its messages and decodes the replies with the
+ * plugin's own functions.
+ *
+ * Life cycle
+ * ----------
+ *   dlopen(NAME.so) -> nk_plugin_entry() -> checks (ABI, size, name, callbacks,
+ *   transport, options) -> create() once per listener or client ->
+ *   { on_open -> on_message* -> on_close } per TCP connection (UDP: on_message
+ *   per datagram, no open/close) -> destroy() -> dlclose.
+ *
+ * All callbacks of one instance are called from one thread.
+ *
+ * A worked example is plugins/raw.c (about 100 lines); plugins/framed.c shows
+ * a length-prefixed codec.  docs/plugin-guide.md walks through writing one.
+ *
+ * Minimal plugin (a whole-chunk codec that answers "hi " + message):
+ *
+ *     #include <netkit/plugin.h>
+ *
+ *     static long
+ *     hi_decode(void *inst, const uint8_t *buf, size_t len, struct nk_frame *f)
+ *     {
+ *         f->payload = buf, f->payload_len = len;
+ *         return (long)len;
+ *     }
+ *     static long hi_encode(void *inst, size_t n, uint8_t *hdr) { return 0; }
+ *     static int
+ *     hi_message(void *inst, struct nk_session *s, const uint8_t *p, size_t n)
+ *     {
+ *         const struct nk_host *host = inst;
+ *         struct iovec iov[2] = {{"hi ", 3}, {(void *)p, n}};
+ *         return host->send(s, iov, 2);
+ *     }
+ *     static int hi_create(struct nk_setup *su) { su->inst = (void *)su->host; return 0; }
+ *     static void hi_destroy(void *inst) { }
+ *
+ *     static const struct nk_plugin hi = NK_PLUGIN_INIT(
+ *         .name = "hi", .version = "1.0", .summary = "answers hi",
+ *         .transports = NK_TRANSPORT_TCP | NK_TRANSPORT_UDP,
+ *         .create = hi_create, .destroy = hi_destroy, .decode = hi_decode,
+ *         .encode = hi_encode, .on_message = hi_message);
+ *     NK_PLUGIN_DEFINE(hi)
+ */
+#ifndef NETKIT_PLUGIN_H
+#define NETKIT_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <netkit/error.h>
+#include <netkit/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Export only the entry symbol: build plugins with -fvisibility=hidden. */
+#define NK_PLUGIN_EXPORT __attribute__((visibility("default")))
+
+/* The one symbol the host looks up in every plugin. */
+#define NK_PLUGIN_ENTRY_SYMBOL "nk_plugin_entry"
+
+/* Transports a plugin supports (bit set). */
+#define NK_TRANSPORT_TCP 0x1u
+#define NK_TRANSPORT_UDP 0x2u
+
+/* The most bytes `encode` may write in front of a message. */
+#define NK_HDR_MAX 16
+
+/* The most iovecs one `send` may carry. */
+#define NK_SEND_IOV_MAX 8
+
+/* Log levels, most severe first. */
+enum nk_log_level {
+    NK_LOG_ERROR = 0,
+    NK_LOG_WARN = 1,
+    NK_LOG_INFO = 2,
+    NK_LOG_DEBUG = 3
+};
+
+/* ---------------------------------------------------------------------------
+ * Options
+ *
+ * A plugin declares its options in a table; the host parses and validates
+ * every value (from `-O KEY=VALUE` or a `[plugin.NAME]` config section)
+ * against it before any socket opens, and prints it for
+ * `netkit plugins NAME`.  An unknown key or a bad value is a start-up error
+ * naming the option, so `create` only sees well-formed values.
+ * ------------------------------------------------------------------------- */
+
+enum nk_opt_type {
+    NK_OPT_STRING = 1, /* bytes; config values may be quoted with escapes */
+    NK_OPT_INT,        /* decimal integer in [min, max] */
+    NK_OPT_SIZE,       /* like INT, with suffix k (1024) or M (1024^2) */
+    NK_OPT_BOOL,       /* 1/0, true/false, yes/no, on/off */
+    NK_OPT_ENUM        /* one of `choices`, separated by '|' */
+};
+
+struct nk_option {
+    const char *name;      /* key, e.g. "prefix" */
+    enum nk_opt_type type; /* how the host parses the value */
+    const char *def;       /* default, written as a user would write it */
+    const char *help;      /* one line for `netkit plugins NAME` */
+    long long min, max;    /* INT and SIZE: inclusive range */
+    const char *choices;   /* ENUM: "little|big" */
+};
+
+/*
+ * A validated option value.  The host passes create() an array of these in
+ * the order of the plugin's option table, with the default filled in for
+ * every option the user did not set.  Borrowed: valid during create() only;
+ * copy what you keep.
+ */
+struct nk_value {
+    const char *str; /* the value's bytes, NUL-terminated (may hold NULs) */
+    size_t len;      /* length of str without the terminator */
+    long long num;   /* INT, SIZE, BOOL: the number; ENUM: index in choices */
+};
+
+/* ---------------------------------------------------------------------------
+ * Host services
+ * ------------------------------------------------------------------------- */
+
+/* One peer: a TCP connection, or for UDP the sender of one datagram. */
+struct nk_session;
+
+struct nk_host {
+    /* sizeof(struct nk_host) of the host: members past it do not exist. */
+    uint32_t size;
+
+    /*
+     * Send one message to the session's peer.  The payload is the
+     * concatenation of iov[0..iovcnt) (at most NK_SEND_IOV_MAX); the host
+     * asks the plugin's `encode` for the header and sends header and payload
+     * together, in one write where it can.  The bytes are copied or sent
+     * before send returns: the plugin owns nothing afterwards.
+     * Returns 0, or NK_EMSGSIZE (encode refused the length), NK_EINVAL,
+     * NK_ENOMEM.  A peer that stops reading does not make send fail: the host
+     * queues, and stops reading from that peer past its high-water mark.
+     */
+    int (*send)(struct nk_session *s, const struct iovec *iov, int iovcnt);
+
+    /*
+     * Close the session after what was sent has been written (for UDP, a
+     * no-op).  Safe to call from inside on_message: the session stays valid
+     * until the callback returns, and no further on_message follows.
+     */
+    void (*close)(struct nk_session *s);
+
+    /* Log one line at `level`, attributed to the session (s may be NULL). */
+    void (*log)(struct nk_session *s, enum nk_log_level level,
+                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+    /* The peer as text, "127.0.0.1:5000" or "[::1]:5000".  Valid while the
+     * session lives. */
+    const char *(*peer_name)(struct nk_session *s);
+
+    /* One pointer of plugin data per session (TCP only; NULL at first). */
+    void *(*get_data)(struct nk_session *s);
+    void (*set_data)(struct nk_session *s, void *data);
+};
+
+/* ---------------------------------------------------------------------------
+ * Instances
+ * ------------------------------------------------------------------------- */
+
+/*
+ * What the host hands `create`, and what create fills in.  One instance is
+ * created per listener (and per `netkit connect`), so two listeners using one
+ * plugin with different options do not share state.
+ */
+struct nk_setup {
+    uint32_t size;               /* sizeof(struct nk_setup) of the host */
+    const struct nk_host *host;  /* services; valid until destroy */
+    const struct nk_value *opts; /* one per option-table row; borrowed */
+    unsigned transport;          /* NK_TRANSPORT_TCP or NK_TRANSPORT_UDP */
+
+    /* Out: the largest message, header included, the host may buffer for
+     * this instance.  The host sets a default (1 MiB + NK_HDR_MAX) before
+     * calling create; a plugin with a `max_frame` option sets its own. */
+    size_t max_message;
+
+    void *inst;    /* out: the instance, passed to every other callback */
+    char err[160]; /* out: on failure, why (no trailing newline) */
+};
+
+/* ---------------------------------------------------------------------------
+ * The codec
+ * ------------------------------------------------------------------------- */
+
+/* Where decode found a message, within the buffer it was given. */
+struct nk_frame {
+    const uint8_t *payload; /* the message's payload (inside buf) */
+    size_t payload_len;
+    size_t need; /* with NK_ENEEDMORE: total bytes of the message if known */
+};
+
+/*
+ * decode: find the first message in buf[0..len).  len > 0, except for an
+ * empty UDP datagram (a UDP datagram is one message exactly when decode
+ * returns its whole length).  Returns
+ *   >= 0           the message takes that many bytes from buf (0 only for
+ *                  an empty datagram); frame->payload
+ *                  and frame->payload_len say where its payload is;
+ *   NK_ENEEDMORE   the message is incomplete; frame->need is the total length
+ *                  the message will have, header included, once the header is
+ *                  complete (else 0).  The host refuses a message whose need
+ *                  passes the instance's max_message before buffering it;
+ *   < 0 otherwise  the input is malformed (NK_EPROTO, NK_EFRAMETOOBIG): the
+ *                  host closes a connection, or drops a datagram.
+ * buf is borrowed for the call.  Must not keep state between calls: the host
+ * may call it again on the same bytes.
+ */
+typedef long (*nk_decode_fn)(void *inst, const uint8_t *buf, size_t len,
+                             struct nk_frame *frame);
+
+/*
+ * encode: write into hdr[0..NK_HDR_MAX) the header of a message whose payload
+ * is payload_len bytes.  Returns the header length (0 for an unframed
+ * protocol) or NK_EMSGSIZE when the length does not fit the header.
+ */
+typedef long (*nk_encode_fn)(void *inst, size_t payload_len, uint8_t *hdr);
+
+/* ---------------------------------------------------------------------------
+ * The plugin description
+ * ------------------------------------------------------------------------- */
+
+struct nk_plugin {
+    uint32_t abi_major; /* NK_ABI_MAJOR the plugin was built with */
+    uint32_t abi_minor; /* NK_ABI_MINOR the plugin was built with */
+    uint32_t size;      /* sizeof(struct nk_plugin) the plugin was built with */
+
+    const char *name;    /* must equal the file's basename without .so */
+    const char *version; /* the plugin's own version, e.g. "1.0.0" */
+    const char *summary; /* one line for `netkit plugins` */
+    unsigned transports; /* NK_TRANSPORT_* bits */
+    const struct nk_option *options; /* table ended by a {NULL} row; may be
+                                        NULL when there are no options */
+
+    /* Required.  Build an instance from validated options (see nk_setup).
+     * Returns 0, or < 0 with setup->err saying why (a start-up error). */
+    int (*create)(struct nk_setup *setup);
+    /* Required.  Free the instance; called once per successful create. */
+    void (*destroy)(void *inst);
+
+    nk_decode_fn decode; /* required */
+    nk_encode_fn encode; /* required */
+
+    /* Optional (TCP).  A connection opened.  Returns 0, or < 0 to refuse it
+     * (the host closes it without calling on_close). */
+    int (*on_open)(void *inst, struct nk_session *s);
+
+    /* Required for serving.  One decoded message; payload is borrowed for the
+     * call.  Returns 0, or < 0 to close the session (NK_ECLOSE for an
+     * orderly close, which is not logged as an error). */
+    int (*on_message)(void *inst, struct nk_session *s,
+                      const uint8_t *payload, size_t len);
+
+    /* Optional (TCP).  Called exactly once for each successful on_open, when
+     * the connection is gone for any reason; free per-session data here. */
+    void (*on_close)(void *inst, struct nk_session *s);
+};
+
+/* Fill the version header of a struct nk_plugin; unset members are NULL. */
+#define NK_PLUGIN_INIT(...)                                                  \
+    {                                                                        \
+        .abi_major = NK_ABI_MAJOR, .abi_minor = NK_ABI_MINOR,                \
+        .size = sizeof(struct nk_plugin), __VA_ARGS__                        \
+    }
+
+/* Define the exported entry symbol returning the plugin description `var`. */
+#define NK_PLUGIN_DEFINE(var)                                                \
+    NK_PLUGIN_EXPORT const struct nk_plugin *nk_plugin_entry(void);         \
+    NK_PLUGIN_EXPORT const struct nk_plugin *nk_plugin_entry(void)          \
+    {                                                                        \
+        return &(var);                                                       \
+    }
+
+/* The entry symbol's type. */
+typedef const struct nk_plugin *(*nk_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NETKIT_PLUGIN_H */

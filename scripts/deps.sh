@@ -1,0 +1,33 @@
+#!/bin/sh
+# Install what netkit needs on Debian, or say the one line that would.
+#   scripts/deps.sh build   cmake, a C compiler, pkg-config, inih, libdl
+#   scripts/deps.sh test    the above, plus cmocka, python3, socat, ncat,
+#                           valgrind (for `make check`)
+set -eu
+
+build_pkgs="cmake gcc make pkg-config libinih-dev"
+test_pkgs="$build_pkgs libcmocka-dev python3 socat ncat valgrind clang"
+
+case "${1:-build}" in
+build) want=$build_pkgs ;;
+test) want=$test_pkgs ;;
+*) echo "usage: scripts/deps.sh build|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+    echo "netkit: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+    echo "netkit: missing packages; run: sudo apt-get install -y$missing" >&2
+    exit 1
+fi

@@ -1,0 +1,782 @@
+/*
+ * test_loader.c -- finding, loading and checking plugins (core/loader.c,
+ * SPEC 7, STYLE E).
+ *
+ * Every refusal is driven by a fixture in tests/fixtures/ that breaks exactly
+ * one rule, and every message is compared whole: these lines are what a user
+ * sees after "netkit: ", so their wording is part of the contract.  The real
+ * plugins are loaded from the build tree too, so a change to plugin.h that
+ * the shipped plugins do not follow fails here.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netkit/plugin.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "loader.h"
+#include "settings.h"
+
+#ifndef NK_FIXTURE_DIR
+#define NK_FIXTURE_DIR NK_TEST_BINDIR "/fixtures/plugins"
+#endif
+
+#define FIX NK_FIXTURE_DIR
+#define BUILT NK_TEST_BINDIR "/../plugins"
+
+/* A list of directories from string literals. */
+#define DIRS(...)                                                            \
+    (struct nk__strlist)                                                     \
+    {                                                                        \
+        (char *[]){__VA_ARGS__},                                             \
+            sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)           \
+    }
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Load FIX/NAME.so and expect the loader to refuse it with exactly `want`. */
+static void
+expect_refused(const char *name, const char *want)
+{
+    struct nk__plugin *p = NULL;
+    struct nk_err err = {.msg = ""};
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/%s.so", FIX, name);
+    assert_int_equal(nk__plugin_open_path(path, name, &p, &err), -1);
+    assert_null(p);
+    assert_string_equal(err.msg, want);
+    assert_null(err.file);
+    assert_int_equal(err.status, 2);
+}
+
+/* Load a fixture that must load. */
+static struct nk__plugin *
+load_fixture(const char *name)
+{
+    struct nk__plugin *p = NULL;
+    struct nk_err err = {.msg = ""};
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/%s.so", FIX, name);
+    if (nk__plugin_open_path(path, name, &p, &err) != 0)
+        fail_msg("loading %s: %s", path, err.msg);
+    assert_non_null(p);
+    return p;
+}
+
+/* The values of good.so for a config section and -O list, or a failure. */
+static int
+good_values(const struct nk__plugin *p, const struct nk__kvlist *conf,
+            const struct nk__kvlist *cli, struct nk_value **out,
+            struct nk_err *err)
+{
+    *out = NULL;
+    return nk__plugin_values(p, conf, cli, out, err);
+}
+
+/* The whole error line main would print, after "netkit: ". */
+static const char *
+err_line(const struct nk_err *err)
+{
+    static char line[sizeof(err->msg) + PATH_MAX];
+
+    nk__err_format(err, line, sizeof(line));
+    return line;
+}
+
+/* Expect the config value `key = val` at good.ini:7 to fail with `want`. */
+static void
+expect_bad_value(const struct nk__plugin *p, const char *key, const char *val,
+                 const char *want)
+{
+    struct nk__kvlist conf = {0};
+    struct nk_value *v;
+    struct nk_err err = {.msg = ""};
+
+    assert_int_equal(nk__kvlist_add(&conf, key, val, strlen(val), "good.ini",
+                                     7),
+                     0);
+    assert_int_equal(good_values(p, &conf, NULL, &v, &err), -1);
+    assert_null(v);
+    assert_string_equal(err_line(&err), want);
+    assert_string_equal(err.file, "good.ini");
+    assert_int_equal(err.line, 7);
+    nk__kvlist_free(&conf);
+}
+
+/* Everything open_memstream collected from one print call. */
+struct capture {
+    char *text;
+    size_t len;
+    FILE *out;
+};
+
+static void
+capture_start(struct capture *c)
+{
+    c->text = NULL;
+    c->len = 0;
+    c->out = open_memstream(&c->text, &c->len);
+    assert_non_null(c->out);
+}
+
+static const char *
+capture_end(struct capture *c)
+{
+    assert_int_equal(fclose(c->out), 0);
+    return c->text;
+}
+
+/* Occurrences of needle in haystack. */
+static int
+count_of(const char *haystack, const char *needle)
+{
+    int n = 0;
+
+    for (const char *s = haystack; (s = strstr(s, needle)) != NULL; s++)
+        n++;
+    return n;
+}
+
+/* The search path must not depend on whoever runs the tests. */
+static int
+group_setup(void **state)
+{
+    (void)state;
+    unsetenv("NETKIT_PLUGIN_PATH");
+    return 0;
+}
+
+/* good.so, loaded for the option tests. */
+static int
+setup_good(void **state)
+{
+    *state = load_fixture("good");
+    return 0;
+}
+
+static int
+teardown_good(void **state)
+{
+    nk__plugin_close(*state);
+    return 0;
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* A valid plugin loads, and its description is the one it exported. */
+static void
+test_loader_good_loads(void **state)
+{
+    struct nk__plugin *p = load_fixture("good");
+
+    (void)state;
+    assert_string_equal(p->name, "good");
+    assert_string_equal(p->path, FIX "/good.so");
+    assert_non_null(p->handle);
+    assert_string_equal(p->desc->name, "good");
+    assert_string_equal(p->desc->version, "1.2.3");
+    assert_string_equal(p->desc->summary,
+                        "loader fixture: greeting + each chunk");
+    assert_int_equal(p->nopts, 5);
+    assert_int_equal(nk__plugin_option_index(p, "greeting"), 0);
+    assert_int_equal(nk__plugin_option_index(p, "order"), 4);
+    assert_int_equal(nk__plugin_option_index(p, "nope"), -1);
+    nk__plugin_close(p);
+}
+
+/* The shipped plugins, searched for in the build tree, pass every check. */
+static void
+test_loader_build_tree_plugins_load(void **state)
+{
+    struct nk__strlist dirs = DIRS(BUILT);
+    struct nk__plugin *p = NULL;
+    struct nk_err err = {.msg = ""};
+
+    (void)state;
+    if (nk__plugin_open("raw", &dirs, &p, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_string_equal(p->path, BUILT "/raw.so");
+    assert_string_equal(p->desc->version, "1.0.0");
+    assert_int_equal(p->nopts, 2);
+    assert_int_equal(p->desc->transports, NK_TRANSPORT_TCP | NK_TRANSPORT_UDP);
+    nk__plugin_close(p);
+
+    p = NULL;
+    if (nk__plugin_open("framed", &dirs, &p, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_string_equal(p->path, BUILT "/framed.so");
+    assert_int_equal(p->nopts, 4);
+    assert_int_equal(nk__plugin_option_index(p, "max_frame"), 1);
+    nk__plugin_close(p);
+}
+
+/* The first directory that holds NAME.so wins; later ones are not read. */
+static void
+test_loader_first_dir_wins(void **state)
+{
+    struct nk__strlist dirs = DIRS("/nonexistent/netkit", FIX, BUILT);
+    struct nk__plugin *p = NULL;
+    struct nk_err err = {.msg = ""};
+
+    (void)state;
+    assert_int_equal(nk__plugin_open("good", &dirs, &p, &err), 0);
+    assert_string_equal(p->path, FIX "/good.so");
+    nk__plugin_close(p);
+}
+
+/* A name found nowhere lists every directory searched, in order. */
+static void
+test_loader_missing_lists_dirs(void **state)
+{
+    struct nk__strlist dirs = DIRS("/nonexistent/a", FIX);
+    struct nk__plugin *p = NULL;
+    struct nk_err err = {.msg = ""};
+
+    (void)state;
+    assert_int_equal(nk__plugin_open("nope", &dirs, &p, &err), -1);
+    assert_null(p);
+    assert_string_equal(err.msg, "plugin 'nope' not found (looked in: "
+                                 "/nonexistent/a, " FIX ")");
+    assert_int_equal(err.status, 2);
+}
+
+/* A name that is a path is refused before any directory is searched. */
+static void
+test_loader_bad_name(void **state)
+{
+    struct nk__strlist dirs = DIRS(FIX);
+    struct nk__plugin *p = NULL;
+    struct nk_err err = {.msg = ""};
+
+    (void)state;
+    assert_int_equal(nk__plugin_open("../fixtures/plugins/good", &dirs, &p,
+                                     &err),
+                     -1);
+    assert_string_equal(err.msg,
+                        "bad plugin name '../fixtures/plugins/good'");
+    assert_int_equal(nk__plugin_open("", &dirs, &p, &err), -1);
+    assert_string_equal(err.msg, "bad plugin name ''");
+    assert_null(p);
+}
+
+/* A shared object without the entry symbol is not a plugin. */
+static void
+test_loader_no_entry_symbol(void **state)
+{
+    (void)state;
+    expect_refused("noentry", "plugin " FIX "/noentry.so: not a netkit "
+                              "plugin (no nk_plugin_entry symbol)");
+}
+
+/* An entry symbol that returns no description is refused, not followed. */
+static void
+test_loader_null_entry(void **state)
+{
+    (void)state;
+    expect_refused("nullentry", "plugin " FIX "/nullentry.so: entry symbol "
+                                "returned NULL");
+}
+
+/* Another ABI major is refused, newer as much as older would be. */
+static void
+test_loader_abi_major_mismatch(void **state)
+{
+    char want[512];
+
+    (void)state;
+    snprintf(want, sizeof(want),
+             "plugin %s/badabi.so: built for plugin ABI %d, this netkit "
+             "speaks %d",
+             FIX, NK_ABI_MAJOR + 1, NK_ABI_MAJOR);
+    expect_refused("badabi", want);
+}
+
+/* A plugin built for a newer minor needs members this host lacks. */
+static void
+test_loader_newer_minor(void **state)
+{
+    char want[512];
+
+    (void)state;
+    snprintf(want, sizeof(want),
+             "plugin %s/newminor.so: needs plugin ABI %d.%d, this netkit has "
+             "%d.%d",
+             FIX, NK_ABI_MAJOR, NK_ABI_MINOR + 1, NK_ABI_MAJOR, NK_ABI_MINOR);
+    expect_refused("newminor", want);
+}
+
+/* The name field must equal the file's basename. */
+static void
+test_loader_name_mismatch(void **state)
+{
+    (void)state;
+    expect_refused("wrongname", "plugin " FIX "/wrongname.so: calls itself "
+                                "'other', not 'wrongname'");
+}
+
+/* A description without a required callback is refused. */
+static void
+test_loader_missing_callback(void **state)
+{
+    (void)state;
+    expect_refused("nocb", "plugin " FIX "/nocb.so: missing a required "
+                           "callback (create, destroy, decode, encode, "
+                           "on_message)");
+}
+
+/* A description smaller than the v1 struct is refused before it is read. */
+static void
+test_loader_struct_too_small(void **state)
+{
+    char want[512];
+
+    (void)state;
+    snprintf(want, sizeof(want),
+             "plugin %s/small.so: description too small (%zu bytes)", FIX,
+             offsetof(struct nk_plugin, on_close));
+    expect_refused("small", want);
+}
+
+/* A file that is not an ELF object gets dlopen's own reason. */
+static void
+test_loader_not_elf(void **state)
+{
+    (void)state;
+    expect_refused("notelf", "cannot load plugin " FIX "/notelf.so: " FIX
+                             "/notelf.so: invalid ELF header");
+}
+
+/* A transport the plugin does not declare is refused by name. */
+static void
+test_loader_transport_check(void **state)
+{
+    struct nk__plugin *p = load_fixture("udponly");
+    struct nk_err err = {.msg = ""};
+
+    (void)state;
+    assert_int_equal(nk__plugin_check_transport(p, NK_TRANSPORT_UDP, &err),
+                     0);
+    assert_int_equal(nk__plugin_check_transport(p, NK_TRANSPORT_TCP, &err),
+                     -1);
+    assert_string_equal(err.msg, "plugin 'udponly' does not support tcp");
+    assert_int_equal(err.status, 2);
+    nk__plugin_close(p);
+}
+
+/* Each failed allocation while loading fails cleanly; ASan checks leaks. */
+static void
+test_loader_open_out_of_memory(void **state)
+{
+    struct nk__plugin *p;
+    struct nk_err err;
+    long n;
+    int rc;
+
+    (void)state;
+    for (n = 0;; n++) {
+        p = NULL;
+        memset(&err, 0, sizeof(err));
+        nk__alloc_fail_after(n);
+        rc = nk__plugin_open_path(FIX "/good.so", "good", &p, &err);
+        nk__alloc_fail_after(-1);
+        if (rc == 0)
+            break;
+        assert_int_equal(rc, -1);
+        assert_null(p);
+        assert_string_equal(err.msg, "out of memory loading plugin good");
+        assert_true(n < 100);
+    }
+    assert_true(n > 0);
+    assert_string_equal(p->name, "good");
+    nk__plugin_close(p);
+}
+
+/* ---- option values ------------------------------------------------------ */
+
+/* With nothing set, every option has its default, parsed by type. */
+static void
+test_loader_values_defaults(void **state)
+{
+    const struct nk__plugin *p = *state;
+    struct nk_value *v;
+    struct nk_err err = {.msg = ""};
+
+    assert_int_equal(good_values(p, NULL, NULL, &v, &err), 0);
+    assert_string_equal(v[0].str, "hi there ");
+    assert_int_equal(v[0].len, 9);
+    assert_int_equal(v[1].num, 3);
+    assert_string_equal(v[1].str, "3");
+    assert_int_equal(v[2].num, 64 * 1024);
+    assert_int_equal(v[3].num, 0);
+    assert_int_equal(v[4].num, 0);
+    assert_string_equal(v[4].str, "little");
+    nk__plugin_values_free(p, v);
+}
+
+/* The [plugin.good] section overrides defaults; its later line wins. */
+static void
+test_loader_values_config_overrides(void **state)
+{
+    const struct nk__plugin *p = *state;
+    struct nk__kvlist conf = {0};
+    struct nk_value *v;
+    struct nk_err err = {.msg = ""};
+
+    assert_int_equal(nk__kvlist_add(&conf, "count", "5", 1, "good.ini", 2), 0);
+    assert_int_equal(nk__kvlist_add(&conf, "order", "big", 3, "good.ini", 3),
+                     0);
+    assert_int_equal(nk__kvlist_add(&conf, "count", "6", 1, "good.ini", 4), 0);
+    assert_int_equal(nk__kvlist_add(&conf, "greeting", "a\0b", 3, "good.ini",
+                                    5),
+                     0);
+    assert_int_equal(good_values(p, &conf, NULL, &v, &err), 0);
+    assert_int_equal(v[1].num, 6);
+    assert_int_equal(v[4].num, 1);
+    assert_int_equal(v[0].len, 3);
+    assert_memory_equal(v[0].str, "a\0b", 4);
+    assert_int_equal(v[2].num, 64 * 1024);
+    nk__plugin_values_free(p, v);
+    nk__kvlist_free(&conf);
+}
+
+/* -O overrides the config file, and the later -O wins. */
+static void
+test_loader_values_cli_overrides_config(void **state)
+{
+    const struct nk__plugin *p = *state;
+    struct nk__kvlist conf = {0}, cli = {0};
+    struct nk_value *v;
+    struct nk_err err = {.msg = ""};
+
+    assert_int_equal(nk__kvlist_add(&conf, "count", "5", 1, "good.ini", 2), 0);
+    assert_int_equal(nk__kvlist_add(&conf, "limit", "1k", 2, "good.ini", 3), 0);
+    assert_int_equal(nk__kvlist_add(&cli, "count", "7", 1, NULL, 0), 0);
+    assert_int_equal(nk__kvlist_add(&cli, "count", "8", 1, NULL, 0), 0);
+    assert_int_equal(nk__kvlist_add(&cli, "verbose", "yes", 3, NULL, 0), 0);
+    assert_int_equal(good_values(p, &conf, &cli, &v, &err), 0);
+    assert_int_equal(v[1].num, 8);
+    assert_int_equal(v[2].num, 1024);
+    assert_int_equal(v[3].num, 1);
+    nk__plugin_values_free(p, v);
+    nk__kvlist_free(&conf);
+    nk__kvlist_free(&cli);
+}
+
+/* An unknown key in the config is an error at its line, with a guess. */
+static void
+test_loader_values_unknown_config_key(void **state)
+{
+    const struct nk__plugin *p = *state;
+    struct nk__kvlist conf = {0};
+    struct nk_value *v;
+    struct nk_err err = {.msg = ""};
+
+    assert_int_equal(nk__kvlist_add(&conf, "cuont", "5", 1, "good.ini", 9), 0);
+    assert_int_equal(good_values(p, &conf, NULL, &v, &err), -1);
+    assert_null(v);
+    assert_string_equal(err_line(&err), "good.ini:9: [plugin.good] unknown "
+                                        "option 'cuont' (did you mean "
+                                        "count?)");
+    nk__kvlist_free(&conf);
+
+    /* Nothing near: no guess rather than a wild one. */
+    assert_int_equal(nk__kvlist_add(&conf, "xyzzyplugh", "1", 1, "good.ini",
+                                    11),
+                     0);
+    assert_int_equal(good_values(p, &conf, NULL, &v, &err), -1);
+    assert_string_equal(err_line(&err), "good.ini:11: [plugin.good] unknown "
+                                        "option 'xyzzyplugh'");
+    nk__kvlist_free(&conf);
+}
+
+/* Each kind of bad value names the section, key and location. */
+static void
+test_loader_values_bad(void **state)
+{
+    const struct nk__plugin *p = *state;
+
+    expect_bad_value(p, "count", "11",
+                     "good.ini:7: [plugin.good] count: out of range 1..10");
+    expect_bad_value(p, "count", "three",
+                     "good.ini:7: [plugin.good] count: invalid number "
+                     "'three'");
+    expect_bad_value(p, "limit", "5x",
+                     "good.ini:7: [plugin.good] limit: invalid size '5x' (a "
+                     "number, optionally followed by k, M or G)");
+    expect_bad_value(p, "limit", "2M",
+                     "good.ini:7: [plugin.good] limit: out of range "
+                     "1..1048576");
+    expect_bad_value(p, "order", "middle",
+                     "good.ini:7: [plugin.good] order: expected one of "
+                     "little|big");
+    expect_bad_value(p, "verbose", "maybe",
+                     "good.ini:7: [plugin.good] verbose: expected a boolean "
+                     "(1/0, true/false, yes/no, on/off)");
+}
+
+/* A bad -O value names the option as the user typed it. */
+static void
+test_loader_values_bad_cli(void **state)
+{
+    const struct nk__plugin *p = *state;
+    struct nk__kvlist cli = {0};
+    struct nk_value *v;
+    struct nk_err err = {.msg = ""};
+
+    assert_int_equal(nk__kvlist_add(&cli, "count", "0", 1, NULL, 0), 0);
+    assert_int_equal(good_values(p, NULL, &cli, &v, &err), -1);
+    assert_null(v);
+    assert_string_equal(err_line(&err), "-O count=0: out of range 1..10");
+    nk__kvlist_free(&cli);
+}
+
+/* -O keys this plugin does not know are left for another plugin. */
+static void
+test_loader_values_cli_unknown_skipped(void **state)
+{
+    const struct nk__plugin *p = *state;
+    struct nk__kvlist cli = {0};
+    struct nk_value *v;
+    struct nk_err err = {.msg = ""};
+
+    assert_int_equal(nk__kvlist_add(&cli, "max_frame", "2M", 2, NULL, 0), 0);
+    assert_int_equal(nk__kvlist_add(&cli, "count", "2", 1, NULL, 0), 0);
+    assert_int_equal(good_values(p, NULL, &cli, &v, &err), 0);
+    assert_int_equal(v[1].num, 2);
+    assert_int_equal(v[2].num, 64 * 1024);
+    nk__plugin_values_free(p, v);
+    nk__kvlist_free(&cli);
+}
+
+/* Each failed allocation while building values fails cleanly. */
+static void
+test_loader_values_out_of_memory(void **state)
+{
+    const struct nk__plugin *p = *state;
+    struct nk__kvlist conf = {0}, cli = {0};
+    struct nk_value *v;
+    struct nk_err err;
+    long n;
+    int rc;
+
+    assert_int_equal(nk__kvlist_add(&conf, "count", "5", 1, "good.ini", 2), 0);
+    assert_int_equal(nk__kvlist_add(&cli, "greeting", "yo", 2, NULL, 0), 0);
+    for (n = 0;; n++) {
+        memset(&err, 0, sizeof(err));
+        nk__alloc_fail_after(n);
+        rc = good_values(p, &conf, &cli, &v, &err);
+        nk__alloc_fail_after(-1);
+        if (rc == 0)
+            break;
+        assert_int_equal(rc, -1);
+        assert_null(v);
+        assert_non_null(strstr(err.msg, "out of memory"));
+        assert_true(n < 100);
+    }
+    assert_int_equal(v[1].num, 5);
+    assert_string_equal(v[0].str, "yo");
+    nk__plugin_values_free(p, v);
+    nk__kvlist_free(&conf);
+    nk__kvlist_free(&cli);
+}
+
+/* ---- search path -------------------------------------------------------- */
+
+/* The directory plugins/ beside this test binary, as the loader sees it. */
+static void
+binary_plugins_dir(char *buf, size_t size)
+{
+    char real[PATH_MAX];
+
+    assert_non_null(realpath(NK_TEST_BINDIR, real));
+    snprintf(buf, size, "%s/plugins", real);
+}
+
+/* -L, then $NETKIT_PLUGIN_PATH, then plugin_path, install dir, binary's. */
+static void
+test_loader_dirs_order(void **state)
+{
+    static const char *const want[] = {
+        "/l1", "/l2", "/e1", "/e2", "/c1", "/c2", NK_PLUGIN_INSTALL_DIR,
+    };
+    struct nk__settings s;
+    struct nk__strlist dirs = {0};
+    char exe[PATH_MAX];
+    size_t i;
+
+    (void)state;
+    nk__settings_init(&s);
+    assert_int_equal(nk__strlist_add(&s.plugin_dirs, "/l1"), 0);
+    assert_int_equal(nk__strlist_add(&s.plugin_dirs, "/l2"), 0);
+    s.plugin_path = nk__strdup("/c1:/c2");
+    assert_non_null(s.plugin_path);
+    /* Empty elements of a colon list are skipped, not read as ".". */
+    assert_int_equal(setenv("NETKIT_PLUGIN_PATH", ":/e1::/e2:", 1), 0);
+
+    assert_int_equal(nk__plugin_dirs(&s, &dirs), 0);
+    unsetenv("NETKIT_PLUGIN_PATH");
+    binary_plugins_dir(exe, sizeof(exe));
+    assert_int_equal(dirs.n, sizeof(want) / sizeof(want[0]) + 1);
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        assert_string_equal(dirs.items[i], want[i]);
+    assert_string_equal(dirs.items[i], exe);
+    nk__strlist_free(&dirs);
+    nk__settings_free(&s);
+}
+
+/* With no -L, variable or config, only the two fixed places remain. */
+static void
+test_loader_dirs_defaults(void **state)
+{
+    struct nk__settings s;
+    struct nk__strlist dirs = {0};
+    char exe[PATH_MAX];
+
+    (void)state;
+    nk__settings_init(&s);
+    assert_int_equal(nk__plugin_dirs(&s, &dirs), 0);
+    binary_plugins_dir(exe, sizeof(exe));
+    assert_int_equal(dirs.n, 2);
+    assert_string_equal(dirs.items[0], NK_PLUGIN_INSTALL_DIR);
+    assert_string_equal(dirs.items[1], exe);
+    nk__strlist_free(&dirs);
+    nk__settings_free(&s);
+}
+
+/* ---- listings ----------------------------------------------------------- */
+
+/* `netkit plugins` shows usable plugins and says why others are not. */
+static void
+test_loader_print_list(void **state)
+{
+    struct nk__strlist dirs = DIRS(FIX, BUILT, FIX);
+    struct capture c;
+    const char *text;
+
+    (void)state;
+    capture_start(&c);
+    assert_int_equal(nk__plugin_print_list(&dirs, c.out), 0);
+    text = capture_end(&c);
+    assert_int_equal(strncmp(text, "NAME ", 5), 0);
+    assert_non_null(strstr(text, "\ngood         1.2.3    tcp,udp    loader "
+                                 "fixture: greeting + each chunk\n"));
+    assert_non_null(strstr(text, " " FIX "/good.so\n"));
+    assert_non_null(strstr(text, "\nudponly      0.0.1    udp        "));
+    assert_non_null(strstr(text, "\nraw          1.0.0    tcp,udp    "));
+    assert_non_null(strstr(text, " " BUILT "/framed.so\n"));
+    assert_non_null(strstr(text, "(unusable: plugin " FIX "/nocb.so: missing "
+                                 "a required callback"));
+    assert_non_null(strstr(text, "(unusable: cannot load plugin " FIX
+                                 "/notelf.so: "));
+    /* A directory listed twice does not list its plugins twice. */
+    assert_int_equal(count_of(text, "\ngood "), 1);
+    free(c.text);
+}
+
+/* `netkit plugins good` shows every option with type, default and help. */
+static void
+test_loader_print_options(void **state)
+{
+    const struct nk__plugin *p = *state;
+    struct capture c;
+    const char *text;
+
+    capture_start(&c);
+    nk__plugin_print_options(p, c.out);
+    text = capture_end(&c);
+    assert_int_equal(strncmp(text, "good 1.2.3 (tcp,udp): loader fixture: "
+                                   "greeting + each chunk\n" FIX "/good.so\n",
+                             strlen("good 1.2.3 (tcp,udp): loader fixture: "
+                                    "greeting + each chunk\n" FIX
+                                    "/good.so\n")),
+                     0);
+    assert_non_null(strstr(text, "\nOPTION "));
+    /* A string default is quoted, so its trailing space shows. */
+    assert_non_null(strstr(text, "\ngreeting       string               "
+                                 "\"hi there \"          bytes put before "
+                                 "every reply\n"));
+    assert_non_null(strstr(text, "\ncount          int 1..10 "));
+    assert_non_null(strstr(text, "\nlimit          size 1..1048576      64k "));
+    assert_non_null(strstr(text, "\nverbose        bool                 off "));
+    assert_non_null(strstr(text, "\norder          little|big           "
+                                 "little               byte order\n"));
+    free(c.text);
+}
+
+/* A plugin without options says so rather than printing an empty table. */
+static void
+test_loader_print_options_none(void **state)
+{
+    struct nk__plugin *p = load_fixture("udponly");
+    struct capture c;
+    const char *text;
+
+    (void)state;
+    capture_start(&c);
+    nk__plugin_print_options(p, c.out);
+    text = capture_end(&c);
+    assert_non_null(strstr(text, "udponly 0.0.1 (udp): loader fixture\n"));
+    assert_non_null(strstr(text, "\nno options\n"));
+    assert_null(strstr(text, "OPTION"));
+    free(c.text);
+    nk__plugin_close(p);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loader_good_loads),
+        cmocka_unit_test(test_loader_build_tree_plugins_load),
+        cmocka_unit_test(test_loader_first_dir_wins),
+        cmocka_unit_test(test_loader_missing_lists_dirs),
+        cmocka_unit_test(test_loader_bad_name),
+        cmocka_unit_test(test_loader_no_entry_symbol),
+        cmocka_unit_test(test_loader_null_entry),
+        cmocka_unit_test(test_loader_abi_major_mismatch),
+        cmocka_unit_test(test_loader_newer_minor),
+        cmocka_unit_test(test_loader_name_mismatch),
+        cmocka_unit_test(test_loader_missing_callback),
+        cmocka_unit_test(test_loader_struct_too_small),
+        cmocka_unit_test(test_loader_not_elf),
+        cmocka_unit_test(test_loader_transport_check),
+        cmocka_unit_test(test_loader_open_out_of_memory),
+        cmocka_unit_test_setup_teardown(test_loader_values_defaults,
+                                        setup_good, teardown_good),
+        cmocka_unit_test_setup_teardown(test_loader_values_config_overrides,
+                                        setup_good, teardown_good),
+        cmocka_unit_test_setup_teardown(
+            test_loader_values_cli_overrides_config, setup_good,
+            teardown_good),
+        cmocka_unit_test_setup_teardown(
+            test_loader_values_unknown_config_key, setup_good, teardown_good),
+        cmocka_unit_test_setup_teardown(test_loader_values_bad, setup_good,
+                                        teardown_good),
+        cmocka_unit_test_setup_teardown(test_loader_values_bad_cli,
+                                        setup_good, teardown_good),
+        cmocka_unit_test_setup_teardown(
+            test_loader_values_cli_unknown_skipped, setup_good,
+            teardown_good),
+        cmocka_unit_test_setup_teardown(test_loader_values_out_of_memory,
+                                        setup_good, teardown_good),
+        cmocka_unit_test(test_loader_dirs_order),
+        cmocka_unit_test(test_loader_dirs_defaults),
+        cmocka_unit_test(test_loader_print_list),
+        cmocka_unit_test_setup_teardown(test_loader_print_options,
+                                        setup_good, teardown_good),
+        cmocka_unit_test(test_loader_print_options_none),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, NULL);
+}
