@@ -304,11 +304,14 @@ conn_process(struct nk__conn *c)
             else if (mrc < 0)
                 nk__conn_close(c, nk_strerror(mrc));
         } else if (rc == NK_ENEEDMORE) {
-            if (f.need > ls->max_message) {
+            /* A codec that cannot tell the length yet (a line protocol)
+             * has at least what is buffered plus one byte to go. */
+            size_t need = f.need > 0 ? f.need : nk__buf_len(&c->in) + 1;
+            if (need > ls->max_message) {
                 nk__log(NK_LOG_WARN,
-                        "Frame of %zu bytes from %s is over the limit of "
+                        "Message of %zu bytes from %s is over the limit of "
                         "%zu: closing",
-                        f.need, nk__session_peer(&c->sess), ls->max_message);
+                        need, nk__session_peer(&c->sess), ls->max_message);
                 nk__conn_close(c, "frame too big");
             }
             c->need = f.need;

@@ -14,6 +14,9 @@
 #ifndef NK_PLUGIN_INSTALL_DIR
 #define NK_PLUGIN_INSTALL_DIR "/usr/local/lib/netkit/plugins"
 #endif
+#ifndef NK_PLUGIN_REL_DIR
+#define NK_PLUGIN_REL_DIR "lib/netkit/plugins"
+#endif
 
 /* The v1 members every plugin has, through on_close. */
 #define LOADER_V1_SIZE                                                       \
@@ -42,7 +45,7 @@ loader_add_path(struct nk__strlist *dirs, const char *list)
 int
 nk__plugin_dirs(const struct nk__settings *s, struct nk__strlist *dirs)
 {
-    char exe[PATH_MAX], *slash;
+    char exe[PATH_MAX], rel[PATH_MAX + 64], *slash;
     ssize_t n;
     int rc = 0;
 
@@ -54,16 +57,19 @@ nk__plugin_dirs(const struct nk__settings *s, struct nk__strlist *dirs)
         rc = loader_add_path(dirs, s->plugin_path);
     if (rc == 0)
         rc = nk__strlist_add(dirs, NK_PLUGIN_INSTALL_DIR);
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (rc != 0 || n <= 0 || (exe[n] = '\0', slash = strrchr(exe, '/')) == NULL)
+        return rc;
+    *slash = '\0';
+    /* Installed under another prefix than configured (--prefix, DESTDIR):
+     * the plugin directory relative to bin/. */
+    snprintf(rel, sizeof(rel), "%s/../%s", exe, NK_PLUGIN_REL_DIR);
+    if (strcmp(rel, NK_PLUGIN_INSTALL_DIR) != 0)
+        rc = nk__strlist_add(dirs, rel);
     /* The build tree: plugins/ beside the binary. */
-    n = readlink("/proc/self/exe", exe, sizeof(exe) - sizeof("/plugins"));
-    if (rc == 0 && n > 0) {
-        exe[n] = '\0';
-        slash = strrchr(exe, '/');
-        if (slash != NULL) {
-            strcpy(slash, "/plugins");
-            rc = nk__strlist_add(dirs, exe);
-        }
-    }
+    snprintf(rel, sizeof(rel), "%s/plugins", exe);
+    if (rc == 0)
+        rc = nk__strlist_add(dirs, rel);
     return rc;
 }
 
@@ -82,6 +88,7 @@ loader_check(struct nk__plugin *p, struct nk_err *err)
 {
     nk_plugin_entry_fn entry;
     const struct nk_plugin *d;
+    const char *missing;
     char msg[200];
 
     *(void **)&entry = dlsym(p->handle, NK_PLUGIN_ENTRY_SYMBOL);
@@ -114,10 +121,16 @@ loader_check(struct nk__plugin *p, struct nk_err *err)
                  d->name ? d->name : "(null)", p->name);
         return loader_fail(p, err, msg);
     }
-    if (d->create == NULL || d->destroy == NULL || d->decode == NULL ||
-        d->encode == NULL || d->on_message == NULL)
-        return loader_fail(p, err, "missing a required callback (create, "
-                                   "destroy, decode, encode, on_message)");
+    missing = d->create == NULL       ? "create"
+              : d->destroy == NULL    ? "destroy"
+              : d->decode == NULL     ? "decode"
+              : d->encode == NULL     ? "encode"
+              : d->on_message == NULL ? "on_message"
+                                      : NULL;
+    if (missing != NULL) {
+        snprintf(msg, sizeof(msg), "missing required callback '%s'", missing);
+        return loader_fail(p, err, msg);
+    }
     p->desc = d;
     for (p->nopts = 0; d->options && d->options[p->nopts].name; p->nopts++)
         ;
@@ -139,7 +152,12 @@ nk__plugin_open_path(const char *path, const char *name,
     }
     p->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (p->handle == NULL) {
-        nk__err_set(err, "cannot load plugin %s: %s", path, dlerror());
+        const char *why = dlerror();
+        size_t plen = strlen(path);
+        /* glibc's message starts with the path: do not say it twice. */
+        if (strncmp(why, path, plen) == 0 && strncmp(why + plen, ": ", 2) == 0)
+            why += plen + 2;
+        nk__err_set(err, "cannot load plugin %s: %s", path, why);
         nk__plugin_close(p);
         return -1;
     }
@@ -393,8 +411,7 @@ nk__plugin_print_options(const struct nk__plugin *p, FILE *out)
     }
     fprintf(out, "%-14s %-20s %-20s %s\n", "OPTION", "TYPE", "DEFAULT",
             "HELP");
-    for (size_t i = 0; i < p->nopts; i++)
-    {
+    for (size_t i = 0; i < p->nopts; i++) {
         char def[80];
         if (o[i].type == NK_OPT_STRING)
             snprintf(def, sizeof(def), "\"%s\"", o[i].def ? o[i].def : "");

@@ -41,19 +41,25 @@
  *     static long
  *     hi_decode(void *inst, const uint8_t *buf, size_t len, struct nk_frame *f)
  *     {
- *         f->payload = buf, f->payload_len = len;
+ *         (void)inst;
+ *         f->payload = buf, f->payload_len = len, f->need = 0;
  *         return (long)len;
  *     }
- *     static long hi_encode(void *inst, size_t n, uint8_t *hdr) { return 0; }
+ *     static long
+ *     hi_encode(void *inst, size_t n, uint8_t *hdr)
+ *     {
+ *         (void)inst, (void)n, (void)hdr;
+ *         return 0;    // no header
+ *     }
  *     static int
  *     hi_message(void *inst, struct nk_session *s, const uint8_t *p, size_t n)
  *     {
  *         const struct nk_host *host = inst;
- *         struct iovec iov[2] = {{"hi ", 3}, {(void *)p, n}};
+ *         struct iovec iov[2] = {{(void *)"hi ", 3}, {(void *)p, n}};
  *         return host->send(s, iov, 2);
  *     }
  *     static int hi_create(struct nk_setup *su) { su->inst = (void *)su->host; return 0; }
- *     static void hi_destroy(void *inst) { }
+ *     static void hi_destroy(void *inst) { (void)inst; }
  *
  *     static const struct nk_plugin hi = NK_PLUGIN_INIT(
  *         .name = "hi", .version = "1.0", .summary = "answers hi",

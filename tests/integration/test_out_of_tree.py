@@ -1,0 +1,204 @@
+"""The example plugin of examples/plugin-out-of-tree, built the way a plugin
+author builds one: against an installed netkit found through pkg-config,
+with no path into the source or build tree (SPEC 7, STYLE E and L).
+
+The main build tree is installed into a temporary prefix.  DESTDIR keeps
+the install inside the temporary directory even if some install rule uses
+an absolute destination -- test_install_stays_in_prefix reports such a rule
+instead of letting it write into /usr/local.  The example is then configured
+with CMake and built with its Makefile, and the CMake build is served by the
+build tree's netkit with -L.
+
+Environment: NK_BUILDDIR (the main build tree), plus nktest's NETKIT and
+NK_SRCDIR.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import nktest
+from nktest import SRCDIR, Server, connect
+
+BUILDDIR = os.environ.get("NK_BUILDDIR") or os.path.join(SRCDIR, "build")
+EXAMPLE = os.path.join(SRCDIR, "examples", "plugin-out-of-tree")
+STEP_TIMEOUT = 120  # seconds for one configure, build or install step
+
+
+def step(cmd, cwd=None, env=None):
+    """Run one build step; fail with its whole output if it fails."""
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
+                           timeout=STEP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("timed out after %ds: %s"
+                             % (STEP_TIMEOUT, " ".join(cmd)))
+    out = p.stdout.decode("utf-8", "replace")
+    if p.returncode != 0:
+        raise AssertionError("%s: exit %d\n%s%s"
+                             % (" ".join(cmd), p.returncode, out,
+                                p.stderr.decode("utf-8", "replace")))
+    return out
+
+
+def recv_line(sock):
+    """Bytes up to and including the next newline; b"" if the peer closed
+    first (the socket's timeout bounds the wait)."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            return buf
+        buf += chunk
+    return buf
+
+
+def exported_functions(path):
+    """Names of the functions a shared object exports (nm -D)."""
+    out = step(["nm", "-D", "--defined-only", path])
+    return sorted(line.split()[-1] for line in out.splitlines()
+                  if len(line.split()) == 3 and line.split()[1] == "T")
+
+
+class OutOfTreeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="netkit-oot-")
+        cls.stage = os.path.join(cls.tmp, "stage")
+        cls.prefix = os.path.join(cls.tmp, "prefix")
+        # Where the files really land: DESTDIR + prefix.
+        cls.root = cls.stage + cls.prefix
+        step(["cmake", "--install", BUILDDIR, "--prefix", cls.prefix],
+             env=dict(os.environ, DESTDIR=cls.stage))
+        cls.env = dict(os.environ)
+        cls.env.pop("DESTDIR", None)
+        cls.env["PKG_CONFIG_PATH"] = os.path.join(cls.root, "share",
+                                                  "pkgconfig")
+        cls.cmake_dir = None
+        cls.cmake_error = None
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def cmake_build(cls):
+        """Configure and build the example with CMake, once; its dir.  A
+        failure is kept and repeated to every test that needs the plugin,
+        rather than rebuilt for each."""
+        if cls.cmake_error is not None:
+            raise AssertionError(cls.cmake_error)
+        if cls.cmake_dir is None:
+            build = os.path.join(cls.tmp, "cmake")
+            try:
+                step(["cmake", "-S", EXAMPLE, "-B", build,
+                      "-DCMAKE_C_FLAGS=-Werror"], env=cls.env)
+                step(["cmake", "--build", build], env=cls.env)
+            except AssertionError as e:
+                cls.cmake_error = str(e)
+                raise
+            cls.cmake_dir = build
+        return cls.cmake_dir
+
+    def test_install_stays_in_prefix(self):
+        # Every installed file is under the prefix given to cmake --install.
+        stray = []
+        for top, _, files in os.walk(self.stage):
+            for f in files:
+                path = os.path.join(top, f)
+                if not path.startswith(self.root + os.sep):
+                    stray.append(path[len(self.stage):])
+        self.assertEqual(stray, [], "installed outside --prefix (an "
+                         "install rule with an absolute DESTINATION)")
+        for f in ("include/netkit/plugin.h", "include/netkit/error.h",
+                  "include/netkit/version.h", "share/pkgconfig/netkit.pc"):
+            self.assertTrue(os.path.isfile(os.path.join(self.root, f)), f)
+
+    def test_pkg_config_points_into_prefix(self):
+        # netkit.pc gives the installed headers, wherever the prefix is.
+        cflags = step(["pkg-config", "--cflags", "netkit"],
+                      env=self.env).split()
+        incs = [f[2:] for f in cflags if f.startswith("-I")]
+        self.assertTrue(any(os.path.isfile(os.path.join(d, "netkit",
+                                                        "plugin.h"))
+                            for d in incs),
+                        "pkg-config --cflags netkit gives %s, which does not "
+                        "hold the headers installed in %s"
+                        % (cflags, self.root))
+        plugindir = step(["pkg-config", "--variable=plugindir", "netkit"],
+                         env=self.env).strip()
+        self.assertTrue(os.path.realpath(plugindir).startswith(
+            os.path.realpath(self.root)), plugindir)
+
+    def test_cmake_build_exports_only_the_entry(self):
+        # The CMake build makes upper.so, exporting nk_plugin_entry alone.
+        so = os.path.join(self.cmake_build(), "upper.so")
+        self.assertTrue(os.path.isfile(so))
+        self.assertEqual(exported_functions(so), ["nk_plugin_entry"])
+
+    def test_makefile_build(self):
+        # The plain Makefile builds the same plugin, run from another dir.
+        build = os.path.join(self.tmp, "make")
+        os.makedirs(build, exist_ok=True)
+        step(["make", "-f", os.path.join(EXAMPLE, "Makefile"),
+              "CFLAGS=-O2 -Wall -Wextra -Werror"], cwd=build, env=self.env)
+        so = os.path.join(build, "upper.so")
+        self.assertEqual(exported_functions(so), ["nk_plugin_entry"])
+        r = nktest.run("plugins", "-L", build, "upper")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_lines_answered_upper_cased(self):
+        # hello\n is answered HELLO\n; lines may arrive split or together.
+        with Server("-L", self.cmake_build(), "-p", "upper", "-P", "0",
+                    "-H", "127.0.0.1") as srv:
+            with connect("127.0.0.1", srv.port()) as s:
+                s.sendall(b"hello\n")
+                self.assertEqual(recv_line(s), b"HELLO\n")
+                s.sendall(b"two\nLines 2\r\n")
+                self.assertEqual(recv_line(s), b"TWO\n")
+                self.assertEqual(recv_line(s), b"LINES 2\r\n")
+                s.sendall(b"sp")
+                s.sendall(b"lit\n")
+                self.assertEqual(recv_line(s), b"SPLIT\n")
+                s.sendall(b"\n")
+                self.assertEqual(recv_line(s), b"\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+
+    def test_long_line_closes(self):
+        # A line of max_line bytes is served; one byte more closes.
+        with Server("-L", self.cmake_build(), "-p", "upper", "-P", "0",
+                    "-H", "127.0.0.1", "-O", "max_line=8") as srv:
+            with connect("127.0.0.1", srv.port()) as s:
+                s.sendall(b"abcdefg\n")
+                self.assertEqual(recv_line(s), b"ABCDEFG\n")
+                s.sendall(b"abcdefgh")
+                try:
+                    self.assertEqual(s.recv(1), b"")
+                except ConnectionResetError:
+                    pass
+            with connect("127.0.0.1", srv.port()) as s:
+                s.sendall(b"ok\n")
+                self.assertEqual(recv_line(s), b"OK\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+
+    def test_plugins_lists_option(self):
+        # `netkit plugins upper` shows max_line with its default and help.
+        r = nktest.run("plugins", "-L", self.cmake_build(), "upper")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertIn("upper 1.0.0 (tcp)", out)
+        self.assertRegex(out, r"\nmax_line +size 1\.\.1048576 +4k +longest "
+                              r"line accepted")
+
+    def test_udp_refused(self):
+        # The plugin declares TCP only; asking for UDP is a usage error.
+        r = nktest.run("serve", "-L", self.cmake_build(), "-p", "upper",
+                       "-u", "-P", "0", "-H", "127.0.0.1")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"netkit: plugin 'upper' does not support udp\n",
+                      r.stderr)
+
+
+if __name__ == "__main__":
+    nktest.main()
