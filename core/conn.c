@@ -15,8 +15,6 @@
 #include "log.h"
 #include "server.h"
 
-#define CONN_KEEP_BUF (64 * 1024) /* larger buffers are freed when empty */
-
 static void conn_on_io(struct nk__loop *loop, struct nk__io *io,
                        unsigned events);
 
@@ -84,6 +82,7 @@ conn_release(struct nk__defer *d)
 
     nk__buf_free(&c->in);
     nk__buf_free(&c->out);
+    nk__session_fini(&c->sess);
     nk__free(c);
 }
 
@@ -91,26 +90,29 @@ void
 nk__conn_close(struct nk__conn *c, const char *why)
 {
     struct nk__listener *ls = c->ls;
+    struct nk__server *srv = ls->srv;
     const struct nk_plugin *p = conn_plugin(c);
+    char peer[NK_ADDRSTRLEN];
 
     if (c->closing)
         return;
     c->closing = 1;
+    if (srv->batch == c)
+        nk__buf_consume(&srv->wbuf, nk__buf_len(&srv->wbuf)); /* undeliverable */
     if (c->opened && p->on_close != NULL)
         p->on_close(ls->inst, &c->sess);
     nk__io_stop(conn_loop(c), &c->io);
     close(c->io.fd);
     lru_unlink(c);
     ls->nconns--;
-    ls->srv->nconns--;
+    srv->nconns--;
+    nk__session_format(&c->sess, peer, sizeof(peer));
     if (why != NULL)
-        nk__log(NK_LOG_INFO, "Connection closed %s (%s)",
-                nk__session_peer(&c->sess), why);
+        nk__log(NK_LOG_INFO, "Connection closed %s (%s)", peer, why);
     else
-        nk__log(NK_LOG_INFO, "Connection closed %s",
-                nk__session_peer(&c->sess));
+        nk__log(NK_LOG_INFO, "Connection closed %s", peer);
     nk__loop_defer(conn_loop(c), &c->free_ev);
-    nk__server_conn_gone(ls->srv);
+    nk__server_conn_gone(srv);
 }
 
 int
@@ -120,7 +122,7 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     struct nk__loop *loop = &ls->srv->loop;
     const struct nk_plugin *p = ls->plugin->desc;
     struct nk__conn *c = nk__calloc(1, sizeof(*c));
-    char why[160];
+    char why[160], peer[NK_ADDRSTRLEN];
     int rc;
 
     if (c == NULL) {
@@ -132,13 +134,13 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     c->ls = ls;
     c->sess.ls = ls;
     c->sess.transport = NK_TRANSPORT_TCP;
-    memcpy(&c->sess.addr, sa, salen);
-    c->sess.addrlen = salen;
+    nk__session_set_addr(&c->sess, sa, salen);
+    nk__session_format(&c->sess, peer, sizeof(peer));
     c->free_ev.cb = conn_release;
     c->rsize = NK_CONN_READ_SIZE;
     for (size_t i = 0; i < ls->naccept_opts; i++)
         if (nk__sockopt_apply(fd, &ls->accept_opts[i], why, sizeof(why)) < 0)
-            nk__log(NK_LOG_WARN, "%s on %s", why, nk__session_peer(&c->sess));
+            nk__log(NK_LOG_WARN, "%s on %s", why, peer);
     rc = nk__io_set(loop, &c->io, NK_IO_READ);
     if (rc < 0) {
         close(fd);
@@ -150,7 +152,7 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     ls->srv->nconns++;
     c->last_active = loop->now;
     lru_append(c);
-    nk__log(NK_LOG_INFO, "Connection from %s", nk__session_peer(&c->sess));
+    nk__log(NK_LOG_INFO, "Connection from %s", peer);
     if (p->on_open != NULL && (rc = p->on_open(ls->inst, &c->sess)) < 0) {
         nk__conn_close(c, "refused by the plugin");
         return rc;
@@ -177,33 +179,69 @@ conn_update_mask(struct nk__conn *c)
         nk__conn_close(c, "cannot watch the socket");
 }
 
-/* Write what is queued; on EAGAIN wait for writability. */
+/* Send what buf holds; returns 0 (possibly partly sent: EAGAIN) or -1 after
+ * closing the connection on a socket error. */
+static int
+conn_write(struct nk__conn *c, struct nk__buf *buf)
+{
+    while (nk__buf_len(buf) > 0) {
+        ssize_t n = send(c->io.fd, nk__buf_data(buf), nk__buf_len(buf),
+                         MSG_NOSIGNAL);
+        if (n > 0)
+            nk__buf_consume(buf, (size_t)n);
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else if (n < 0 && errno == EAGAIN)
+            return 0;
+        else {
+            nk__conn_close(c, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Write the gathered replies (the worker's wbuf during this connection's
+ * batch, then its own queue); keep what the socket would not take, and
+ * wait for writability if anything is left. */
 static void
 conn_flush(struct nk__conn *c)
 {
-    while (nk__buf_len(&c->out) > 0) {
-        ssize_t n = send(c->io.fd, nk__buf_data(&c->out), nk__buf_len(&c->out),
-                         MSG_NOSIGNAL);
-        if (n > 0) {
-            nk__buf_consume(&c->out, (size_t)n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && errno == EAGAIN) {
-            break;
-        } else {
-            nk__conn_close(c, strerror(errno));
+    struct nk__server *srv = c->ls->srv;
+    struct nk__buf *w = &srv->wbuf;
+
+    if (srv->batch == c && nk__buf_len(w) > 0) {
+        /* Invariant: c->out is empty while replies gather in wbuf. */
+        if (conn_write(c, w) < 0)
+            return;
+        if (nk__buf_len(w) > 0 &&
+            nk__buf_append(&c->out, nk__buf_data(w), nk__buf_len(w)) < 0) {
+            nk__conn_close(c, "out of memory");
             return;
         }
+        nk__buf_consume(w, nk__buf_len(w));
     }
+    if (conn_write(c, &c->out) < 0)
+        return;
     if (nk__buf_len(&c->out) == 0) {
-        if (c->out.cap > CONN_KEEP_BUF)
-            nk__buf_free(&c->out);
+        nk__buf_free(&c->out);
         if (c->close_after_write || c->eof) {
             nk__conn_close(c, NULL);
             return;
         }
     }
     conn_update_mask(c);
+}
+
+/* Where a reply goes: the worker's wbuf while this connection's batch runs
+ * and nothing of its own is queued (else its own queue, to keep order). */
+static struct nk__buf *
+conn_outbuf(struct nk__conn *c)
+{
+    struct nk__server *srv = c->ls->srv;
+
+    return srv->batch == c && nk__buf_len(&c->out) == 0 ? &srv->wbuf
+                                                         : &c->out;
 }
 
 /* Write header + iov straight to the socket; queue what did not fit. */
@@ -237,6 +275,7 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
 {
     struct iovec v[NK_SEND_IOV_MAX + 1];
     uint8_t hdr[NK_HDR_MAX];
+    struct nk__buf *b;
     size_t total = 0;
     long h;
     int rc = 0;
@@ -252,20 +291,24 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
         return h < 0 ? (int)h : NK_EINVAL;
     v[0] = (struct iovec){hdr, (size_t)h};
     memcpy(&v[1], iov, (size_t)iovcnt * sizeof(*iov));
-    if (nk__buf_len(&c->out) == 0 && total + (size_t)h >= NK_CONN_DIRECT_MIN) {
+    b = conn_outbuf(c);
+    if (nk__buf_len(b) == 0 && nk__buf_len(&c->out) == 0 &&
+        total + (size_t)h >= NK_CONN_DIRECT_MIN) {
+        /* Large and first in line: gathered write, no copy. */
         rc = conn_send_direct(c, v, iovcnt + 1);
+        b = &c->out;
     } else {
         for (int i = 0; i <= iovcnt && rc == 0; i++)
-            rc = nk__buf_append(&c->out, v[i].iov_base, v[i].iov_len);
+            rc = nk__buf_append(b, v[i].iov_base, v[i].iov_len);
     }
     if (rc < 0 || c->closing)
         return rc;
-    if (nk__buf_len(&c->out) > NK_CONN_HIGH_WATER) {
+    if (nk__buf_len(b) > NK_CONN_HIGH_WATER) {
         /* The peer is not keeping up: stop decoding until it drains. */
         conn_flush(c);
         if (!c->closing && nk__buf_len(&c->out) > NK_CONN_HIGH_WATER)
             c->paused = 1;
-    } else if (!c->in_batch) {
+    } else if (c->ls->srv->batch != c) {
         conn_flush(c);
     }
     return 0;
@@ -275,30 +318,30 @@ void
 nk__conn_close_after_write(struct nk__conn *c)
 {
     c->close_after_write = 1;
-    if (!c->in_batch && !c->closing)
+    if (c->ls->srv->batch != c && !c->closing)
         conn_flush(c);
 }
 
 /* ---- reading -------------------------------------------------------- */
 
-/* Decode and answer every complete message in the read buffer. */
+/* Decode and answer every complete message in `in`. */
 static void
-conn_process(struct nk__conn *c)
+conn_process(struct nk__conn *c, struct nk__buf *in)
 {
     const struct nk_plugin *p = conn_plugin(c);
     struct nk__listener *ls = c->ls;
+    char peer[NK_ADDRSTRLEN];
 
     while (!c->closing && !c->paused && !c->close_after_write &&
-           nk__buf_len(&c->in) > 0) {
+           nk__buf_len(in) > 0) {
         struct nk_frame f = {0};
-        long rc = p->decode(ls->inst, nk__buf_data(&c->in),
-                            nk__buf_len(&c->in), &f);
+        long rc = p->decode(ls->inst, nk__buf_data(in), nk__buf_len(in), &f);
 
-        if (rc > 0 && (size_t)rc <= nk__buf_len(&c->in)) {
+        if (rc > 0 && (size_t)rc <= nk__buf_len(in)) {
             int mrc;
             c->need = 0;
             mrc = p->on_message(ls->inst, &c->sess, f.payload, f.payload_len);
-            nk__buf_consume(&c->in, (size_t)rc);
+            nk__buf_consume(in, (size_t)rc);
             if (mrc == NK_ECLOSE)
                 c->close_after_write = 1;
             else if (mrc < 0)
@@ -306,19 +349,20 @@ conn_process(struct nk__conn *c)
         } else if (rc == NK_ENEEDMORE) {
             /* A codec that cannot tell the length yet (a line protocol)
              * has at least what is buffered plus one byte to go. */
-            size_t need = f.need > 0 ? f.need : nk__buf_len(&c->in) + 1;
+            size_t need = f.need > 0 ? f.need : nk__buf_len(in) + 1;
             if (need > ls->max_message) {
+                nk__session_format(&c->sess, peer, sizeof(peer));
                 nk__log(NK_LOG_WARN,
                         "Message of %zu bytes from %s is over the limit of "
                         "%zu: closing",
-                        need, nk__session_peer(&c->sess), ls->max_message);
+                        need, peer, ls->max_message);
                 nk__conn_close(c, "frame too big");
             }
             c->need = f.need;
             return;
         } else {
-            nk__log(NK_LOG_WARN, "Bad input from %s: %s: closing",
-                    nk__session_peer(&c->sess),
+            nk__session_format(&c->sess, peer, sizeof(peer));
+            nk__log(NK_LOG_WARN, "Bad input from %s: %s: closing", peer,
                     rc > 0 ? "decoder overran its input"
                            : nk_strerror((int)rc));
             nk__conn_close(c, "bad input");
@@ -326,28 +370,47 @@ conn_process(struct nk__conn *c)
     }
 }
 
+/* After a read served from the worker's rbuf: keep what is left (a partial
+ * message, or messages held back by back-pressure) in the connection's own
+ * buffer, and empty rbuf for the next connection. */
+static void
+conn_keep_rest(struct nk__conn *c, struct nk__buf *rbuf)
+{
+    if (!c->closing && !c->close_after_write && nk__buf_len(rbuf) > 0 &&
+        nk__buf_append(&c->in, nk__buf_data(rbuf), nk__buf_len(rbuf)) < 0)
+        nk__conn_close(c, "out of memory");
+    nk__buf_consume(rbuf, nk__buf_len(rbuf));
+}
+
 static void
 conn_on_readable(struct nk__conn *c)
 {
-    c->in_batch = 1;
+    struct nk__server *srv = c->ls->srv;
+
+    srv->batch = c;
     lru_touch(c);
     for (int i = 0; i < NK_CONN_READS_PER_WAKEUP; i++) {
-        size_t len = nk__buf_len(&c->in), want = c->rsize, room;
+        /* A partial message keeps growing in the connection's own buffer;
+         * anything else is read into the worker's. */
+        struct nk__buf *in = nk__buf_len(&c->in) > 0 ? &c->in : &srv->rbuf;
+        size_t len = nk__buf_len(in), want = c->rsize, room;
         ssize_t n;
 
         if (c->closing || c->paused || c->close_after_write)
             break;
         if (c->need > len && c->need - len > want)
             want = c->need - len;
-        if (nk__buf_reserve(&c->in, want) < 0) {
+        if (nk__buf_reserve(in, want) < 0) {
             nk__conn_close(c, "out of memory");
             break;
         }
-        room = c->in.cap - c->in.end;
-        n = read(c->io.fd, c->in.base + c->in.end, room);
+        room = in->cap - in->end;
+        n = read(c->io.fd, in->base + in->end, room);
         if (n > 0) {
-            c->in.end += (size_t)n;
-            conn_process(c);
+            in->end += (size_t)n;
+            conn_process(c, in);
+            if (in == &srv->rbuf)
+                conn_keep_rest(c, in);
             if ((size_t)n < room) {
                 /* Drained: save a read that would say EAGAIN, and let the
                  * read size settle back once the burst is over. */
@@ -369,30 +432,34 @@ conn_on_readable(struct nk__conn *c)
             break;
         }
     }
-    c->in_batch = 0;
-    if (c->closing)
-        return;
-    /* A large buffer is kept while bulk data flows, released after. */
-    if (nk__buf_len(&c->in) == 0 && c->in.cap > CONN_KEEP_BUF &&
-        c->rsize == NK_CONN_READ_SIZE)
-        nk__buf_free(&c->in);
-    conn_flush(c);
+    if (!c->closing) {
+        if (nk__buf_len(&c->in) == 0)
+            nk__buf_free(&c->in);
+        conn_flush(c);
+    }
+    srv->batch = NULL;
 }
 
 static void
 conn_on_writable(struct nk__conn *c)
 {
+    struct nk__server *srv = c->ls->srv;
+
     conn_flush(c);
     if (c->closing || !c->paused ||
         nk__buf_len(&c->out) >= NK_CONN_LOW_WATER)
         return;
-    /* Drained enough: answer what was read while paused, then read on. */
+    /* Drained enough: answer what was read while paused, then read on.
+     * The replies queue behind c->out (conn_outbuf keeps the order). */
     c->paused = 0;
-    c->in_batch = 1;
-    conn_process(c);
-    c->in_batch = 0;
-    if (!c->closing)
+    srv->batch = c;
+    conn_process(c, &c->in);
+    if (!c->closing) {
+        if (nk__buf_len(&c->in) == 0)
+            nk__buf_free(&c->in);
         conn_flush(c);
+    }
+    srv->batch = NULL;
 }
 
 static void

@@ -5,6 +5,12 @@
  * -> host send -> output buffer -> socket.  Replies produced while a read is
  * being processed are gathered and leave in one write at the end of it.
  *
+ * The read and output buffers used while a connection is being served are
+ * its worker's (struct nk__server rbuf/wbuf); a connection's own `in` holds
+ * only a partial message between reads and its own `out` only the replies
+ * the socket would not take yet.  Both are freed once empty, so an idle
+ * connection costs just this struct.
+ *
  * Back-pressure: when the output passes NK_CONN_HIGH_WATER bytes (the peer
  * is not reading), the connection stops reading and stops decoding until
  * the output drains below NK_CONN_LOW_WATER.
@@ -42,7 +48,7 @@ struct nk__conn {
     struct nk__io io; /* first member */
     struct nk_session sess;
     struct nk__listener *ls;
-    struct nk__buf in, out;
+    struct nk__buf in, out; /* leftovers only; see above */
     size_t need;              /* bytes the message being read will take */
     size_t rsize;             /* bytes the next read asks for */
     struct nk__conn *prev, *next; /* the listener's LRU list */
@@ -52,7 +58,6 @@ struct nk__conn {
     unsigned closing : 1;     /* no more callbacks; released soon */
     unsigned close_after_write : 1; /* close once `out` is written */
     unsigned paused : 1;      /* back-pressure: not reading */
-    unsigned in_batch : 1;    /* replies are gathered, flushed after */
     unsigned eof : 1;         /* the peer half-closed */
 };
 

@@ -135,26 +135,29 @@ dgram_handle(struct nk__sock *sk, unsigned i)
     const uint8_t *data = dg->in + (size_t)i * NK_DGRAM_MAX;
     struct dgram_session ds = {.sk = sk};
     struct nk_frame f = {0};
+    char peer[NK_ADDRSTRLEN];
     long rc;
 
     ds.s.ls = ls;
     ds.s.transport = NK_TRANSPORT_UDP;
-    memcpy(&ds.s.addr, mh->msg_name, mh->msg_namelen);
-    ds.s.addrlen = mh->msg_namelen;
+    nk__session_set_addr(&ds.s, mh->msg_name, mh->msg_namelen);
     /* The whole datagram must be one message; an empty one is offered too
      * (a raw echo answers it, a framed codec finds no header). */
     rc = (mh->msg_flags & MSG_TRUNC) ? NK_EMSGSIZE
                                      : p->decode(ls->inst, data, len, &f);
-    if (rc >= 0 && (size_t)rc == len) {
+    if (rc >= 0 && (size_t)rc == len && (size_t)rc <= ls->max_message) {
         p->on_message(ls->inst, &ds.s, f.payload, f.payload_len);
+        nk__session_fini(&ds.s);
         return;
     }
     ls->udp_dropped++;
+    nk__session_format(&ds.s, peer, sizeof(peer));
     nk__log(ls->udp_dropped == 1 ? NK_LOG_WARN : NK_LOG_DEBUG,
-            "Dropped a datagram of %zu bytes from %s: %s%s", len,
-            nk__session_peer(&ds.s),
-            rc >= 0 || rc == NK_ENEEDMORE ? "its length field disagrees with its size"
-                                          : nk_strerror((int)rc),
+            "Dropped a datagram of %zu bytes from %s: %s%s", len, peer,
+            rc >= 0 && (size_t)rc == len ? "over the size limit"
+            : rc >= 0 || rc == NK_ENEEDMORE
+                ? "its length field disagrees with its size"
+                : nk_strerror((int)rc),
             ls->udp_dropped == 1 ? " (further drops are logged at -v)" : "");
 }
 

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "alloc.h"
 #include "conn.h"
 #include "dgram.h"
 #include "log.h"
@@ -17,13 +19,39 @@
 #define CONN_OF(s) \
     ((struct nk__conn *)((char *)(s) - offsetof(struct nk__conn, sess)))
 
+void
+nk__session_set_addr(struct nk_session *s, const struct sockaddr *sa,
+                     socklen_t len)
+{
+    if (len > sizeof(s->addr))
+        len = sizeof(s->addr);
+    memcpy(&s->addr, sa, len);
+    s->addrlen = len;
+}
+
+void
+nk__session_format(const struct nk_session *s, char *buf, size_t size)
+{
+    nk__addr_format(&s->addr.sa, buf, size);
+}
+
 const char *
 nk__session_peer(struct nk_session *s)
 {
-    if (s->peer[0] == '\0')
-        nk__addr_format((const struct sockaddr *)&s->addr, s->peer,
-                        sizeof(s->peer));
-    return s->peer;
+    char buf[NK_ADDRSTRLEN];
+
+    if (s->peer == NULL) {
+        nk__session_format(s, buf, sizeof(buf));
+        s->peer = nk__strdup(buf);
+    }
+    return s->peer != NULL ? s->peer : "?";
+}
+
+void
+nk__session_fini(struct nk_session *s)
+{
+    nk__free(s->peer);
+    s->peer = NULL;
 }
 
 static int
@@ -57,8 +85,11 @@ host_log(struct nk_session *s, enum nk_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (s != NULL)
-        nk__log((int)level, "%s: %s", nk__session_peer(s), msg);
+    if (s != NULL) {
+        char peer[NK_ADDRSTRLEN];
+        nk__session_format(s, peer, sizeof(peer));
+        nk__log((int)level, "%s: %s", peer, msg);
+    }
     else
         nk__log((int)level, "%s", msg);
 }

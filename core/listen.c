@@ -129,6 +129,9 @@ nk__listen_sockopts(const struct nk__listen_conf *lc,
     }
     for (size_t i = 0; i < lc->sockopts.n; i++) {
         const struct nk__kv *kv = &lc->sockopts.items[i];
+        /* -o comes after the file's sockopt.NAME: only the last counts. */
+        if (nk__kvlist_find(&lc->sockopts, kv->key) != kv)
+            continue;
         if (nk__sockopt_parse(kv->key, kv->val, lc->transport, &o[n], why,
                               sizeof(why)) < 0) {
             nk__free(o);
@@ -159,19 +162,32 @@ listen_is_v6_any(const struct nk__bindaddr *a)
            IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
 }
 
-/* Set every option that means something on this socket's family. */
+/* Set every option that means something on this socket's family.  A
+ * refusal names where the option was asked for: file:line, or -o. */
 static int
-listen_apply_opts(int fd, int family, const char *where,
-                  const struct nk__sockopt_val *opts, size_t nopts,
-                  struct nk_err *err)
+listen_apply_opts(const struct nk__listen_conf *lc, int fd, int family,
+                  const char *where, const struct nk__sockopt_val *opts,
+                  size_t nopts, struct nk_err *err)
 {
     char why[300];
 
     for (size_t i = 0; i < nopts; i++) {
+        const struct nk__kv *kv;
+
         if (!nk__sockopt_applies_family(opts[i].def, family))
             continue;
-        if (nk__sockopt_apply(fd, &opts[i], why, sizeof(why)) < 0)
-            return nk__err_run(err, "%s on %s", why, where);
+        if (nk__sockopt_apply(fd, &opts[i], why, sizeof(why)) == 0)
+            continue;
+        kv = nk__kvlist_find(&lc->sockopts, opts[i].def->name);
+        if (kv != NULL && kv->file != NULL) {
+            nk__err_at(err, kv->file, kv->line, "%s (on %s)", why, where);
+            err->status = 1; /* the kernel said no: a run-time failure */
+            return -1;
+        }
+        if (kv != NULL)
+            return nk__err_run(err, "-o %s=%s: %s (on %s)", kv->key, kv->val,
+                               why, where);
+        return nk__err_run(err, "%s (on %s)", why, where);
     }
     return 0;
 }
@@ -232,6 +248,8 @@ nk__listen_socket(const struct nk__listen_conf *lc,
     int fd;
 
     nk__addr_format((const struct sockaddr *)&a->ss, where, sizeof(where));
+    if (nk__addr_port((const struct sockaddr *)&a->ss) == 0)
+        *strrchr(where, ':') = '\0'; /* not "127.0.0.1:0": no port yet */
     fd = socket(family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
                             SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -245,7 +263,7 @@ nk__listen_socket(const struct nk__listen_conf *lc,
                     strerror(errno));
         goto fail;
     }
-    if (listen_apply_opts(fd, family, where, opts, nopts, err) < 0)
+    if (listen_apply_opts(lc, fd, family, where, opts, nopts, err) < 0)
         goto fail;
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
         nk__err_run(err, "bind %s: %s", where, strerror(errno));

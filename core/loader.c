@@ -331,47 +331,71 @@ loader_seen(const struct nk__strlist *seen, const char *name)
     return 0;
 }
 
+/* Only NAME.so entries interest `netkit plugins`. */
+static int
+loader_is_so(const struct dirent *de)
+{
+    size_t len = strlen(de->d_name);
+
+    return len > 3 && strcmp(de->d_name + len - 3, ".so") == 0;
+}
+
+/* Print one plugin file's line: usable or why not. */
+static void
+loader_print_one(const char *dir, const char *file, const char *name,
+                 FILE *out)
+{
+    struct nk__plugin *p;
+    struct nk_err err;
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (nk__plugin_open_path(path, name, &p, &err) < 0) {
+        fprintf(out, "%-12s %-8s %-10s (unusable: %s)\n", name, "-", "-",
+                err.msg);
+        return;
+    }
+    fprintf(out, "%-12s %-8s %-10s %s\n%-32s %s\n", name,
+            p->desc->version ? p->desc->version : "-",
+            loader_transports(p->desc->transports),
+            p->desc->summary ? p->desc->summary : "", "", path);
+    nk__plugin_close(p);
+}
+
 int
 nk__plugin_print_list(const struct nk__strlist *dirs, FILE *out)
 {
     struct nk__strlist seen = {0};
-    struct nk__plugin *p;
-    struct nk_err err;
-    struct dirent *de;
-    char path[PATH_MAX], name[256];
-    DIR *d;
+    struct dirent **ents;
+    char name[256];
+    int rc = 0;
 
     fprintf(out, "%-12s %-8s %-10s %s\n", "NAME", "VERSION", "TRANSPORT",
             "SUMMARY / PATH");
     for (size_t i = 0; i < dirs->n; i++) {
-        if ((d = opendir(dirs->items[i])) == NULL)
-            continue;
-        while ((de = readdir(d)) != NULL) {
-            size_t len = strlen(de->d_name);
-            if (len < 4 || len - 3 >= sizeof(name) ||
-                strcmp(de->d_name + len - 3, ".so") != 0)
-                continue;
-            memcpy(name, de->d_name, len - 3);
-            name[len - 3] = '\0';
-            if (loader_seen(&seen, name))
-                continue;
-            nk__strlist_add(&seen, name);
-            snprintf(path, sizeof(path), "%s/%s", dirs->items[i], de->d_name);
-            if (nk__plugin_open_path(path, name, &p, &err) < 0) {
-                fprintf(out, "%-12s %-8s %-10s (unusable: %s)\n", name, "-",
-                        "-", err.msg);
-                continue;
+        /* Sorted, so the listing is the same on every run. */
+        int n = scandir(dirs->items[i], &ents, loader_is_so, alphasort);
+
+        for (int j = 0; j < n; j++) {
+            size_t len = strlen(ents[j]->d_name) - 3;
+            if (len < sizeof(name)) {
+                memcpy(name, ents[j]->d_name, len);
+                name[len] = '\0';
+                /* An earlier directory shadows a later one. */
+                if (!loader_seen(&seen, name)) {
+                    if (nk__strlist_add(&seen, name) < 0)
+                        rc = NK_ENOMEM;
+                    loader_print_one(dirs->items[i], ents[j]->d_name, name,
+                                     out);
+                }
             }
-            fprintf(out, "%-12s %-8s %-10s %s\n%-32s %s\n", name,
-                    p->desc->version ? p->desc->version : "-",
-                    loader_transports(p->desc->transports),
-                    p->desc->summary ? p->desc->summary : "", "", path);
-            nk__plugin_close(p);
+            free(ents[j]);
         }
-        closedir(d);
+        if (n >= 0)
+            free(ents);
     }
     nk__strlist_free(&seen);
-    return 0;
+    return rc;
 }
 
 static const char *

@@ -456,8 +456,9 @@ server_fini(struct nk__server *srv)
             nk__dgram_free(ls->socks[j].dgram);
         if (ls->udp_dropped > 0)
             nk__log(NK_LOG_INFO, "[listen.%s] dropped %llu malformed "
-                                 "datagrams",
-                    ls->conf->name, (unsigned long long)ls->udp_dropped);
+                                 "datagram%s",
+                    ls->conf->name, (unsigned long long)ls->udp_dropped,
+                    ls->udp_dropped == 1 ? "" : "s");
         if (ls->inst != NULL)
             ls->plugin->desc->destroy(ls->inst);
         nk__free(ls->socks);
@@ -465,6 +466,8 @@ server_fini(struct nk__server *srv)
     /* Release connections closed just above. */
     nk__loop_run_deferred(&srv->loop);
     nk__free(srv->listeners);
+    nk__buf_free(&srv->rbuf);
+    nk__buf_free(&srv->wbuf);
     if (srv->wake.fd >= 0)
         close(srv->wake.fd);
     if (srv->sig.fd >= 0)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "buf.h"
 #include "err.h"
 #include "loader.h"
 #include "loop.h"
@@ -64,6 +65,13 @@ struct nk__server {
     struct nk__io wake; /* eventfd: another thread asks this one to stop */
     struct nk__io sig;  /* signalfd, worker 0 only */
     struct nk__timer drain_timer;
+    /* Shared by every connection of this worker, one at a time: reads land
+     * in rbuf and replies gather in wbuf while a connection's batch runs
+     * (`batch`); only what is left over -- a partial message, a reply the
+     * socket would not take -- is copied into the connection's own buffers.
+     * So an idle connection owns no buffer at all. */
+    struct nk__buf rbuf, wbuf;
+    struct nk__conn *batch;
     struct nk__serve *owner;
     pthread_t thread;
 };

@@ -9,6 +9,7 @@ Environment: NETKIT (the binary; default build/netkit), NK_SRCDIR (the
 repository), NK_VALGRIND=1 (run every server under valgrind, failing on any
 error or leak).
 """
+import faulthandler
 import os
 import re
 import signal
@@ -66,7 +67,11 @@ class Server:
         self.listens = []
         if wait_listen:
             # Every "Listen on" line comes before the one "Ready" line.
-            self.wait_for(READY_RE)
+            try:
+                self.wait_for(READY_RE)
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
             with self.cond:
                 self.listens = [LISTEN_RE.search(l).groups()
                                 for l in self.lines
@@ -173,4 +178,8 @@ def recv_frame(sock, width=4, order="little"):
 
 
 def main():
+    # A hang shows where it is: dump every thread's stack, and fail, well
+    # before ctest's TIMEOUT kills the test without a word.
+    faulthandler.dump_traceback_later(
+        int(os.environ.get("NK_TEST_WATCHDOG", "150")), exit=True)
     unittest.main(verbosity=2)

@@ -246,6 +246,19 @@ class OptionsTest(unittest.TestCase):
             b.close()
             self.assertEqual(srv.stop(), 0)
 
+    def test_json_log(self):
+        # --log-format json: every stderr line is one JSON object.
+        import json
+        with Server("-p", "raw", "-P", "0", "-H", "127.0.0.1",
+                    "--log-format", "json", wait_listen=False) as srv:
+            srv.wait_for('"msg":"Ready')
+            self.assertEqual(srv.stop(), 0)
+            events = [json.loads(l) for l in srv.stderr().splitlines()]
+        self.assertEqual(events[0]["level"], "info")
+        self.assertRegex(events[0]["msg"],
+                         r"^Listen on 127\.0\.0\.1:\d+ \(tcp, raw\)$")
+        self.assertRegex(events[0]["ts"], r"^\d{4}-\d\d-\d\dT")
+
     def test_workers(self):
         # -w 2: two event loops share the port; both answer.
         with Server("-p", "framed", "-P", "0", "-H", "127.0.0.1",
