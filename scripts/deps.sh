@@ -1,12 +1,15 @@
 #!/bin/sh
 # Install what netkit needs on Debian, or say the one line that would.
-#   scripts/deps.sh build   cmake, a C compiler, pkg-config, inih, libdl
-#   scripts/deps.sh test    the above, plus cmocka, python3, socat, ncat,
-#                           valgrind (for `make check`)
+#   scripts/deps.sh build   cmake, a C compiler, pkg-config, inih, and what
+#                           configuring the test tree needs (cmocka, python3)
+#   scripts/deps.sh test    the above, plus socat and ncat (peers of the
+#                           connect tests), iproute2 (ss, to check socket
+#                           options from outside), valgrind and clang
+#                           (`make check`)
 set -eu
 
-build_pkgs="cmake gcc make pkg-config libinih-dev"
-test_pkgs="$build_pkgs libcmocka-dev python3 socat ncat valgrind clang"
+build_pkgs="cmake gcc make pkg-config libinih-dev libcmocka-dev python3"
+test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
