@@ -2,7 +2,8 @@
 #
 #   make run     install build dependencies, build, serve framed on :9999
 #   make test    install test dependencies, build, run every test (ctest)
-#   make check   make test + the suite under ASan/UBSan + valgrind runs
+#   make check   make test, format-check, the suite under ASan/UBSan
+#                (clang), and the serving tests under valgrind
 #   make bench   compare with ../shared/bench's ref_echo (see docs/bench.md)
 
 BUILD ?= build
@@ -10,7 +11,8 @@ MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps test-deps build run test check asan valgrind bench install clean
+.PHONY: all deps test-deps build run test check asan valgrind format \
+	format-check bench install clean
 
 all: build
 
@@ -41,7 +43,14 @@ valgrind: test-deps build
 	NK_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure \
 		-R 'integration_test_(serve|udp|ipv6|config|sockopts)'
 
-check: test asan valgrind
+check: test format-check asan valgrind
+
+# clang-format (Debian's 14) with the committed .clang-format.
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check: test-deps
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 bench: build
 	sh scripts/bench.sh

@@ -25,8 +25,7 @@ nk__addr_format(const struct sockaddr *sa, char *buf, size_t size)
 
         if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
             /* A dual-stack socket's IPv4 peer: print it as IPv4. */
-            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host,
-                      sizeof(host));
+            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host, sizeof(host));
             snprintf(buf, size, "%s:%u", host, ntohs(in6->sin6_port));
             return;
         }

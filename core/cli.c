@@ -18,12 +18,12 @@
 #include "value.h"
 
 /* Which commands take an option (bit per enum nk__command). */
-#define C_SERVE (1u << NK_CMD_SERVE)
-#define C_CONNECT (1u << NK_CMD_CONNECT)
-#define C_PLUGINS (1u << NK_CMD_PLUGINS)
+#define C_SERVE    (1u << NK_CMD_SERVE)
+#define C_CONNECT  (1u << NK_CMD_CONNECT)
+#define C_PLUGINS  (1u << NK_CMD_PLUGINS)
 #define C_SOCKOPTS (1u << NK_CMD_SOCKOPTS)
-#define C_ALL (C_SERVE | C_CONNECT | C_PLUGINS | C_SOCKOPTS)
-#define C_BOTH (C_SERVE | C_CONNECT)
+#define C_ALL      (C_SERVE | C_CONNECT | C_PLUGINS | C_SOCKOPTS)
+#define C_BOTH     (C_SERVE | C_CONNECT)
 
 /* A setter returns NULL or a phrase saying what is wrong with arg. */
 typedef const char *(*cli_set_fn)(struct nk__settings *s, const char *arg);
@@ -111,7 +111,8 @@ set_config(struct nk__settings *s, const char *arg)
 static const char *
 set_sockopt(struct nk__settings *s, const char *arg)
 {
-    return cli_kv(&s->cli_sockopts, arg, "NAME=VALUE, e.g. -o SO_RCVBUF=262144");
+    return cli_kv(&s->cli_sockopts, arg,
+                  "NAME=VALUE, e.g. -o SO_RCVBUF=262144");
 }
 
 static const char *
@@ -243,8 +244,7 @@ set_help(struct nk__settings *s, const char *arg)
 #define CLI_LONG_ONLY 256
 
 static const struct cli_opt cli_opts[] = {
-    {"proto", 'p', "NAME", C_BOTH, set_proto,
-     "protocol plugin (default raw)"},
+    {"proto", 'p', "NAME", C_BOTH, set_proto, "protocol plugin (default raw)"},
     {"udp", 'u', NULL, C_BOTH, set_udp, "UDP instead of TCP"},
     {"ipv4", '4', NULL, C_BOTH, set_inet, "IPv4 only"},
     {"ipv6", '6', NULL, C_BOTH, set_inet6, "IPv6 only"},
@@ -275,8 +275,7 @@ static const struct cli_opt cli_opts[] = {
     {"message", 'm', "TEXT", C_CONNECT, set_message,
      "send TEXT (with -n, N times), print the replies, exit"},
     {"count", 'n', "N", C_CONNECT, set_count, "how many times -m is sent"},
-    {"timeout", 0, "SECONDS", C_CONNECT, set_timeout,
-     "reply wait (default 5)"},
+    {"timeout", 0, "SECONDS", C_CONNECT, set_timeout, "reply wait (default 5)"},
     {"stream", 0, NULL, C_CONNECT, set_stream,
      "raw only: full-duplex byte pipe like nc, half-close at end of input"},
     {"help", 'h', NULL, C_ALL, set_help, "this help"},
@@ -376,9 +375,9 @@ cli_build(struct option *lo, char *so)
     *so++ = ':'; /* report a missing argument as ':' */
     for (size_t i = 0; i < CLI_NOPTS; i++) {
         const struct cli_opt *o = &cli_opts[i];
-        lo[n++] = (struct option){o->lng, o->arg ? required_argument
-                                                 : no_argument,
-                                  NULL, cli_code(i)};
+        lo[n++] =
+            (struct option){o->lng, o->arg ? required_argument : no_argument,
+                            NULL, cli_code(i)};
         if (o->shrt) {
             *so++ = (char)o->shrt;
             if (o->arg)
@@ -413,8 +412,9 @@ cli_positional(struct nk__settings *s, int argc, char **argv,
         return 0;
     default:
         if (argc > 0)
-            return nk__err_set(err, "unexpected argument '%s' (see 'netkit "
-                                    "%s --help')",
+            return nk__err_set(err,
+                               "unexpected argument '%s' (see 'netkit "
+                               "%s --help')",
                                argv[0], name);
         return 0;
     }
@@ -447,8 +447,9 @@ cli_one(struct nk__settings *s, int c, char **argv, struct nk_err *err)
         if (c == ':')
             return nk__err_set(err, "option %s needs a value", name);
         near = name[1] == '-' ? cli_suggest(name) : NULL;
-        return nk__err_set(err, "unknown option %s%s%s%s (see 'netkit %s "
-                                "--help')",
+        return nk__err_set(err,
+                           "unknown option %s%s%s%s (see 'netkit %s "
+                           "--help')",
                            name, near ? " (did you mean --" : "",
                            near ? near : "", near ? "?)" : "", cmd);
     }
@@ -457,8 +458,9 @@ cli_one(struct nk__settings *s, int c, char **argv, struct nk_err *err)
             continue;
         cli_opt_name(name, sizeof(name), &cli_opts[i]);
         if (!(cli_opts[i].cmds & (1u << s->command)))
-            return nk__err_set(err, "option %s does not apply to '%s' (see "
-                                    "'netkit %s --help')",
+            return nk__err_set(err,
+                               "option %s does not apply to '%s' (see "
+                               "'netkit %s --help')",
                                name, cmd, cmd);
         why = cli_opts[i].set(s, optarg);
         if (why != NULL)
@@ -469,8 +471,7 @@ cli_one(struct nk__settings *s, int c, char **argv, struct nk_err *err)
 }
 
 int
-nk__cli_parse(struct nk__settings *s, int argc, char **argv,
-              struct nk_err *err)
+nk__cli_parse(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
 {
     struct option lo[CLI_NOPTS + 1];
     char so[2 * CLI_NOPTS + 2];
@@ -492,8 +493,9 @@ nk__cli_parse(struct nk__settings *s, int argc, char **argv,
         if (strcmp(word, cli_cmds[i].name) == 0)
             s->command = cli_cmds[i].cmd;
     if (s->command == NK_CMD_NONE)
-        return nk__err_set(err, "unknown command '%s' (expected serve, "
-                                "connect, plugins or sockopts)",
+        return nk__err_set(err,
+                           "unknown command '%s' (expected serve, "
+                           "connect, plugins or sockopts)",
                            word);
     cli_build(lo, so);
     opterr = 0;

@@ -53,7 +53,7 @@
 #define CLIENT_QUIET_MS 50
 
 #define CLIENT_DGRAM_MAX 65536 /* the largest UDP payload, and more */
-#define CLIENT_RBUF_MIN 4096
+#define CLIENT_RBUF_MIN  4096
 #define CLIENT_EXIT_WORD "exit"
 
 struct client {
@@ -296,8 +296,8 @@ client_sockopts(struct client *c, struct nk_err *err)
 
 /* Set every option that means something on this socket's family. */
 static int
-client_apply_opts(const struct client *c, int fd, int family,
-                  const char *where, struct nk_err *err)
+client_apply_opts(const struct client *c, int fd, int family, const char *where,
+                  struct nk_err *err)
 {
     char why[300], back[80];
 
@@ -310,8 +310,8 @@ client_apply_opts(const struct client *c, int fd, int family,
             return nk__err_run(err, "%s on %s", why, where);
         if (nk__log_enabled(NK_LOG_DEBUG) &&
             nk__sockopt_readback(fd, o->def, back, sizeof(back)) == 0)
-            nk__log(NK_LOG_DEBUG, "Sockopt %s = %s on %s", o->def->name,
-                    back, where);
+            nk__log(NK_LOG_DEBUG, "Sockopt %s = %s on %s", o->def->name, back,
+                    where);
     }
     return 0;
 }
@@ -369,8 +369,8 @@ client_connect(struct client *c, struct nk_err *err)
     if (port < 0)
         return nk__err_set(err, "port '%s': expected 1..65535",
                            c->s->port != NULL ? c->s->port : "");
-    if (nk__addr_resolve(c->s->host, port, c->s->cli.family, socktype, 0,
-                         &res, err) < 0)
+    if (nk__addr_resolve(c->s->host, port, c->s->cli.family, socktype, 0, &res,
+                         err) < 0)
         return -1;
     for (ai = res; ai != NULL; ai = ai->ai_next) {
         nk__addr_format(ai->ai_addr, where, sizeof(where));
@@ -438,8 +438,7 @@ client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
         if (errno == EPIPE || errno == ECONNRESET)
             return nk__err_run(err, "connection closed by %s", c->peer);
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return nk__err_run(err, "send to %s: %s", c->peer,
-                               strerror(errno));
+            return nk__err_run(err, "send to %s: %s", c->peer, strerror(errno));
         rc = client_poll(c->fd, POLLOUT, deadline);
         if (rc == 0)
             return nk__err_run(err, "send to %s: stuck for %gs", c->peer,
@@ -486,8 +485,10 @@ client_fill(struct client *c, int64_t deadline, struct nk_err *err)
             uint8_t *grown;
 
             if (c->rcap >= c->max_message)
-                return nk__err_run(err, "reply from %s is longer than %zu "
-                                   "bytes", c->peer, c->max_message);
+                return nk__err_run(err,
+                                   "reply from %s is longer than %zu "
+                                   "bytes",
+                                   c->peer, c->max_message);
             if (cap > c->max_message)
                 cap = c->max_message;
             if ((grown = nk__realloc(c->rbuf, cap)) == NULL)
@@ -544,9 +545,10 @@ client_reply_tcp(struct client *c, struct nk_err *err)
                     return client_print(c, &f, (size_t)n, err);
             } else if (n == NK_ENEEDMORE) {
                 if (f.need > c->max_message)
-                    return nk__err_run(err, "reply from %s: %zu bytes is "
-                                       "over the limit of %zu", c->peer,
-                                       f.need, c->max_message);
+                    return nk__err_run(err,
+                                       "reply from %s: %zu bytes is "
+                                       "over the limit of %zu",
+                                       c->peer, f.need, c->max_message);
             } else {
                 return nk__err_run(err, "bad reply from %s: %s", c->peer,
                                    nk_strerror(n == 0 ? NK_EPROTO : (int)n));
@@ -588,8 +590,10 @@ client_reply_udp(struct client *c, struct nk_err *err)
         if (r >= 0) {
             if (c->plugin->desc->decode(c->inst, c->rbuf, (size_t)r, &f) == r)
                 return client_print(c, &f, (size_t)r, err);
-            nk__log(NK_LOG_WARN, "Dropped a malformed reply of %zd bytes "
-                    "from %s", r, c->peer);
+            nk__log(NK_LOG_WARN,
+                    "Dropped a malformed reply of %zd bytes "
+                    "from %s",
+                    r, c->peer);
             continue;
         }
         if (errno == EINTR)
@@ -621,8 +625,8 @@ static int
 client_exchange(struct client *c, const uint8_t *p, size_t n,
                 struct nk_err *err)
 {
-    int is_exit = n == strlen(CLIENT_EXIT_WORD) &&
-                  memcmp(p, CLIENT_EXIT_WORD, n) == 0;
+    int is_exit =
+        n == strlen(CLIENT_EXIT_WORD) && memcmp(p, CLIENT_EXIT_WORD, n) == 0;
     int rc;
 
     if (c->eof)
@@ -702,8 +706,8 @@ client_messages(struct client *c, struct nk_err *err)
     if (rc < 0)
         return -1;
     if (c->missed > 0)
-        return nk__err_run(err, "no reply to %lu of %lu messages",
-                           c->missed, c->sent);
+        return nk__err_run(err, "no reply to %lu of %lu messages", c->missed,
+                           c->sent);
     return 0;
 }
 

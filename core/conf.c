@@ -73,10 +73,10 @@ struct conf_ctx {
     const char *file; /* s->config_file: outlives the load */
     int lineno;
     int failed;
-    int read_errno;        /* errno of a failed read, for the message */
-    enum conf_kind kind;   /* of the current section */
-    size_t index;          /* current listener or plugin, in s's arrays */
-    int netkit_line;       /* line of [netkit], 0 before it */
+    int read_errno;          /* errno of a failed read, for the message */
+    enum conf_kind kind;     /* of the current section */
+    size_t index;            /* current listener or plugin, in s's arrays */
+    int netkit_line;         /* line of [netkit], 0 before it */
     int seen[CONF_KEYS_MAX]; /* line each table key was set on, per section */
     char section[CONF_SECTION_MAX + 1]; /* whole name, for messages */
     char raw[CONF_LINE_BUF];            /* the current line as read */
@@ -87,28 +87,26 @@ struct conf_ctx {
  * which points into the settings or the current listener.  Returns NULL or
  * a phrase; conf_enomem for a failed allocation.
  */
-typedef const char *(*conf_set_fn)(struct conf_ctx *c,
-                                   const struct conf_key *k, void *field,
-                                   const char *val);
+typedef const char *(*conf_set_fn)(struct conf_ctx *c, const struct conf_key *k,
+                                   void *field, const char *val);
 
 struct conf_key {
     enum conf_kind kind;
     const char *name;
     conf_set_fn set;
-    size_t offset;        /* of the field in nk__settings / nk__listen_conf */
-    long long min, max;   /* numbers */
-    const char *choices;  /* enums */
-    const int *map;       /* enums: the value of each choice, or NULL */
-    unsigned flags;       /* CONF_REPEAT, CONF_NONEMPTY */
-    unsigned cli_bit;     /* NK_SET_*: the command line wins over the file */
+    size_t offset;       /* of the field in nk__settings / nk__listen_conf */
+    long long min, max;  /* numbers */
+    const char *choices; /* enums */
+    const int *map;      /* enums: the value of each choice, or NULL */
+    unsigned flags;      /* CONF_REPEAT, CONF_NONEMPTY */
+    unsigned cli_bit;    /* NK_SET_*: the command line wins over the file */
 };
 
 static const char conf_enomem[] = "out of memory";
 
 /* ---- errors ------------------------------------------------------------- */
 
-static int
-conf_fail(struct conf_ctx *c, int line, const char *fmt, ...)
+static int conf_fail(struct conf_ctx *c, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Record the first error, at `line` of the file; returns -1. */
@@ -162,8 +160,8 @@ conf_set_string(struct conf_ctx *c, const struct conf_key *k, void *field,
 
 /* plugin_path also remembers where it was set, for the loader's messages. */
 static const char *
-conf_set_plugin_path(struct conf_ctx *c, const struct conf_key *k,
-                     void *field, const char *val)
+conf_set_plugin_path(struct conf_ctx *c, const struct conf_key *k, void *field,
+                     const char *val)
 {
     const char *why = conf_set_string(c, k, field, val);
 
@@ -256,26 +254,26 @@ static const int conf_families[] = {AF_UNSPEC, AF_INET, AF_INET6};
  * [plugin.NAME] takes any key; sockopt.NAME keys are handled apart.
  */
 static const struct conf_key conf_keys[] = {
-    {CONF_NETKIT, "plugin_path", conf_set_plugin_path, CONF_NK(plugin_path),
-     0, 0, NULL, NULL, 0, 0},
+    {CONF_NETKIT, "plugin_path", conf_set_plugin_path, CONF_NK(plugin_path), 0,
+     0, NULL, NULL, 0, 0},
     {CONF_NETKIT, "log_level", conf_set_choice, CONF_NK(log_level), 0, 0,
      "error|warn|info|debug", NULL, 0, NK_SET_LOG_LEVEL},
-    {CONF_NETKIT, "workers", conf_set_int, CONF_NK(workers), 1, 64, NULL,
-     NULL, 0, NK_SET_WORKERS},
+    {CONF_NETKIT, "workers", conf_set_int, CONF_NK(workers), 1, 64, NULL, NULL,
+     0, NK_SET_WORKERS},
     {CONF_LISTEN, "proto", conf_set_string, CONF_LC(proto), 0, 0, NULL, NULL,
      CONF_NONEMPTY, 0},
     {CONF_LISTEN, "host", conf_set_host, CONF_LC(hosts), 0, 0, NULL, NULL,
      CONF_REPEAT, 0},
-    {CONF_LISTEN, "port", conf_set_int, CONF_LC(port), 0, 65535, NULL, NULL,
-     0, 0},
+    {CONF_LISTEN, "port", conf_set_int, CONF_LC(port), 0, 65535, NULL, NULL, 0,
+     0},
     {CONF_LISTEN, "transport", conf_set_transport, CONF_LC(transport), 0, 0,
      "tcp|udp", NULL, 0, 0},
     {CONF_LISTEN, "family", conf_set_choice, CONF_LC(family), 0, 0,
      "any|inet|inet6", conf_families, 0, 0},
     {CONF_LISTEN, "max_conns", conf_set_llong, CONF_LC(max_conns), 1, 1000000,
      NULL, NULL, 0, 0},
-    {CONF_LISTEN, "idle_timeout", conf_set_seconds, CONF_LC(idle_timeout), 0,
-     0, NULL, NULL, 0, 0},
+    {CONF_LISTEN, "idle_timeout", conf_set_seconds, CONF_LC(idle_timeout), 0, 0,
+     NULL, NULL, 0, 0},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -449,8 +447,8 @@ conf_handler(void *user, const char *section, const char *name,
     if (c->kind == CONF_PLUGIN)
         rc = conf_plugin_key(c, name, val, len);
     else if (c->kind == CONF_LISTEN &&
-             strncmp(name, CONF_SOCKOPT_PREFIX,
-                     strlen(CONF_SOCKOPT_PREFIX)) == 0)
+             strncmp(name, CONF_SOCKOPT_PREFIX, strlen(CONF_SOCKOPT_PREFIX)) ==
+                 0)
         rc = conf_sockopt_key(c, name, val, len);
     else
         rc = conf_table_key(c, name, val, len);

@@ -25,7 +25,6 @@ const char *nk__conf_default_path(void);
  * command line set them), appends listeners and plugin sections.  Returns 0,
  * or -1 with err naming the file, the line and what to do.
  */
-int nk__conf_load(struct nk__settings *s, const char *path,
-                  struct nk_err *err);
+int nk__conf_load(struct nk__settings *s, const char *path, struct nk_err *err);
 
 #endif /* NK_CORE_CONF_H */

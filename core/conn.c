@@ -98,7 +98,8 @@ nk__conn_close(struct nk__conn *c, const char *why)
         return;
     c->closing = 1;
     if (srv->batch == c)
-        nk__buf_consume(&srv->wbuf, nk__buf_len(&srv->wbuf)); /* undeliverable */
+        nk__buf_consume(&srv->wbuf,
+                        nk__buf_len(&srv->wbuf)); /* undeliverable */
     if (c->opened && p->on_close != NULL)
         p->on_close(ls->inst, &c->sess);
     nk__io_stop(conn_loop(c), &c->io);
@@ -185,8 +186,8 @@ static int
 conn_write(struct nk__conn *c, struct nk__buf *buf)
 {
     while (nk__buf_len(buf) > 0) {
-        ssize_t n = send(c->io.fd, nk__buf_data(buf), nk__buf_len(buf),
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->io.fd, nk__buf_data(buf), nk__buf_len(buf), MSG_NOSIGNAL);
         if (n > 0)
             nk__buf_consume(buf, (size_t)n);
         else if (n < 0 && errno == EINTR)
@@ -240,8 +241,7 @@ conn_outbuf(struct nk__conn *c)
 {
     struct nk__server *srv = c->ls->srv;
 
-    return srv->batch == c && nk__buf_len(&c->out) == 0 ? &srv->wbuf
-                                                         : &c->out;
+    return srv->batch == c && nk__buf_len(&c->out) == 0 ? &srv->wbuf : &c->out;
 }
 
 /* Write header + iov straight to the socket; queue what did not fit. */
@@ -259,9 +259,8 @@ conn_send_direct(struct nk__conn *c, struct iovec *v, int n)
         return 0;
     }
     for (int i = 0; i < n; i++) {
-        size_t skip = w > 0 ? ((size_t)w < v[i].iov_len ? (size_t)w
-                                                          : v[i].iov_len)
-                            : 0;
+        size_t skip =
+            w > 0 ? ((size_t)w < v[i].iov_len ? (size_t)w : v[i].iov_len) : 0;
         w -= (ssize_t)skip;
         if (nk__buf_append(&c->out, (char *)v[i].iov_base + skip,
                            v[i].iov_len - skip) < 0)
@@ -446,8 +445,7 @@ conn_on_writable(struct nk__conn *c)
     struct nk__server *srv = c->ls->srv;
 
     conn_flush(c);
-    if (c->closing || !c->paused ||
-        nk__buf_len(&c->out) >= NK_CONN_LOW_WATER)
+    if (c->closing || !c->paused || nk__buf_len(&c->out) >= NK_CONN_LOW_WATER)
         return;
     /* Drained enough: answer what was read while paused, then read on.
      * The replies queue behind c->out (conn_outbuf keeps the order). */

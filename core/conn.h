@@ -32,10 +32,10 @@
 /* The first read of a connection asks for NK_CONN_READ_SIZE bytes; a read
  * that fills its room doubles the next one, up to NK_CONN_READ_MAX, so bulk
  * transfers take few syscalls while small exchanges keep small buffers. */
-#define NK_CONN_READ_SIZE (16 * 1024)
-#define NK_CONN_READ_MAX (256 * 1024)
+#define NK_CONN_READ_SIZE  (16 * 1024)
+#define NK_CONN_READ_MAX   (256 * 1024)
 #define NK_CONN_HIGH_WATER (1024 * 1024)
-#define NK_CONN_LOW_WATER (256 * 1024)
+#define NK_CONN_LOW_WATER  (256 * 1024)
 /* A reply at least this large is written straight from the plugin's iovecs
  * (no copy) when nothing is queued before it. */
 #define NK_CONN_DIRECT_MIN (16 * 1024)
@@ -48,17 +48,17 @@ struct nk__conn {
     struct nk__io io; /* first member */
     struct nk_session sess;
     struct nk__listener *ls;
-    struct nk__buf in, out; /* leftovers only; see above */
-    size_t need;              /* bytes the message being read will take */
-    size_t rsize;             /* bytes the next read asks for */
-    struct nk__conn *prev, *next; /* the listener's LRU list */
-    uint64_t last_active;     /* loop time of the last read */
-    struct nk__defer free_ev; /* deferred release */
-    unsigned opened : 1;      /* on_open succeeded: on_close is owed */
-    unsigned closing : 1;     /* no more callbacks; released soon */
+    struct nk__buf in, out;         /* leftovers only; see above */
+    size_t need;                    /* bytes the message being read will take */
+    size_t rsize;                   /* bytes the next read asks for */
+    struct nk__conn *prev, *next;   /* the listener's LRU list */
+    uint64_t last_active;           /* loop time of the last read */
+    struct nk__defer free_ev;       /* deferred release */
+    unsigned opened : 1;            /* on_open succeeded: on_close is owed */
+    unsigned closing : 1;           /* no more callbacks; released soon */
     unsigned close_after_write : 1; /* close once `out` is written */
-    unsigned paused : 1;      /* back-pressure: not reading */
-    unsigned eof : 1;         /* the peer half-closed */
+    unsigned paused : 1;            /* back-pressure: not reading */
+    unsigned eof : 1;               /* the peer half-closed */
 };
 
 /* Adopt an accepted descriptor: register, on_open, log "Connection from". */

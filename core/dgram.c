@@ -174,8 +174,8 @@ nk__dgram_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
         int n;
 
         for (unsigned i = 0; i < NK_DGRAM_BATCH; i++) {
-            dg->iniov[i] = (struct iovec){dg->in + (size_t)i * NK_DGRAM_MAX,
-                                          NK_DGRAM_MAX};
+            dg->iniov[i] =
+                (struct iovec){dg->in + (size_t)i * NK_DGRAM_MAX, NK_DGRAM_MAX};
             dg->inmsg[i].msg_hdr = (struct msghdr){
                 .msg_name = &dg->from[i],
                 .msg_namelen = sizeof(dg->from[i]),

@@ -17,7 +17,7 @@
 #include "session.h"
 
 #define NK_DGRAM_BATCH 16
-#define NK_DGRAM_MAX 65536
+#define NK_DGRAM_MAX   65536
 
 struct nk__sock;
 struct nk__dgram;
@@ -27,8 +27,7 @@ int nk__dgram_new(struct nk__sock *sk);
 void nk__dgram_free(struct nk__dgram *dg);
 
 /* The loop callback of a UDP socket. */
-void nk__dgram_on_io(struct nk__loop *loop, struct nk__io *io,
-                     unsigned events);
+void nk__dgram_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events);
 
 /* The host's send for a UDP session: one reply datagram to its sender. */
 int nk__dgram_send(struct nk_session *s, const struct iovec *iov, int iovcnt);

@@ -31,8 +31,7 @@ nk__err_set(struct nk_err *err, const char *fmt, ...)
 }
 
 int
-nk__err_at(struct nk_err *err, const char *file, int line, const char *fmt,
-           ...)
+nk__err_at(struct nk_err *err, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
 

@@ -23,8 +23,8 @@ int nk__err_set(struct nk_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Like nk__err_set with a location (file may be NULL). */
-int nk__err_at(struct nk_err *err, const char *file, int line,
-               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int nk__err_at(struct nk_err *err, const char *file, int line, const char *fmt,
+               ...) __attribute__((format(printf, 4, 5)));
 
 /* Like nk__err_set, status 1: a run-time failure (bind, connect, ...). */
 int nk__err_run(struct nk_err *err, const char *fmt, ...)

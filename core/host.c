@@ -16,8 +16,8 @@
 #include "log.h"
 #include "server.h"
 
-#define CONN_OF(s) \
-    ((struct nk__conn *)((char *)(s) - offsetof(struct nk__conn, sess)))
+#define CONN_OF(s)                                                             \
+    ((struct nk__conn *)((char *)(s)-offsetof(struct nk__conn, sess)))
 
 void
 nk__session_set_addr(struct nk_session *s, const struct sockaddr *sa,
@@ -72,7 +72,8 @@ host_close(struct nk_session *s)
 }
 
 static void host_log(struct nk_session *s, enum nk_log_level level,
-                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                     const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 host_log(struct nk_session *s, enum nk_log_level level, const char *fmt, ...)
@@ -89,8 +90,7 @@ host_log(struct nk_session *s, enum nk_log_level level, const char *fmt, ...)
         char peer[NK_ADDRSTRLEN];
         nk__session_format(s, peer, sizeof(peer));
         nk__log((int)level, "%s: %s", peer, msg);
-    }
-    else
+    } else
         nk__log((int)level, "%s", msg);
 }
 

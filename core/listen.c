@@ -14,7 +14,7 @@
 #include "log.h"
 #include "server.h"
 
-#define LISTEN_BACKLOG 4096
+#define LISTEN_BACKLOG            4096
 #define LISTEN_ACCEPTS_PER_WAKEUP 64
 
 /* Add the addresses of one host, skipping duplicates. */
@@ -23,12 +23,11 @@ listen_add_host(const struct nk__listen_conf *lc, const char *host,
                 int implicit, struct nk__bindaddr **out, size_t *n,
                 struct nk_err *err)
 {
-    int socktype = lc->transport == NK_TRANSPORT_UDP ? SOCK_DGRAM
-                                                     : SOCK_STREAM;
+    int socktype = lc->transport == NK_TRANSPORT_UDP ? SOCK_DGRAM : SOCK_STREAM;
     struct addrinfo *res, *ai;
 
-    if (nk__addr_resolve(host, lc->port, lc->family, socktype, 1, &res,
-                         err) < 0) {
+    if (nk__addr_resolve(host, lc->port, lc->family, socktype, 1, &res, err) <
+        0) {
         if (implicit)
             return 0; /* this machine lacks the family: skip it */
         err->file = lc->file;
@@ -93,8 +92,7 @@ fail:
 /* Append NAME=VALUE unless the user set NAME. */
 static int
 listen_default_opt(const struct nk__listen_conf *lc, const char *name,
-                   const char *value, struct nk__sockopt_val *opts,
-                   size_t *n)
+                   const char *value, struct nk__sockopt_val *opts, size_t *n)
 {
     char why[200];
 
@@ -137,8 +135,7 @@ nk__listen_sockopts(const struct nk__listen_conf *lc,
             nk__free(o);
             nk__free(a);
             if (kv->file == NULL)
-                return nk__err_set(err, "-o %s=%s: %s", kv->key, kv->val,
-                                   why);
+                return nk__err_set(err, "-o %s=%s: %s", kv->key, kv->val, why);
             return nk__err_at(err, kv->file, kv->line, "%s", why);
         }
         n++;
@@ -250,8 +247,9 @@ nk__listen_socket(const struct nk__listen_conf *lc,
     nk__addr_format((const struct sockaddr *)&a->ss, where, sizeof(where));
     if (nk__addr_port((const struct sockaddr *)&a->ss) == 0)
         *strrchr(where, ':') = '\0'; /* not "127.0.0.1:0": no port yet */
-    fd = socket(family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
-                            SOCK_CLOEXEC, 0);
+    fd = socket(family,
+                (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
     if (fd < 0)
         return nk__err_run(err, "socket %s: %s", where, strerror(errno));
     if (listen_is_v6_any(a) &&
@@ -298,14 +296,15 @@ listen_shed(struct nk__listener *ls, int lfd)
     if (fd >= 0)
         close(fd);
     srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    nk__log(NK_LOG_WARN, "Out of file descriptors: shed a connection on "
-                         "[listen.%s]", ls->conf->name);
+    nk__log(NK_LOG_WARN,
+            "Out of file descriptors: shed a connection on "
+            "[listen.%s]",
+            ls->conf->name);
     return fd >= 0 && srv->spare_fd >= 0 ? 0 : -1;
 }
 
 void
-nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io,
-                     unsigned events)
+nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
 {
     struct nk__sock *sk = (struct nk__sock *)io;
     struct nk__listener *ls = sk->ls;
@@ -331,8 +330,8 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io,
         if ((long long)ls->nconns >= ls->conf->max_conns) {
             char peer[NK_ADDRSTRLEN];
             nk__addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
-            nk__log(NK_LOG_WARN, "Refused %s: max_conns (%lld) reached",
-                    peer, ls->conf->max_conns);
+            nk__log(NK_LOG_WARN, "Refused %s: max_conns (%lld) reached", peer,
+                    ls->conf->max_conns);
             close(fd);
             continue;
         }

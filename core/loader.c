@@ -19,8 +19,8 @@
 #endif
 
 /* The v1 members every plugin has, through on_close. */
-#define LOADER_V1_SIZE                                                       \
-    (offsetof(struct nk_plugin, on_close) +                                  \
+#define LOADER_V1_SIZE                                                         \
+    (offsetof(struct nk_plugin, on_close) +                                    \
      sizeof(((struct nk_plugin *)0)->on_close))
 
 /* Add each element of a colon-separated list. */
@@ -93,8 +93,9 @@ loader_check(struct nk__plugin *p, struct nk_err *err)
 
     *(void **)&entry = dlsym(p->handle, NK_PLUGIN_ENTRY_SYMBOL);
     if (entry == NULL)
-        return loader_fail(p, err, "not a netkit plugin (no "
-                                   NK_PLUGIN_ENTRY_SYMBOL " symbol)");
+        return loader_fail(p, err,
+                           "not a netkit plugin (no " NK_PLUGIN_ENTRY_SYMBOL
+                           " symbol)");
     d = entry();
     if (d == NULL)
         return loader_fail(p, err, "entry symbol returned NULL");
@@ -106,9 +107,8 @@ loader_check(struct nk__plugin *p, struct nk_err *err)
     }
     if (d->abi_minor > NK_ABI_MINOR) {
         snprintf(msg, sizeof(msg),
-                 "needs plugin ABI %d.%u, this netkit has %d.%d",
-                 NK_ABI_MAJOR, (unsigned)d->abi_minor, NK_ABI_MAJOR,
-                 NK_ABI_MINOR);
+                 "needs plugin ABI %d.%u, this netkit has %d.%d", NK_ABI_MAJOR,
+                 (unsigned)d->abi_minor, NK_ABI_MAJOR, NK_ABI_MINOR);
         return loader_fail(p, err, msg);
     }
     if (d->size < LOADER_V1_SIZE) {
@@ -317,8 +317,9 @@ loader_transports(unsigned t)
 {
     if ((t & NK_TRANSPORT_TCP) && (t & NK_TRANSPORT_UDP))
         return "tcp,udp";
-    return (t & NK_TRANSPORT_UDP) ? "udp" : (t & NK_TRANSPORT_TCP) ? "tcp"
-                                                                    : "-";
+    return (t & NK_TRANSPORT_UDP)   ? "udp"
+           : (t & NK_TRANSPORT_TCP) ? "tcp"
+                                    : "-";
 }
 
 /* Is NAME.so already listed (an earlier directory shadows a later one)? */
@@ -342,8 +343,7 @@ loader_is_so(const struct dirent *de)
 
 /* Print one plugin file's line: usable or why not. */
 static void
-loader_print_one(const char *dir, const char *file, const char *name,
-                 FILE *out)
+loader_print_one(const char *dir, const char *file, const char *name, FILE *out)
 {
     struct nk__plugin *p;
     struct nk_err err;
@@ -433,8 +433,7 @@ nk__plugin_print_options(const struct nk__plugin *p, FILE *out)
         fprintf(out, "no options\n");
         return;
     }
-    fprintf(out, "%-14s %-20s %-20s %s\n", "OPTION", "TYPE", "DEFAULT",
-            "HELP");
+    fprintf(out, "%-14s %-20s %-20s %s\n", "OPTION", "TYPE", "DEFAULT", "HELP");
     for (size_t i = 0; i < p->nopts; i++) {
         char def[80];
         if (o[i].type == NK_OPT_STRING)

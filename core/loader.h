@@ -54,8 +54,7 @@ int nk__plugin_check_transport(const struct nk__plugin *p, unsigned transport,
  * plugin does not know are skipped (they may be for another plugin in use:
  * nk__plugin_cli_unknown reports a key no plugin knows).  Later wins.
  */
-int nk__plugin_values(const struct nk__plugin *p,
-                      const struct nk__kvlist *conf,
+int nk__plugin_values(const struct nk__plugin *p, const struct nk__kvlist *conf,
                       const struct nk__kvlist *cli, struct nk_value **out,
                       struct nk_err *err);
 void nk__plugin_values_free(const struct nk__plugin *p, struct nk_value *v);

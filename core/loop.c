@@ -18,7 +18,7 @@
 #include "alloc.h"
 
 #define LOOP_MAX_EVENTS 256
-#define SLOT_NONE ((size_t)-1)
+#define SLOT_NONE       ((size_t)-1)
 
 /* ---- the epoll backend ---------------------------------------------- */
 
@@ -32,8 +32,7 @@ loop_epoll_mask(unsigned mask)
 int
 nk__io_set(struct nk__loop *loop, struct nk__io *io, unsigned mask)
 {
-    struct epoll_event ev = {.events = loop_epoll_mask(mask),
-                             .data.ptr = io};
+    struct epoll_event ev = {.events = loop_epoll_mask(mask), .data.ptr = io};
     int op = io->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
     if (io->registered && mask == io->mask)
@@ -229,8 +228,8 @@ loop_timeout(const struct nk__loop *loop, int timeout_ms)
         return 0;
     if (loop->nheap == 0)
         return timeout_ms;
-    wait = loop->heap[0]->when > loop->now ? loop->heap[0]->when - loop->now
-                                            : 0;
+    wait =
+        loop->heap[0]->when > loop->now ? loop->heap[0]->when - loop->now : 0;
     if (timeout_ms >= 0 && wait > (uint64_t)timeout_ms)
         return timeout_ms;
     return wait > 60000 ? 60000 : (int)wait;

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NK_IO_READ 0x1u
+#define NK_IO_READ  0x1u
 #define NK_IO_WRITE 0x2u
 
 struct nk__loop;
@@ -38,8 +38,8 @@ struct nk__io {
 };
 
 struct nk__timer {
-    uint64_t when;  /* monotonic ms */
-    size_t slot;    /* position in the heap; (size_t)-1 when not armed */
+    uint64_t when; /* monotonic ms */
+    size_t slot;   /* position in the heap; (size_t)-1 when not armed */
     nk__timer_fn cb;
 };
 
@@ -80,8 +80,7 @@ void nk__io_stop(struct nk__loop *loop, struct nk__io *io);
 
 void nk__timer_init(struct nk__timer *t, nk__timer_fn cb);
 /* Arm (or re-arm) to fire at absolute monotonic time `when` (ms). */
-int nk__timer_start(struct nk__loop *loop, struct nk__timer *t,
-                    uint64_t when);
+int nk__timer_start(struct nk__loop *loop, struct nk__timer *t, uint64_t when);
 void nk__timer_stop(struct nk__loop *loop, struct nk__timer *t);
 int nk__timer_active(const struct nk__timer *t);
 

@@ -26,7 +26,7 @@
 #include "log.h"
 #include "session.h"
 
-#define SERVE_DRAIN_MS 2000
+#define SERVE_DRAIN_MS   2000
 #define SERVE_BIND_TRIES 16
 
 /* What every worker shares about one listener. */
@@ -96,8 +96,8 @@ serve_check_cli_opts(const struct nk__serve *sv, struct nk_err *err)
         return nk__err_set(err, "-O %s: plugin '%s'%s has no option '%s'%s%s%s",
                            key, sv->plugins[0]->name,
                            sv->nplugins > 1 ? " (nor any other in use)" : "",
-                           key, near ? " (did you mean " : "",
-                           near ? near : "", near ? "?)" : "");
+                           key, near ? " (did you mean " : "", near ? near : "",
+                           near ? "?)" : "");
     }
     return 0;
 }
@@ -231,8 +231,9 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
                                sl->conf->name);
         return 0;
     }
-    return nk__err_run(err, "[listen.%s]: no free port found for all its "
-                            "addresses",
+    return nk__err_run(err,
+                       "[listen.%s]: no free port found for all its "
+                       "addresses",
                        sl->conf->name);
 }
 
@@ -266,8 +267,9 @@ nk__server_conn_gone(struct nk__server *srv)
 static void
 server_on_idle(struct nk__loop *loop, struct nk__timer *t)
 {
-    struct nk__listener *ls = (struct nk__listener *)((char *)t -
-        offsetof(struct nk__listener, idle_timer));
+    struct nk__listener *ls =
+        (struct nk__listener *)((char *)t -
+                                offsetof(struct nk__listener, idle_timer));
 
     (void)loop;
     nk__conn_idle_sweep(ls);
@@ -293,8 +295,9 @@ server_close_listeners(struct nk__server *srv)
 static void
 server_on_drain_timeout(struct nk__loop *loop, struct nk__timer *t)
 {
-    struct nk__server *srv = (struct nk__server *)((char *)t -
-        offsetof(struct nk__server, drain_timer));
+    struct nk__server *srv =
+        (struct nk__server *)((char *)t -
+                              offsetof(struct nk__server, drain_timer));
 
     for (size_t i = 0; i < srv->nlisteners; i++)
         while (srv->listeners[i].lru_head != NULL)
@@ -351,10 +354,11 @@ server_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
             nk__log(NK_LOG_INFO, "SIGHUP: nothing to reload, still serving");
             continue;
         }
-        nk__log(NK_LOG_INFO, "Shutting down (%s)", strsignal((int)si.ssi_signo));
+        nk__log(NK_LOG_INFO, "Shutting down (%s)",
+                strsignal((int)si.ssi_signo));
         for (int w = 0; w < srv->owner->nworkers; w++) {
-            ssize_t rc = write(srv->owner->workers[w].wake.fd, &one,
-                               sizeof(one));
+            ssize_t rc =
+                write(srv->owner->workers[w].wake.fd, &one, sizeof(one));
             (void)rc; /* an eventfd write only fails if it would overflow */
         }
     }
@@ -385,7 +389,9 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
         struct serve_listener *sl = &sv->ls[i];
         struct nk__listener *ls = &srv->listeners[i];
         struct nk_setup su = {
-            .size = sizeof(su), .host = &nk__host, .opts = sl->values,
+            .size = sizeof(su),
+            .host = &nk__host,
+            .opts = sl->values,
             .transport = sl->conf->transport,
             .max_message = (1u << 20) + NK_HDR_MAX,
         };
@@ -455,8 +461,9 @@ server_fini(struct nk__server *srv)
         for (size_t j = 0; j < ls->nsocks; j++)
             nk__dgram_free(ls->socks[j].dgram);
         if (ls->udp_dropped > 0)
-            nk__log(NK_LOG_INFO, "[listen.%s] dropped %llu malformed "
-                                 "datagram%s",
+            nk__log(NK_LOG_INFO,
+                    "[listen.%s] dropped %llu malformed "
+                    "datagram%s",
                     ls->conf->name, (unsigned long long)ls->udp_dropped,
                     ls->udp_dropped == 1 ? "" : "s");
         if (ls->inst != NULL)
@@ -514,8 +521,7 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
     signal(SIGPIPE, SIG_IGN);
     sv->workers[0].sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sv->workers[0].sig.fd < 0 ||
-        nk__io_set(&sv->workers[0].loop, &sv->workers[0].sig, NK_IO_READ) <
-            0) {
+        nk__io_set(&sv->workers[0].loop, &sv->workers[0].sig, NK_IO_READ) < 0) {
         rc = nk__err_run(err, "signalfd: %s", strerror(errno));
         goto out;
     }
@@ -529,8 +535,7 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
         nk__log(NK_LOG_INFO, "Ready (%d worker%s)", sv->nworkers,
                 sv->nworkers == 1 ? "" : "s");
         nk__loop_run(&sv->workers[0].loop);
-    }
-    else
+    } else
         server_drain(&sv->workers[0]);
     for (int w = 1; w < started; w++) {
         uint64_t one = 1;

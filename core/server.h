@@ -39,8 +39,8 @@ struct nk__listener {
     struct nk__server *srv;
     const struct nk__listen_conf *conf;
     const struct nk__plugin *plugin;
-    void *inst;          /* the plugin instance of this listener+worker */
-    size_t max_message;  /* from nk_setup: the largest message buffered */
+    void *inst;         /* the plugin instance of this listener+worker */
+    size_t max_message; /* from nk_setup: the largest message buffered */
     const struct nk__sockopt_val *accept_opts; /* re-set on accepted sockets */
     size_t naccept_opts;
     struct nk__sock *socks;

@@ -53,8 +53,7 @@ int
 nk__kvlist_add(struct nk__kvlist *l, const char *key, const char *val,
                size_t len, const char *file, int line)
 {
-    struct nk__kv kv = {nk__strdup(key), nk__memdup(val, len), len, file,
-                        line};
+    struct nk__kv kv = {nk__strdup(key), nk__memdup(val, len), len, file, line};
     struct nk__kv *items;
 
     if (kv.key == NULL || kv.val == NULL)
@@ -100,8 +99,8 @@ settings_kvlist_append(struct nk__kvlist *dst, const struct nk__kvlist *src)
     for (size_t i = 0; i < src->n; i++) {
         const struct nk__kv *kv = &src->items[i];
 
-        if (nk__kvlist_add(dst, kv->key, kv->val, kv->len, kv->file,
-                           kv->line) < 0)
+        if (nk__kvlist_add(dst, kv->key, kv->val, kv->len, kv->file, kv->line) <
+            0)
             return -1;
     }
     return 0;
@@ -149,8 +148,7 @@ settings_listen_copy(struct nk__listen_conf *dst,
     dst->max_conns = src->max_conns;
     dst->idle_timeout = src->idle_timeout;
     dst->name = nk__strdup(name);
-    dst->proto = nk__strdup(src->proto != NULL ? src->proto
-                                               : NK_DEFAULT_PROTO);
+    dst->proto = nk__strdup(src->proto != NULL ? src->proto : NK_DEFAULT_PROTO);
     if (dst->name == NULL || dst->proto == NULL)
         return -1;
     for (size_t i = 0; i < src->hosts.n; i++)
@@ -240,7 +238,7 @@ nk__settings_free(struct nk__settings *s)
 }
 
 /* The NK_SET_* bits that make the command line define the listener. */
-#define SETTINGS_CLI_LISTENER                                                 \
+#define SETTINGS_CLI_LISTENER                                                  \
     (NK_SET_PROTO | NK_SET_HOST | NK_SET_PORT | NK_SET_UDP | NK_SET_FAMILY)
 
 /*
@@ -271,8 +269,8 @@ settings_choose_listeners(struct nk__settings *s)
  * it where it was written: the config line, or the -o option.
  */
 static int
-settings_check_sockopt(const struct nk__listen_conf *l,
-                       const struct nk__kv *kv, struct nk_err *err)
+settings_check_sockopt(const struct nk__listen_conf *l, const struct nk__kv *kv,
+                       struct nk_err *err)
 {
     struct nk__sockopt_val val;
     char why[300];
@@ -286,8 +284,8 @@ settings_check_sockopt(const struct nk__listen_conf *l,
     if (kv->file != NULL)
         return nk__err_at(err, kv->file, kv->line, "%s", why);
     if (l->file != NULL)
-        return nk__err_set(err, "-o %s=%s (listener [listen.%s]): %s",
-                           kv->key, kv->val, l->name, why);
+        return nk__err_set(err, "-o %s=%s (listener [listen.%s]): %s", kv->key,
+                           kv->val, l->name, why);
     return nk__err_set(err, "-o %s=%s: %s", kv->key, kv->val, why);
 }
 

@@ -14,9 +14,9 @@
 
 #include "err.h"
 
-#define NK_DEFAULT_PORT 9999
+#define NK_DEFAULT_PORT      9999
 #define NK_DEFAULT_MAX_CONNS 16384
-#define NK_DEFAULT_PROTO "raw"
+#define NK_DEFAULT_PROTO     "raw"
 
 /* A growable list of owned strings. */
 struct nk__strlist {
@@ -103,8 +103,8 @@ struct nk__settings {
     int log_level; /* enum nk_log_level */
     int log_json;
     int workers;
-    char *plugin_path;              /* colon-separated, searched after -L */
-    const char *plugin_path_file;   /* origin of plugin_path */
+    char *plugin_path;            /* colon-separated, searched after -L */
+    const char *plugin_path_file; /* origin of plugin_path */
     int plugin_path_line;
 
     char *config_file;              /* NULL: built-in defaults only */
@@ -115,16 +115,16 @@ struct nk__settings {
     struct nk__plugin_conf *plugins; /* [plugin.*] */
     size_t nplugins;
 
-    struct nk__listen_conf cli; /* listener fields given on the CLI */
+    struct nk__listen_conf cli;        /* listener fields given on the CLI */
     struct nk__kvlist cli_plugin_opts; /* -O, override [plugin.*] */
     struct nk__kvlist cli_sockopts;    /* -o, override sockopt.* */
 
     /* connect */
-    char *host, *port;   /* positional HOST PORT */
-    char *message;       /* -m */
-    long long count;     /* -n */
-    double timeout;      /* --timeout, seconds */
-    int stream;          /* --stream */
+    char *host, *port; /* positional HOST PORT */
+    char *message;     /* -m */
+    long long count;   /* -n */
+    double timeout;    /* --timeout, seconds */
+    int stream;        /* --stream */
 
     char *plugins_name; /* netkit plugins NAME */
 };

@@ -362,11 +362,16 @@ static const char *
 sockopt_level_name(int level)
 {
     switch (level) {
-    case SOL_SOCKET: return "SOL_SOCKET";
-    case IPPROTO_TCP: return "IPPROTO_TCP";
-    case IPPROTO_IP: return "IPPROTO_IP";
-    case IPPROTO_IPV6: return "IPPROTO_IPV6";
-    default: return "-";
+    case SOL_SOCKET:
+        return "SOL_SOCKET";
+    case IPPROTO_TCP:
+        return "IPPROTO_TCP";
+    case IPPROTO_IP:
+        return "IPPROTO_IP";
+    case IPPROTO_IPV6:
+        return "IPPROTO_IPV6";
+    default:
+        return "-";
     }
 }
 

@@ -21,18 +21,20 @@ enum nk__sockopt_type {
 };
 
 /* applies-to bits */
-#define NK_SO_TCP 0x1u
-#define NK_SO_UDP 0x2u
-#define NK_SO_INET 0x4u     /* meaningful on AF_INET sockets */
-#define NK_SO_INET6 0x8u    /* meaningful on AF_INET6 sockets */
-#define NK_SO_LISTENER 0x10u /* only on the listening socket (not re-set on
-                                accepted sockets, e.g. SO_REUSEADDR) */
-#define NK_SO_ACCEPTED 0x20u /* set again on each accepted socket: the
-                                kernel does not carry it over */
+#define NK_SO_TCP   0x1u
+#define NK_SO_UDP   0x2u
+#define NK_SO_INET  0x4u /* meaningful on AF_INET sockets */
+#define NK_SO_INET6 0x8u /* meaningful on AF_INET6 sockets */
+#define NK_SO_LISTENER                                                         \
+    0x10u /* only on the listening socket (not re-set on                       \
+             accepted sockets, e.g. SO_REUSEADDR) */
+#define NK_SO_ACCEPTED                                                         \
+    0x20u /* set again on each accepted socket: the                            \
+             kernel does not carry it over */
 
 struct nk__sockopt_def {
     const char *name;
-    int level;    /* SOL_SOCKET, IPPROTO_TCP, ... (-1: not on this system) */
+    int level; /* SOL_SOCKET, IPPROTO_TCP, ... (-1: not on this system) */
     int optname;
     enum nk__sockopt_type type;
     unsigned applies; /* NK_SO_* */

@@ -28,8 +28,8 @@
 /* The phrase of the last failed call in this thread (see value.h). */
 static _Thread_local char value_msg[192];
 
-static const char *
-value_phrase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *value_phrase(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /* Format a phrase into value_msg and return it. */
 static const char *
@@ -59,8 +59,8 @@ value_invalid(const char *what, const char *s)
 {
     char echo[VALUE_ECHO_MAX + 4];
 
-    return value_phrase("invalid %s '%s'", what, value_echo(s, echo,
-                                                            sizeof(echo)));
+    return value_phrase("invalid %s '%s'", what,
+                        value_echo(s, echo, sizeof(echo)));
 }
 
 static const char *
@@ -253,12 +253,24 @@ value_escape(const char **pp, char *c)
     int hi, lo;
 
     switch (*p) {
-    case 'n': *c = '\n'; break;
-    case 't': *c = '\t'; break;
-    case 'r': *c = '\r'; break;
-    case '0': *c = '\0'; break;
-    case '\\': *c = '\\'; break;
-    case '"': *c = '"'; break;
+    case 'n':
+        *c = '\n';
+        break;
+    case 't':
+        *c = '\t';
+        break;
+    case 'r':
+        *c = '\r';
+        break;
+    case '0':
+        *c = '\0';
+        break;
+    case '\\':
+        *c = '\\';
+        break;
+    case '"':
+        *c = '"';
+        break;
     case 'x':
         hi = value_hex((unsigned char)p[1]);
         lo = hi < 0 ? -1 : value_hex((unsigned char)p[2]);

@@ -17,17 +17,24 @@
 enum { OPT_PREFIX, OPT_MAX_FRAME, OPT_LENGTH_BYTES, OPT_BYTE_ORDER };
 
 static const struct nk_option framed_options[] = {
-    [OPT_PREFIX] = {.name = "prefix", .type = NK_OPT_STRING,
+    [OPT_PREFIX] = {.name = "prefix",
+                    .type = NK_OPT_STRING,
                     .def = "echo : ",
                     .help = "bytes put in front of every reply payload"},
-    [OPT_MAX_FRAME] = {.name = "max_frame", .type = NK_OPT_SIZE, .def = "1M",
+    [OPT_MAX_FRAME] = {.name = "max_frame",
+                       .type = NK_OPT_SIZE,
+                       .def = "1M",
                        .help = "largest payload accepted; a longer one closes "
                                "the connection (UDP: drops the datagram)",
-                       .min = 0, .max = 1LL << 30},
-    [OPT_LENGTH_BYTES] = {.name = "length_bytes", .type = NK_OPT_ENUM,
-                          .def = "4", .help = "size of the length field",
+                       .min = 0,
+                       .max = 1LL << 30},
+    [OPT_LENGTH_BYTES] = {.name = "length_bytes",
+                          .type = NK_OPT_ENUM,
+                          .def = "4",
+                          .help = "size of the length field",
                           .choices = "1|2|4|8"},
-    [OPT_BYTE_ORDER] = {.name = "byte_order", .type = NK_OPT_ENUM,
+    [OPT_BYTE_ORDER] = {.name = "byte_order",
+                        .type = NK_OPT_ENUM,
                         .def = "little",
                         .help = "byte order of the length field",
                         .choices = "little|big"},
@@ -139,11 +146,11 @@ framed_message(void *inst, struct nk_session *s, const uint8_t *p, size_t n)
 }
 
 static const struct nk_plugin framed_plugin = NK_PLUGIN_INIT(
-    .name = "framed", .version = "1.0.0",
-    .summary = "length-prefixed echo: 'echo : ' + each message's payload",
-    .transports = NK_TRANSPORT_TCP | NK_TRANSPORT_UDP,
-    .options = framed_options, .create = framed_create,
-    .destroy = framed_destroy, .decode = framed_decode,
-    .encode = framed_encode, .on_message = framed_message);
+        .name = "framed", .version = "1.0.0",
+        .summary = "length-prefixed echo: 'echo : ' + each message's payload",
+        .transports = NK_TRANSPORT_TCP | NK_TRANSPORT_UDP,
+        .options = framed_options, .create = framed_create,
+        .destroy = framed_destroy, .decode = framed_decode,
+        .encode = framed_encode, .on_message = framed_message);
 
 NK_PLUGIN_DEFINE(framed_plugin)

@@ -15,11 +15,13 @@
 enum { OPT_PREFIX, OPT_EXIT_WORD };
 
 static const struct nk_option raw_options[] = {
-    [OPT_PREFIX] = {.name = "prefix", .type = NK_OPT_STRING,
+    [OPT_PREFIX] = {.name = "prefix",
+                    .type = NK_OPT_STRING,
                     .def = ">Server echo : ",
                     .help = "bytes put in front of every reply (empty: pure "
                             "echo)"},
-    [OPT_EXIT_WORD] = {.name = "exit_word", .type = NK_OPT_STRING,
+    [OPT_EXIT_WORD] = {.name = "exit_word",
+                       .type = NK_OPT_STRING,
                        .def = "exit",
                        .help = "a chunk equal to this closes the connection "
                                "(TCP; trailing \\r\\n or \\n ignored; "
@@ -126,11 +128,13 @@ raw_message(void *inst, struct nk_session *s, const uint8_t *p, size_t n)
     return r->host->send(s, iov, 2);
 }
 
-static const struct nk_plugin raw_plugin = NK_PLUGIN_INIT(
-    .name = "raw", .version = "1.0.0",
-    .summary = "raw echo: prefix + each chunk read; 'exit' closes",
-    .transports = NK_TRANSPORT_TCP | NK_TRANSPORT_UDP,
-    .options = raw_options, .create = raw_create, .destroy = raw_destroy,
-    .decode = raw_decode, .encode = raw_encode, .on_message = raw_message);
+static const struct nk_plugin raw_plugin =
+    NK_PLUGIN_INIT(.name = "raw", .version = "1.0.0",
+                   .summary =
+                       "raw echo: prefix + each chunk read; 'exit' closes",
+                   .transports = NK_TRANSPORT_TCP | NK_TRANSPORT_UDP,
+                   .options = raw_options, .create = raw_create,
+                   .destroy = raw_destroy, .decode = raw_decode,
+                   .encode = raw_encode, .on_message = raw_message);
 
 NK_PLUGIN_DEFINE(raw_plugin)

@@ -5,11 +5,11 @@
 #   scripts/deps.sh test    the above, plus socat and ncat (peers of the
 #                           connect tests), iproute2 (ss, to check socket
 #                           options from outside), valgrind and clang
-#                           (`make check`)
+#                           and clang-format (`make check`)
 set -eu
 
 build_pkgs="cmake gcc make pkg-config libinih-dev libcmocka-dev python3"
-test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang"
+test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

@@ -26,10 +26,13 @@
 enum { OPT_MAX_LINE };
 
 static const struct nk_option upper_options[] = {
-    [OPT_MAX_LINE] = {.name = "max_line", .type = NK_OPT_SIZE, .def = "4k",
+    [OPT_MAX_LINE] = {.name = "max_line",
+                      .type = NK_OPT_SIZE,
+                      .def = "4k",
                       .help = "longest line accepted, newline included; "
                               "a longer one closes the connection",
-                      .min = 1, .max = 1024 * 1024},
+                      .min = 1,
+                      .max = 1024 * 1024},
     {.name = NULL},
 };
 
@@ -86,8 +89,8 @@ static long
 upper_decode(void *inst, const uint8_t *buf, size_t len, struct nk_frame *f)
 {
     const struct upper *u = inst;
-    const uint8_t *nl = memchr(buf, '\n', len < u->max_line ? len
-                                                            : u->max_line);
+    const uint8_t *nl =
+        memchr(buf, '\n', len < u->max_line ? len : u->max_line);
 
     if (nl == NULL) {
         f->need = 0; /* a line does not say how long it will be */
@@ -125,18 +128,18 @@ upper_message(void *inst, struct nk_session *s, const uint8_t *p, size_t n)
     struct iovec iov = {u->reply, n + 1};
 
     for (size_t i = 0; i < n; i++)
-        u->reply[i] = (char)(p[i] >= 'a' && p[i] <= 'z' ? p[i] - 'a' + 'A'
-                                                        : p[i]);
+        u->reply[i] =
+            (char)(p[i] >= 'a' && p[i] <= 'z' ? p[i] - 'a' + 'A' : p[i]);
     u->reply[n] = '\n';
     return u->host->send(s, &iov, 1);
 }
 
-static const struct nk_plugin upper_plugin = NK_PLUGIN_INIT(
-    .name = "upper", .version = "1.0.0",
-    .summary = "line protocol: each line answered upper-cased",
-    .transports = NK_TRANSPORT_TCP, .options = upper_options,
-    .create = upper_create, .destroy = upper_destroy,
-    .decode = upper_decode, .encode = upper_encode,
-    .on_open = upper_open, .on_message = upper_message);
+static const struct nk_plugin upper_plugin =
+    NK_PLUGIN_INIT(.name = "upper", .version = "1.0.0",
+                   .summary = "line protocol: each line answered upper-cased",
+                   .transports = NK_TRANSPORT_TCP, .options = upper_options,
+                   .create = upper_create, .destroy = upper_destroy,
+                   .decode = upper_decode, .encode = upper_encode,
+                   .on_open = upper_open, .on_message = upper_message);
 
 NK_PLUGIN_DEFINE(upper_plugin)

@@ -22,20 +22,20 @@ extern "C" {
 
 /* XX(name, value, message).  One list; the enum and both lookups below are
  * generated from it, so they can never disagree. */
-#define NK_ERRNO_MAP(XX)                                                      \
-    XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                  \
-    XX(EINVAL, -EINVAL, "invalid argument")                                  \
-    XX(ENOMEM, -ENOMEM, "out of memory")                                     \
-    XX(EMSGSIZE, -EMSGSIZE, "message too long")                              \
-    XX(EPROTO, -EPROTO, "protocol error")                                    \
-    XX(ENOENT, -ENOENT, "no such file or directory")                         \
-    XX(ENOTSUP, -ENOTSUP, "operation not supported")                         \
-    XX(EPIPE, -EPIPE, "broken pipe")                                         \
-    XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                  \
-    XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                   \
-    XX(EOF, -4001, "end of file")                                            \
-    XX(ENEEDMORE, -4002, "need more input")                                  \
-    XX(EFRAMETOOBIG, -4003, "frame larger than the allowed maximum")         \
+#define NK_ERRNO_MAP(XX)                                                       \
+    XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                    \
+    XX(EINVAL, -EINVAL, "invalid argument")                                    \
+    XX(ENOMEM, -ENOMEM, "out of memory")                                       \
+    XX(EMSGSIZE, -EMSGSIZE, "message too long")                                \
+    XX(EPROTO, -EPROTO, "protocol error")                                      \
+    XX(ENOENT, -ENOENT, "no such file or directory")                           \
+    XX(ENOTSUP, -ENOTSUP, "operation not supported")                           \
+    XX(EPIPE, -EPIPE, "broken pipe")                                           \
+    XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                    \
+    XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                     \
+    XX(EOF, -4001, "end of file")                                              \
+    XX(ENEEDMORE, -4002, "need more input")                                    \
+    XX(EFRAMETOOBIG, -4003, "frame larger than the allowed maximum")           \
     XX(ECLOSE, -4004, "close requested")
 
 enum nk_errno {
@@ -56,8 +56,8 @@ static inline const char *
 nk_strerror(int err)
 {
     switch (err) {
-#define NK__ERRNO_MSG(name, value, msg) \
-    case (value):                       \
+#define NK__ERRNO_MSG(name, value, msg)                                        \
+    case (value):                                                              \
         return msg;
         NK_ERRNO_MAP(NK__ERRNO_MSG)
 #undef NK__ERRNO_MSG
@@ -70,8 +70,8 @@ static inline const char *
 nk_err_name(int err)
 {
     switch (err) {
-#define NK__ERRNO_NAME(name, value, msg) \
-    case (value):                        \
+#define NK__ERRNO_NAME(name, value, msg)                                       \
+    case (value):                                                              \
         return "NK_" #name;
         NK_ERRNO_MAP(NK__ERRNO_NAME)
 #undef NK__ERRNO_NAME

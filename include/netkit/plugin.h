@@ -58,8 +58,8 @@
  *         struct iovec iov[2] = {{(void *)"hi ", 3}, {(void *)p, n}};
  *         return host->send(s, iov, 2);
  *     }
- *     static int hi_create(struct nk_setup *su) { su->inst = (void *)su->host; return 0; }
- *     static void hi_destroy(void *inst) { (void)inst; }
+ *     static int hi_create(struct nk_setup *su) { su->inst = (void *)su->host;
+ * return 0; } static void hi_destroy(void *inst) { (void)inst; }
  *
  *     static const struct nk_plugin hi = NK_PLUGIN_INIT(
  *         .name = "hi", .version = "1.0", .summary = "answers hi",
@@ -176,8 +176,8 @@ struct nk_host {
     void (*close)(struct nk_session *s);
 
     /* Log one line at `level`, attributed to the session (s may be NULL). */
-    void (*log)(struct nk_session *s, enum nk_log_level level,
-                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+    void (*log)(struct nk_session *s, enum nk_log_level level, const char *fmt,
+                ...) __attribute__((format(printf, 3, 4)));
 
     /* The peer as text, "127.0.0.1:5000" or "[::1]:5000".  Valid while the
      * session lives. */
@@ -281,8 +281,8 @@ struct nk_plugin {
     /* Required for serving.  One decoded message; payload is borrowed for the
      * call.  Returns 0, or < 0 to close the session (NK_ECLOSE for an
      * orderly close, which is not logged as an error). */
-    int (*on_message)(void *inst, struct nk_session *s,
-                      const uint8_t *payload, size_t len);
+    int (*on_message)(void *inst, struct nk_session *s, const uint8_t *payload,
+                      size_t len);
 
     /* Optional (TCP).  Called exactly once for each successful on_open, when
      * the connection is gone for any reason; free per-session data here. */
@@ -290,18 +290,18 @@ struct nk_plugin {
 };
 
 /* Fill the version header of a struct nk_plugin; unset members are NULL. */
-#define NK_PLUGIN_INIT(...)                                                  \
-    {                                                                        \
-        .abi_major = NK_ABI_MAJOR, .abi_minor = NK_ABI_MINOR,                \
-        .size = sizeof(struct nk_plugin), __VA_ARGS__                        \
+#define NK_PLUGIN_INIT(...)                                                    \
+    {                                                                          \
+        .abi_major = NK_ABI_MAJOR, .abi_minor = NK_ABI_MINOR,                  \
+        .size = sizeof(struct nk_plugin), __VA_ARGS__                          \
     }
 
 /* Define the exported entry symbol returning the plugin description `var`. */
-#define NK_PLUGIN_DEFINE(var)                                                \
-    NK_PLUGIN_EXPORT const struct nk_plugin *nk_plugin_entry(void);         \
-    NK_PLUGIN_EXPORT const struct nk_plugin *nk_plugin_entry(void)          \
-    {                                                                        \
-        return &(var);                                                       \
+#define NK_PLUGIN_DEFINE(var)                                                  \
+    NK_PLUGIN_EXPORT const struct nk_plugin *nk_plugin_entry(void);            \
+    NK_PLUGIN_EXPORT const struct nk_plugin *nk_plugin_entry(void)             \
+    {                                                                          \
+        return &(var);                                                         \
     }
 
 /* The entry symbol's type. */

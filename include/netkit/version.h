@@ -12,9 +12,9 @@
 #define NK_ABI_MAJOR 1
 #define NK_ABI_MINOR 0
 
-#define NK_VERSION_MAJOR 0
-#define NK_VERSION_MINOR 1
-#define NK_VERSION_PATCH 0
+#define NK_VERSION_MAJOR  0
+#define NK_VERSION_MINOR  1
+#define NK_VERSION_PATCH  0
 #define NK_VERSION_STRING "0.1.0"
 
 #endif /* NETKIT_VERSION_H */

@@ -9,8 +9,5 @@ headers_error(void)
 {
     enum nk_errno e = NK_ENEEDMORE;
 
-    return nk_strerror(e)[0] == 'n' &&
-                   nk_err_name(NK_EPROTO)[0] == 'N'
-               ? 0
-               : 1;
+    return nk_strerror(e)[0] == 'n' && nk_err_name(NK_EPROTO)[0] == 'N' ? 0 : 1;
 }

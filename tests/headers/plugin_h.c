@@ -55,11 +55,12 @@ static const struct nk_option hp_options[] = {
     {NULL, NK_OPT_STRING, NULL, NULL, 0, 0, NULL},
 };
 
-static const struct nk_plugin hp = NK_PLUGIN_INIT(
-    .name = "hp", .version = "1", .summary = "header check",
-    .transports = NK_TRANSPORT_TCP, .options = hp_options,
-    .create = hp_create, .destroy = hp_destroy, .decode = hp_decode,
-    .encode = hp_encode, .on_message = hp_message);
+static const struct nk_plugin hp =
+    NK_PLUGIN_INIT(.name = "hp", .version = "1", .summary = "header check",
+                   .transports = NK_TRANSPORT_TCP, .options = hp_options,
+                   .create = hp_create, .destroy = hp_destroy,
+                   .decode = hp_decode, .encode = hp_encode,
+                   .on_message = hp_message);
 
 NK_PLUGIN_DEFINE(hp)
 

@@ -47,37 +47,36 @@
 #define FAKE_BYTES(lit) (const uint8_t *)(lit), (sizeof(lit) - 1)
 
 /* Assert rc is 0, naming the netkit error otherwise (libssh style). */
-#define assert_nk_ok(rc)                                                     \
-    do {                                                                     \
-        long nk__rc = (rc);                                                  \
-        if (nk__rc != 0)                                                     \
-            print_error("%s: %s\n", nk_err_name((int)nk__rc),                \
-                        nk_strerror((int)nk__rc));                           \
-        assert_int_equal(nk__rc, 0);                                         \
+#define assert_nk_ok(rc)                                                       \
+    do {                                                                       \
+        long nk__rc = (rc);                                                    \
+        if (nk__rc != 0)                                                       \
+            print_error("%s: %s\n", nk_err_name((int)nk__rc),                  \
+                        nk_strerror((int)nk__rc));                             \
+        assert_int_equal(nk__rc, 0);                                           \
     } while (0)
 
 /* Assert rc is the netkit error `err`, naming both otherwise. */
-#define assert_nk_err(rc, err)                                               \
-    do {                                                                     \
-        long nk__rc = (rc);                                                  \
-        if (nk__rc != (long)(err))                                           \
-            print_error("got %s (%ld), expected %s\n",                       \
-                        nk_err_name((int)nk__rc), nk__rc,                    \
-                        nk_err_name((int)(err)));                            \
-        assert_int_equal(nk__rc, (long)(err));                               \
+#define assert_nk_err(rc, err)                                                 \
+    do {                                                                       \
+        long nk__rc = (rc);                                                    \
+        if (nk__rc != (long)(err))                                             \
+            print_error("got %s (%ld), expected %s\n",                         \
+                        nk_err_name((int)nk__rc), nk__rc,                      \
+                        nk_err_name((int)(err)));                              \
+        assert_int_equal(nk__rc, (long)(err));                                 \
     } while (0)
 
 /* Assert that message `idx` was sent and is exactly want[0..want_len). */
-#define assert_sent(fh, idx, want, want_len)                                 \
-    do {                                                                     \
-        assert_true((size_t)(idx) < (fh)->nsent);                            \
-        assert_int_equal((fh)->sent[(idx)].len, (want_len));                 \
-        assert_memory_equal((fh)->sent[(idx)].bytes, (want), (want_len));    \
+#define assert_sent(fh, idx, want, want_len)                                   \
+    do {                                                                       \
+        assert_true((size_t)(idx) < (fh)->nsent);                              \
+        assert_int_equal((fh)->sent[(idx)].len, (want_len));                   \
+        assert_memory_equal((fh)->sent[(idx)].bytes, (want), (want_len));      \
     } while (0)
 
 /* The same, for a string literal (which may hold NULs). */
-#define assert_sent_lit(fh, idx, lit)                                        \
-    assert_sent(fh, idx, lit, sizeof(lit) - 1)
+#define assert_sent_lit(fh, idx, lit) assert_sent(fh, idx, lit, sizeof(lit) - 1)
 
 struct fake_host;
 
@@ -87,9 +86,9 @@ struct fake_host;
  */
 struct nk_session {
     struct fake_host *fake;
-    void *data;       /* get_data / set_data */
-    unsigned closes;  /* how many times close was called */
-    uint8_t *in;      /* bytes received and not yet consumed (feed) */
+    void *data;      /* get_data / set_data */
+    unsigned closes; /* how many times close was called */
+    uint8_t *in;     /* bytes received and not yet consumed (feed) */
     size_t in_len, in_cap;
 };
 
@@ -104,9 +103,9 @@ struct fake_msg {
 struct fake_host {
     struct nk_host host; /* the table handed to create() */
     const struct nk_plugin *plugin;
-    void *inst;          /* NULL until create succeeds */
-    size_t max_message;  /* setup.max_message after create */
-    char err[160];       /* setup.err after a failed create */
+    void *inst;                /* NULL until create succeeds */
+    size_t max_message;        /* setup.max_message after create */
+    char err[160];             /* setup.err after a failed create */
     struct nk_session session; /* the session tests use by default */
 
     struct fake_msg sent[FAKE_SENT_MAX];
@@ -572,8 +571,8 @@ fake_host_feed(struct fake_host *fh, const uint8_t *bytes, size_t len)
         int rc;
 
         memset(&fr, 0, sizeof(fr));
-        took = fh->plugin->decode(fh->inst, s->in + start, s->in_len - start,
-                                  &fr);
+        took =
+            fh->plugin->decode(fh->inst, s->in + start, s->in_len - start, &fr);
         if (took == NK_ENEEDMORE) {
             if (fr.need > fh->max_message ||
                 (fr.need == 0 && s->in_len - start >= fh->max_message))

@@ -159,8 +159,9 @@ test_framed_one_message(void **state)
 
     assert_nk_ok(serve(fh, fr.payload, fr.payload_len));
     assert_int_equal(fh->nsent, 1);
-    assert_sent_lit(fh, 0, "\x0c\x00\x00\x00"
-                           "echo : hello");
+    assert_sent_lit(fh, 0,
+                    "\x0c\x00\x00\x00"
+                    "echo : hello");
     assert_int_equal(fh->sent[0].hdr_len, 4);
     assert_ptr_equal(fh->sent[0].session, &fh->session);
     assert_int_equal(fh->closes, 0);
@@ -181,14 +182,18 @@ static void
 assert_stream4_replies(struct fake_host *fh)
 {
     assert_int_equal(fh->nsent, 4);
-    assert_sent_lit(fh, 0, "\x08\x00\x00\x00"
-                           "echo : a");
-    assert_sent_lit(fh, 1, "\x07\x00\x00\x00"
-                           "echo : ");
-    assert_sent_lit(fh, 2, "\x0c\x00\x00\x00"
-                           "echo : hello");
-    assert_sent_lit(fh, 3, "\x12\x00\x00\x00"
-                           "echo : hello world");
+    assert_sent_lit(fh, 0,
+                    "\x08\x00\x00\x00"
+                    "echo : a");
+    assert_sent_lit(fh, 1,
+                    "\x07\x00\x00\x00"
+                    "echo : ");
+    assert_sent_lit(fh, 2,
+                    "\x0c\x00\x00\x00"
+                    "echo : hello");
+    assert_sent_lit(fh, 3,
+                    "\x12\x00\x00\x00"
+                    "echo : hello world");
 }
 
 /* Several messages in one read decode one after another, advancing by each
@@ -285,8 +290,9 @@ test_framed_empty_message(void **state)
     assert_int_equal(decode(fh, in, 4, &fr), 4);
     assert_int_equal(fr.payload_len, 0);
     assert_nk_ok(serve(fh, fr.payload, fr.payload_len));
-    assert_sent_lit(fh, 0, "\x07\x00\x00\x00"
-                           "echo : ");
+    assert_sent_lit(fh, 0,
+                    "\x07\x00\x00\x00"
+                    "echo : ");
 }
 
 /* With max_frame=16 a header announcing 16 fits max_message and one
@@ -317,8 +323,9 @@ test_framed_max_frame(void **state)
     assert_int_equal(fh->nsent, 0);
     fake_host_clear(fh);
     assert_int_equal(fake_host_feed(fh, hdr16, sizeof(hdr16) - 1), 1);
-    assert_sent_lit(fh, 0, "\x17\x00\x00\x00"
-                           "echo : 0123456789abcdef");
+    assert_sent_lit(fh, 0,
+                    "\x17\x00\x00\x00"
+                    "echo : 0123456789abcdef");
 }
 
 /* max_message is max_frame plus the width of the length field, and
@@ -350,8 +357,8 @@ static void
 test_framed_huge_length(void **state)
 {
     const uint64_t top = UINT64_MAX, half = (uint64_t)1 << 63;
-    const uint64_t huge[] = {top, top - 1, top - 7, top - 8,
-                                    top - 0xffff, half, half - 7};
+    const uint64_t huge[] = {top,          top - 1, top - 7, top - 8,
+                             top - 0xffff, half,    half - 7};
     static const char *big8[] = {"length_bytes=8", "byte_order=big", NULL};
     struct fake_host *fh = *state;
     uint8_t buf[8 + 3] = {0};
@@ -363,8 +370,7 @@ test_framed_huge_length(void **state)
         for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
             put_len(buf, 8, big, huge[i]);
             assert_nk_err(decode(fh, buf, 8, &fr), NK_EFRAMETOOBIG);
-            assert_nk_err(decode(fh, buf, sizeof(buf), &fr),
-                          NK_EFRAMETOOBIG);
+            assert_nk_err(decode(fh, buf, sizeof(buf), &fr), NK_EFRAMETOOBIG);
         }
         /* Around 2^63 and below 2^64: refused, or a need that did not
          * wrap and that the host will refuse. */
@@ -418,14 +424,28 @@ static const struct combo combos[] = {
     {{"length_bytes=2", "byte_order=little"}, 2, 0, {5, 0}, 0x0102, {2, 1}},
     {{"length_bytes=2", "byte_order=big"}, 2, 1, {0, 5}, 0x0102, {1, 2}},
     {{"length_bytes=4", "byte_order=little"},
-     4, 0, {5, 0, 0, 0}, 0x01020304, {4, 3, 2, 1}},
+     4,
+     0,
+     {5, 0, 0, 0},
+     0x01020304,
+     {4, 3, 2, 1}},
     {{"length_bytes=4", "byte_order=big"},
-     4, 1, {0, 0, 0, 5}, 0x01020304, {1, 2, 3, 4}},
+     4,
+     1,
+     {0, 0, 0, 5},
+     0x01020304,
+     {1, 2, 3, 4}},
     {{"length_bytes=8", "byte_order=little"},
-     8, 0, {5, 0, 0, 0, 0, 0, 0, 0}, 0x0102030405060708,
+     8,
+     0,
+     {5, 0, 0, 0, 0, 0, 0, 0},
+     0x0102030405060708,
      {8, 7, 6, 5, 4, 3, 2, 1}},
     {{"length_bytes=8", "byte_order=big"},
-     8, 1, {0, 0, 0, 0, 0, 0, 0, 5}, 0x0102030405060708,
+     8,
+     1,
+     {0, 0, 0, 0, 0, 0, 0, 5},
+     0x0102030405060708,
      {1, 2, 3, 4, 5, 6, 7, 8}},
 };
 
@@ -440,9 +460,8 @@ fits(size_t n, unsigned width)
 static void
 round_trip(struct fake_host *fh, const struct combo *c)
 {
-    static const size_t sizes[] = {0,   1,    5,     200,   249,  255,
-                                   256, 258,  1000,  65528, 65535,
-                                   65536, 70000};
+    static const size_t sizes[] = {0,   1,    5,     200,   249,   255,  256,
+                                   258, 1000, 65528, 65535, 65536, 70000};
     enum { PREFIX = 7, EXTRA = 3 };
 
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -504,14 +523,12 @@ test_framed_widths_and_orders(void **state)
         assert_int_equal(fh->plugin->encode(fh->inst, 5, hdr), c->width);
         assert_memory_equal(hdr, c->five, c->width);
         if (c->wide <= SIZE_MAX) {
-            assert_int_equal(fh->plugin->encode(fh->inst, (size_t)c->wide,
-                                                hdr),
+            assert_int_equal(fh->plugin->encode(fh->inst, (size_t)c->wide, hdr),
                              c->width);
             assert_memory_equal(hdr, c->wide_hdr, c->width);
         }
         if (c->wide <= (uint64_t)LONG_MAX - c->width) {
-            assert_nk_err(decode(fh, c->wide_hdr, c->width, &fr),
-                          NK_ENEEDMORE);
+            assert_nk_err(decode(fh, c->wide_hdr, c->width, &fr), NK_ENEEDMORE);
             assert_true(fr.need == c->width + c->wide);
         } else { /* a 32-bit host cannot hold it */
             assert_nk_err(decode(fh, c->wide_hdr, c->width, &fr),
@@ -557,8 +574,9 @@ test_framed_dns_over_tcp(void **state)
     assert_memory_equal(hdr, "\x02\x00", 2);
     assert_int_equal(decode(fh, in, 7, &fr), 7);
     assert_nk_ok(serve(fh, fr.payload, fr.payload_len));
-    assert_sent_lit(fh, 0, "\x00\x05"
-                           "hello");
+    assert_sent_lit(fh, 0,
+                    "\x00\x05"
+                    "hello");
 }
 
 /* encode refuses a length its field cannot hold with NK_EMSGSIZE, and so
@@ -613,8 +631,9 @@ test_framed_custom_prefix(void **state)
     struct fake_host *fh = *state;
 
     assert_nk_ok(serve(fh, "hello", 5));
-    assert_sent_lit(fh, 0, "\x09\x00\x00\x00"
-                           "re: hello");
+    assert_sent_lit(fh, 0,
+                    "\x09\x00\x00\x00"
+                    "re: hello");
 }
 
 /* With an empty prefix every message comes back byte for byte. */
@@ -627,8 +646,9 @@ test_framed_empty_prefix(void **state)
     struct fake_host *fh = *state;
 
     assert_int_equal(fake_host_feed(fh, in, sizeof(in) - 1), 2);
-    assert_sent_lit(fh, 0, "\x05\x00\x00\x00"
-                           "hello");
+    assert_sent_lit(fh, 0,
+                    "\x05\x00\x00\x00"
+                    "hello");
     assert_sent_lit(fh, 1, "\x00\x00\x00\x00");
 }
 
@@ -647,8 +667,9 @@ test_framed_prefix_with_nul(void **state)
     fake_opts_free(&fo);
 
     assert_nk_ok(serve(fh, "hello", 5));
-    assert_sent_lit(fh, 0, "\x08\x00\x00\x00"
-                           "\0>\0hello");
+    assert_sent_lit(fh, 0,
+                    "\x08\x00\x00\x00"
+                    "\0>\0hello");
 }
 
 /* Payloads with NUL, CR, LF and every byte value pass through exactly. */
@@ -664,9 +685,10 @@ test_framed_binary_payload(void **state)
     assert_int_equal(decode(fh, in, sizeof(in) - 1, &fr), 10);
     assert_int_equal(fr.payload_len, 6);
     assert_nk_ok(serve(fh, fr.payload, fr.payload_len));
-    assert_sent_lit(fh, 0, "\x0d\x00\x00\x00"
-                           "echo : "
-                           "\x00\xff\x00\r\n\x00");
+    assert_sent_lit(fh, 0,
+                    "\x0d\x00\x00\x00"
+                    "echo : "
+                    "\x00\xff\x00\r\n\x00");
 
     put_len(all, 4, 0, 256);
     for (int i = 0; i < 256; i++)
@@ -687,8 +709,9 @@ test_framed_exit_is_echoed(void **state)
     struct fake_host *fh = *state;
 
     assert_int_equal(fake_host_feed(fh, in, sizeof(in) - 1), 1);
-    assert_sent_lit(fh, 0, "\x0b\x00\x00\x00"
-                           "echo : exit");
+    assert_sent_lit(fh, 0,
+                    "\x0b\x00\x00\x00"
+                    "echo : exit");
     assert_int_equal(fh->closes, 0);
 }
 
@@ -711,8 +734,9 @@ test_framed_udp_mismatch(void **state)
     assert_int_equal(fr.need, 13);
     assert_int_equal(decode(fh, exact, 9, &fr), 9);
     assert_nk_ok(serve(fh, fr.payload, fr.payload_len));
-    assert_sent_lit(fh, 0, "\x0c\x00\x00\x00"
-                           "echo : hello");
+    assert_sent_lit(fh, 0,
+                    "\x0c\x00\x00\x00"
+                    "echo : hello");
 }
 
 /* An error from the host's send is on_message's result. */
@@ -741,12 +765,15 @@ test_framed_instances_independent(void **state)
     assert_nk_ok(serve(fh, "x", 1));
     assert_nk_ok(serve(&other, "x", 1));
     assert_nk_ok(serve(fh, "y", 1));
-    assert_sent_lit(fh, 0, "\x08\x00\x00\x00"
-                           "echo : x");
-    assert_sent_lit(fh, 1, "\x08\x00\x00\x00"
-                           "echo : y");
-    assert_sent_lit(&other, 0, "\x00\x03"
-                               "B:x");
+    assert_sent_lit(fh, 0,
+                    "\x08\x00\x00\x00"
+                    "echo : x");
+    assert_sent_lit(fh, 1,
+                    "\x08\x00\x00\x00"
+                    "echo : y");
+    assert_sent_lit(&other, 0,
+                    "\x00\x03"
+                    "B:x");
     fake_host_fini(&other);
 }
 
@@ -756,8 +783,8 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_framed_description),
         cmocka_unit_test(test_framed_options),
-        cmocka_unit_test_setup_teardown(test_framed_default_max_message,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_framed_default_max_message, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_framed_one_message, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_framed_many_messages, setup,
@@ -772,20 +799,18 @@ main(int argc, char **argv)
                                                  teardown, opts_max16),
         cmocka_unit_test_setup_teardown(test_framed_max_frame_width, setup,
                                         teardown),
-        cmocka_unit_test_prestate_setup_teardown(test_framed_huge_length,
-                                                 setup, teardown, opts_wide8),
+        cmocka_unit_test_prestate_setup_teardown(test_framed_huge_length, setup,
+                                                 teardown, opts_wide8),
         cmocka_unit_test_setup_teardown(test_framed_widths_and_orders, setup,
                                         teardown),
         cmocka_unit_test_prestate_setup_teardown(test_framed_dns_over_tcp,
                                                  setup, teardown, opts_dns),
         cmocka_unit_test_prestate_setup_teardown(test_framed_encode_too_big,
-                                                 setup, teardown,
-                                                 opts_width1),
+                                                 setup, teardown, opts_width1),
         cmocka_unit_test_prestate_setup_teardown(test_framed_custom_prefix,
                                                  setup, teardown, opts_re),
-        cmocka_unit_test_prestate_setup_teardown(test_framed_empty_prefix,
-                                                 setup, teardown,
-                                                 opts_noprefix),
+        cmocka_unit_test_prestate_setup_teardown(
+            test_framed_empty_prefix, setup, teardown, opts_noprefix),
         cmocka_unit_test_setup_teardown(test_framed_prefix_with_nul, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_framed_binary_payload, setup,

@@ -25,15 +25,17 @@ struct chunk {
     size_t len;
 };
 
-#define CHUNK(lit) {(lit), sizeof(lit) - 1}
+#define CHUNK(lit)                                                             \
+    {                                                                          \
+        (lit), sizeof(lit) - 1                                                 \
+    }
 
 /* Chunks that resemble the exit word but are not it. */
 static const struct chunk near_exit[] = {
-    CHUNK("exitx"),    CHUNK("exi"),        CHUNK(" exit"),
-    CHUNK("exit\n\n"), CHUNK("exit\r"),     CHUNK("EXIT"),
-    CHUNK("exit "),    CHUNK("\nexit"),     CHUNK("exit\0"),
-    CHUNK("xexit"),    CHUNK("exit\r\r\n"), CHUNK("exit\nexit\n"),
-    CHUNK("\n"),       CHUNK("\r\n"),       CHUNK("e"),
+    CHUNK("exitx"),  CHUNK("exi"),   CHUNK(" exit"),      CHUNK("exit\n\n"),
+    CHUNK("exit\r"), CHUNK("EXIT"),  CHUNK("exit "),      CHUNK("\nexit"),
+    CHUNK("exit\0"), CHUNK("xexit"), CHUNK("exit\r\r\n"), CHUNK("exit\nexit\n"),
+    CHUNK("\n"),     CHUNK("\r\n"),  CHUNK("e"),
 };
 
 static int
@@ -204,7 +206,9 @@ static void
 test_raw_exit_closes(void **state)
 {
     static const struct chunk exits[] = {
-        CHUNK("exit"), CHUNK("exit\n"), CHUNK("exit\r\n"),
+        CHUNK("exit"),
+        CHUNK("exit\n"),
+        CHUNK("exit\r\n"),
     };
     struct fake_host *fh = *state;
 
@@ -237,10 +241,15 @@ static void
 test_raw_custom_exit_word(void **state)
 {
     static const struct chunk quits[] = {
-        CHUNK("quit"), CHUNK("quit\n"), CHUNK("quit\r\n"),
+        CHUNK("quit"),
+        CHUNK("quit\n"),
+        CHUNK("quit\r\n"),
     };
     static const struct chunk others[] = {
-        CHUNK("exit"), CHUNK("exit\n"), CHUNK("quitx"), CHUNK("qui"),
+        CHUNK("exit"),
+        CHUNK("exit\n"),
+        CHUNK("quitx"),
+        CHUNK("qui"),
     };
     struct fake_host *fh = *state;
 
@@ -286,7 +295,10 @@ static void
 test_raw_udp_exit_echoed(void **state)
 {
     static const struct chunk cases[] = {
-        CHUNK("exit"), CHUNK("exit\n"), CHUNK("exit\r\n"), CHUNK("hello"),
+        CHUNK("exit"),
+        CHUNK("exit\n"),
+        CHUNK("exit\r\n"),
+        CHUNK("hello"),
     };
     struct fake_host *fh = *state;
 
@@ -397,8 +409,7 @@ test_raw_fake_host(void **state)
     h->close(&fh->session);
     assert_int_equal(fh->session.closes, 1);
     assert_int_equal(fh->closes, 1);
-    assert_nk_err(h->send(&fh->session, NULL, NK_SEND_IOV_MAX + 1),
-                  NK_EINVAL);
+    assert_nk_err(h->send(&fh->session, NULL, NK_SEND_IOV_MAX + 1), NK_EINVAL);
     assert_int_equal(fh->nsent, 0);
 }
 
@@ -411,25 +422,22 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_raw_decode_whole_chunk, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_raw_reply, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_raw_each_read_is_a_message,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_raw_exit_closes, setup,
+        cmocka_unit_test_setup_teardown(test_raw_each_read_is_a_message, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_raw_exit_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_near_exit_echoed, setup,
                                         teardown),
         cmocka_unit_test_prestate_setup_teardown(test_raw_custom_exit_word,
                                                  setup, teardown, opts_quit),
         cmocka_unit_test_prestate_setup_teardown(test_raw_empty_exit_word,
-                                                 setup, teardown,
-                                                 opts_noexit),
+                                                 setup, teardown, opts_noexit),
         cmocka_unit_test_prestate_setup_teardown(test_raw_empty_prefix, setup,
                                                  teardown, opts_noprefix),
         cmocka_unit_test_setup_teardown(test_raw_udp_exit_echoed, setup_udp,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_raw_encode_no_header, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_raw_binary_chunk, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_raw_binary_chunk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_prefix_with_nul, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_raw_send_error, setup, teardown),

@@ -39,7 +39,7 @@
 #define NK_CONFIG_INSTALL_FILE "/usr/local/etc/netkit/netkit.ini"
 #endif
 
-#define BAD_DIR "tests/conf/bad"
+#define BAD_DIR  "tests/conf/bad"
 #define GOOD_DIR "tests/conf/good"
 
 /* The golden cases SPEC 5 and the brief require, at the least. */
@@ -146,8 +146,8 @@ golden_check(const char *name, int *failures)
         print_error("%s: loaded without error\n", ini);
         (*failures)++;
     } else if (strcmp(got, want) != 0 || err.status != 2) {
-        print_error("%s:\n  want: %s\n  got:  %s (status %d)\n", ini, want,
-                    got, err.status);
+        print_error("%s:\n  want: %s\n  got:  %s (status %d)\n", ini, want, got,
+                    err.status);
         (*failures)++;
     }
     nk__settings_free(&s);
@@ -292,8 +292,8 @@ test_conf_good_crlf(void **state)
     assert_string_equal(f->s.listeners[0].proto, "framed");
     assert_string_equal(f->s.listeners[0].hosts.items[0], "::1");
     assert_int_equal(f->s.listeners[0].port, 7007);
-    assert_string_equal(
-        nk__kvlist_find(&f->s.plugins[0].opts, "prefix")->val, "crlf ");
+    assert_string_equal(nk__kvlist_find(&f->s.plugins[0].opts, "prefix")->val,
+                        "crlf ");
 }
 
 /* ';' and '#' comment lines, inline " ;" comments, a ';' inside a word,
@@ -361,14 +361,12 @@ test_conf_shipped_netkit_ini(void **state)
     assert_int_equal(l->family, AF_UNSPEC);
     assert_string_equal(nk__kvlist_find(&l->sockopts, "SO_REUSEADDR")->val,
                         "1");
-    assert_string_equal(nk__kvlist_find(&l->sockopts, "TCP_NODELAY")->val,
-                        "1");
+    assert_string_equal(nk__kvlist_find(&l->sockopts, "TCP_NODELAY")->val, "1");
     assert_non_null(p = nk__settings_find_plugin(&f->s, "framed"));
     assert_string_equal(nk__kvlist_find(&p->opts, "prefix")->val, "echo : ");
     assert_string_equal(nk__kvlist_find(&p->opts, "max_frame")->val, "1M");
     assert_string_equal(nk__kvlist_find(&p->opts, "length_bytes")->val, "4");
-    assert_string_equal(nk__kvlist_find(&p->opts, "byte_order")->val,
-                        "little");
+    assert_string_equal(nk__kvlist_find(&p->opts, "byte_order")->val, "little");
     assert_non_null(p = nk__settings_find_plugin(&f->s, "raw"));
     assert_string_equal(nk__kvlist_find(&p->opts, "prefix")->val,
                         ">Server echo : ");
@@ -417,10 +415,10 @@ test_conf_cli_wins_over_netkit(void **state)
     nk__settings_free(&f->s);
     nk__settings_init(&f->s);
     f->s.cli_set = NK_SET_WORKERS;
-    assert_string_equal(load_fails(f, BAD_DIR "/workers_zero.ini", line,
-                                   sizeof(line)),
-                        BAD_DIR "/workers_zero.ini:2: [netkit] workers: out "
-                                "of range 1..64");
+    assert_string_equal(
+        load_fails(f, BAD_DIR "/workers_zero.ini", line, sizeof(line)),
+        BAD_DIR "/workers_zero.ini:2: [netkit] workers: out "
+                "of range 1..64");
 }
 
 /* A missing file is a config error (status 2) naming the path and why. */

@@ -30,15 +30,15 @@
 #define NK_FIXTURE_DIR NK_TEST_BINDIR "/fixtures/plugins"
 #endif
 
-#define FIX NK_FIXTURE_DIR
+#define FIX   NK_FIXTURE_DIR
 #define BUILT NK_TEST_BINDIR "/../plugins"
 
 /* A list of directories from string literals. */
-#define DIRS(...)                                                            \
-    (struct nk__strlist)                                                     \
-    {                                                                        \
-        (char *[]){__VA_ARGS__},                                             \
-            sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)           \
+#define DIRS(...)                                                              \
+    (struct nk__strlist)                                                       \
+    {                                                                          \
+        (char *[]){__VA_ARGS__},                                               \
+            sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)             \
     }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -103,9 +103,8 @@ expect_bad_value(const struct nk__plugin *p, const char *key, const char *val,
     struct nk_value *v;
     struct nk_err err = {.msg = ""};
 
-    assert_int_equal(nk__kvlist_add(&conf, key, val, strlen(val), "good.ini",
-                                     7),
-                     0);
+    assert_int_equal(
+        nk__kvlist_add(&conf, key, val, strlen(val), "good.ini", 7), 0);
     assert_int_equal(good_values(p, &conf, NULL, &v, &err), -1);
     assert_null(v);
     assert_string_equal(err_line(&err), want);
@@ -260,11 +259,9 @@ test_loader_bad_name(void **state)
     struct nk_err err = {.msg = ""};
 
     (void)state;
-    assert_int_equal(nk__plugin_open("../fixtures/plugins/good", &dirs, &p,
-                                     &err),
-                     -1);
-    assert_string_equal(err.msg,
-                        "bad plugin name '../fixtures/plugins/good'");
+    assert_int_equal(
+        nk__plugin_open("../fixtures/plugins/good", &dirs, &p, &err), -1);
+    assert_string_equal(err.msg, "bad plugin name '../fixtures/plugins/good'");
     assert_int_equal(nk__plugin_open("", &dirs, &p, &err), -1);
     assert_string_equal(err.msg, "bad plugin name ''");
     assert_null(p);
@@ -353,8 +350,8 @@ test_loader_not_elf(void **state)
 {
     (void)state;
     /* dlerror's own copy of the path is not repeated. */
-    expect_refused("notelf", "cannot load plugin " FIX
-                             "/notelf.so: invalid ELF header");
+    expect_refused("notelf",
+                   "cannot load plugin " FIX "/notelf.so: invalid ELF header");
 }
 
 /* A transport the plugin does not declare is refused by name. */
@@ -365,10 +362,8 @@ test_loader_transport_check(void **state)
     struct nk_err err = {.msg = ""};
 
     (void)state;
-    assert_int_equal(nk__plugin_check_transport(p, NK_TRANSPORT_UDP, &err),
-                     0);
-    assert_int_equal(nk__plugin_check_transport(p, NK_TRANSPORT_TCP, &err),
-                     -1);
+    assert_int_equal(nk__plugin_check_transport(p, NK_TRANSPORT_UDP, &err), 0);
+    assert_int_equal(nk__plugin_check_transport(p, NK_TRANSPORT_TCP, &err), -1);
     assert_string_equal(err.msg, "plugin 'udponly' does not support tcp");
     assert_int_equal(err.status, 2);
     nk__plugin_close(p);
@@ -437,9 +432,8 @@ test_loader_values_config_overrides(void **state)
     assert_int_equal(nk__kvlist_add(&conf, "order", "big", 3, "good.ini", 3),
                      0);
     assert_int_equal(nk__kvlist_add(&conf, "count", "6", 1, "good.ini", 4), 0);
-    assert_int_equal(nk__kvlist_add(&conf, "greeting", "a\0b", 3, "good.ini",
-                                    5),
-                     0);
+    assert_int_equal(
+        nk__kvlist_add(&conf, "greeting", "a\0b", 3, "good.ini", 5), 0);
     assert_int_equal(good_values(p, &conf, NULL, &v, &err), 0);
     assert_int_equal(v[1].num, 6);
     assert_int_equal(v[4].num, 1);
@@ -491,9 +485,8 @@ test_loader_values_unknown_config_key(void **state)
     nk__kvlist_free(&conf);
 
     /* Nothing near: no guess rather than a wild one. */
-    assert_int_equal(nk__kvlist_add(&conf, "xyzzyplugh", "1", 1, "good.ini",
-                                    11),
-                     0);
+    assert_int_equal(
+        nk__kvlist_add(&conf, "xyzzyplugh", "1", 1, "good.ini", 11), 0);
     assert_int_equal(good_values(p, &conf, NULL, &v, &err), -1);
     assert_string_equal(err_line(&err), "good.ini:11: [plugin.good] unknown "
                                         "option 'xyzzyplugh'");
@@ -686,8 +679,8 @@ test_loader_print_list(void **state)
     assert_non_null(strstr(text, " " BUILT "/framed.so\n"));
     assert_non_null(strstr(text, "(unusable: plugin " FIX "/nocb.so: missing "
                                  "required callback 'decode'"));
-    assert_non_null(strstr(text, "(unusable: cannot load plugin " FIX
-                                 "/notelf.so: "));
+    assert_non_null(
+        strstr(text, "(unusable: cannot load plugin " FIX "/notelf.so: "));
     /* A directory listed twice does not list its plugins twice. */
     assert_int_equal(count_of(text, "\ngood "), 1);
     free(c.text);
@@ -704,12 +697,13 @@ test_loader_print_options(void **state)
     capture_start(&c);
     nk__plugin_print_options(p, c.out);
     text = capture_end(&c);
-    assert_int_equal(strncmp(text, "good 1.2.3 (tcp,udp): loader fixture: "
-                                   "greeting + each chunk\n" FIX "/good.so\n",
-                             strlen("good 1.2.3 (tcp,udp): loader fixture: "
-                                    "greeting + each chunk\n" FIX
-                                    "/good.so\n")),
-                     0);
+    assert_int_equal(
+        strncmp(text,
+                "good 1.2.3 (tcp,udp): loader fixture: "
+                "greeting + each chunk\n" FIX "/good.so\n",
+                strlen("good 1.2.3 (tcp,udp): loader fixture: "
+                       "greeting + each chunk\n" FIX "/good.so\n")),
+        0);
     assert_non_null(strstr(text, "\nOPTION "));
     /* A string default is quoted, so its trailing space shows. */
     assert_non_null(strstr(text, "\ngreeting       string               "
@@ -761,29 +755,27 @@ main(void)
         cmocka_unit_test(test_loader_not_elf),
         cmocka_unit_test(test_loader_transport_check),
         cmocka_unit_test(test_loader_open_out_of_memory),
-        cmocka_unit_test_setup_teardown(test_loader_values_defaults,
-                                        setup_good, teardown_good),
+        cmocka_unit_test_setup_teardown(test_loader_values_defaults, setup_good,
+                                        teardown_good),
         cmocka_unit_test_setup_teardown(test_loader_values_config_overrides,
                                         setup_good, teardown_good),
-        cmocka_unit_test_setup_teardown(
-            test_loader_values_cli_overrides_config, setup_good,
-            teardown_good),
-        cmocka_unit_test_setup_teardown(
-            test_loader_values_unknown_config_key, setup_good, teardown_good),
+        cmocka_unit_test_setup_teardown(test_loader_values_cli_overrides_config,
+                                        setup_good, teardown_good),
+        cmocka_unit_test_setup_teardown(test_loader_values_unknown_config_key,
+                                        setup_good, teardown_good),
         cmocka_unit_test_setup_teardown(test_loader_values_bad, setup_good,
                                         teardown_good),
-        cmocka_unit_test_setup_teardown(test_loader_values_bad_cli,
+        cmocka_unit_test_setup_teardown(test_loader_values_bad_cli, setup_good,
+                                        teardown_good),
+        cmocka_unit_test_setup_teardown(test_loader_values_cli_unknown_skipped,
                                         setup_good, teardown_good),
-        cmocka_unit_test_setup_teardown(
-            test_loader_values_cli_unknown_skipped, setup_good,
-            teardown_good),
         cmocka_unit_test_setup_teardown(test_loader_values_out_of_memory,
                                         setup_good, teardown_good),
         cmocka_unit_test(test_loader_dirs_order),
         cmocka_unit_test(test_loader_dirs_defaults),
         cmocka_unit_test(test_loader_print_list),
-        cmocka_unit_test_setup_teardown(test_loader_print_options,
-                                        setup_good, teardown_good),
+        cmocka_unit_test_setup_teardown(test_loader_print_options, setup_good,
+                                        teardown_good),
         cmocka_unit_test(test_loader_print_options_none),
     };
 

@@ -267,8 +267,8 @@ test_settings_finish_cli_listener_fields(void **state)
     f->s.cli.port = 0;
     f->s.cli.transport = NK_TRANSPORT_UDP;
     f->s.cli.family = AF_INET6;
-    f->s.cli_set = NK_SET_PROTO | NK_SET_HOST | NK_SET_PORT | NK_SET_UDP |
-                   NK_SET_FAMILY;
+    f->s.cli_set =
+        NK_SET_PROTO | NK_SET_HOST | NK_SET_PORT | NK_SET_UDP | NK_SET_FAMILY;
     assert_int_equal(nk__settings_finish(&f->s, &f->err), 0);
     assert_int_equal(f->s.nlisteners, 1);
     l = &f->s.listeners[0];
@@ -287,15 +287,16 @@ static void
 test_settings_finish_appends_cli_sockopts(void **state)
 {
     struct fixture *f = *state;
-    struct nk__listen_conf *l = add_conf_listener(f, "main", NK_TRANSPORT_TCP,
-                                                  1);
+    struct nk__listen_conf *l =
+        add_conf_listener(f, "main", NK_TRANSPORT_TCP, 1);
     const struct nk__kv *kv;
 
-    assert_int_equal(nk__kvlist_add(&l->sockopts, "SO_RCVBUF", "1024", 4,
-                                    "conf/x.ini", 3), 0);
+    assert_int_equal(
+        nk__kvlist_add(&l->sockopts, "SO_RCVBUF", "1024", 4, "conf/x.ini", 3),
+        0);
     add_conf_listener(f, "dns", NK_TRANSPORT_UDP, 9);
-    assert_int_equal(nk__kvlist_add(&f->s.cli_sockopts, "SO_RCVBUF", "4096",
-                                    4, NULL, 0), 0);
+    assert_int_equal(
+        nk__kvlist_add(&f->s.cli_sockopts, "SO_RCVBUF", "4096", 4, NULL, 0), 0);
     assert_int_equal(nk__settings_finish(&f->s, &f->err), 0);
     l = &f->s.listeners[0];
     assert_int_equal(l->sockopts.n, 2);
@@ -341,11 +342,12 @@ static void
 test_settings_finish_sockopt_error_at_line(void **state)
 {
     struct fixture *f = *state;
-    struct nk__listen_conf *l = add_conf_listener(f, "dns", NK_TRANSPORT_UDP,
-                                                  2);
+    struct nk__listen_conf *l =
+        add_conf_listener(f, "dns", NK_TRANSPORT_UDP, 2);
 
-    assert_int_equal(nk__kvlist_add(&l->sockopts, "TCP_NODELAY", "1", 1,
-                                    "conf/x.ini", 7), 0);
+    assert_int_equal(
+        nk__kvlist_add(&l->sockopts, "TCP_NODELAY", "1", 1, "conf/x.ini", 7),
+        0);
     assert_string_equal(finish_fails(f),
                         "conf/x.ini:7: socket option TCP_NODELAY does not "
                         "apply to udp sockets");
@@ -359,8 +361,8 @@ test_settings_finish_cli_sockopt_error(void **state)
 {
     struct fixture *f = *state;
 
-    assert_int_equal(nk__kvlist_add(&f->s.cli_sockopts, "TCP_NODELAY", "1",
-                                    1, NULL, 0), 0);
+    assert_int_equal(
+        nk__kvlist_add(&f->s.cli_sockopts, "TCP_NODELAY", "1", 1, NULL, 0), 0);
     f->s.cli.transport = NK_TRANSPORT_UDP;
     f->s.cli_set = NK_SET_UDP;
     assert_string_equal(finish_fails(f),
@@ -371,16 +373,16 @@ test_settings_finish_cli_sockopt_error(void **state)
     nk__settings_init(&f->s);
     add_conf_listener(f, "web", NK_TRANSPORT_TCP, 1);
     add_conf_listener(f, "dns", NK_TRANSPORT_UDP, 5);
-    assert_int_equal(nk__kvlist_add(&f->s.cli_sockopts, "TCP_NODELAY", "1",
-                                    1, NULL, 0), 0);
+    assert_int_equal(
+        nk__kvlist_add(&f->s.cli_sockopts, "TCP_NODELAY", "1", 1, NULL, 0), 0);
     assert_string_equal(finish_fails(f),
                         "-o TCP_NODELAY=1 (listener [listen.dns]): socket "
                         "option TCP_NODELAY does not apply to udp sockets");
 
     nk__settings_free(&f->s);
     nk__settings_init(&f->s);
-    assert_int_equal(nk__kvlist_add(&f->s.cli_sockopts, "SO_REUSEADR", "1",
-                                    1, NULL, 0), 0);
+    assert_int_equal(
+        nk__kvlist_add(&f->s.cli_sockopts, "SO_REUSEADR", "1", 1, NULL, 0), 0);
     assert_string_equal(finish_fails(f),
                         "-o SO_REUSEADR=1: unknown socket option "
                         "'SO_REUSEADR' (did you mean SO_REUSEADDR?)");
@@ -391,11 +393,13 @@ static void
 test_settings_finish_sockopt_nul(void **state)
 {
     struct fixture *f = *state;
-    struct nk__listen_conf *l = add_conf_listener(f, "a", NK_TRANSPORT_TCP,
-                                                  1);
+    struct nk__listen_conf *l = add_conf_listener(f, "a", NK_TRANSPORT_TCP, 1);
 
-    assert_int_equal(nk__kvlist_add(&l->sockopts, "SO_RCVBUF", "1\0" "2", 3,
-                                    "conf/x.ini", 2), 0);
+    assert_int_equal(nk__kvlist_add(&l->sockopts, "SO_RCVBUF",
+                                    "1\0"
+                                    "2",
+                                    3, "conf/x.ini", 2),
+                     0);
     assert_string_equal(finish_fails(f), "conf/x.ini:2: socket option "
                                          "SO_RCVBUF: value holds a NUL byte");
 }
@@ -415,8 +419,8 @@ test_settings_finish_oom(void **state)
 
         nk__settings_init(&s);
         assert_int_equal(nk__strlist_add(&s.cli.hosts, "::1"), 0);
-        assert_int_equal(nk__kvlist_add(&s.cli_sockopts, "SO_RCVBUF", "1",
-                                        1, NULL, 0), 0);
+        assert_int_equal(
+            nk__kvlist_add(&s.cli_sockopts, "SO_RCVBUF", "1", 1, NULL, 0), 0);
         s.cli_set = NK_SET_HOST;
         nk__alloc_fail_after(budget);
         rc = nk__settings_finish(&s, &err);

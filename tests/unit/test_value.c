@@ -19,11 +19,11 @@
 #define assert_ok(why) assert_null(why)
 
 /* A parser failed with exactly this phrase. */
-#define assert_why(why, text)                                                \
-    do {                                                                     \
-        const char *w_ = (why);                                              \
-        assert_non_null(w_);                                                 \
-        assert_string_equal(w_, (text));                                     \
+#define assert_why(why, text)                                                  \
+    do {                                                                       \
+        const char *w_ = (why);                                                \
+        assert_non_null(w_);                                                   \
+        assert_string_equal(w_, (text));                                       \
     } while (0)
 
 /* Plain decimal integers parse, signs included, and the bounds are
@@ -50,7 +50,7 @@ test_value_int_valid(void **state)
 static void
 test_value_int_invalid(void **state)
 {
-    static const char *const bad[] = {"abc", "", " 5",  "5 ", "0x10", "1.5",
+    static const char *const bad[] = {"abc", "",  " 5",  "5 ", "0x10", "1.5",
                                       "+",   "-", "1e3", "5k", "--1"};
     long long n = 99;
 
@@ -122,8 +122,8 @@ test_value_size_suffixes(void **state)
 static void
 test_value_size_invalid(void **state)
 {
-    static const char *const bad[] = {"1m", "1KB", "k", "", "1 M", "1.5M",
-                                      "M1", "1Mk", "0x1k"};
+    static const char *const bad[] = {"1m",   "1KB", "k",   "",    "1 M",
+                                      "1.5M", "M1",  "1Mk", "0x1k"};
     long long n = 7;
 
     (void)state;
@@ -304,8 +304,8 @@ test_value_unquote_escapes(void **state)
     size_t len = 0;
 
     (void)state;
-    assert_ok(nk__unquote("\"a\\tb\\n\\r\\\\\\\"\\x41\\x3B\\xfF\"", &out,
-                          &len));
+    assert_ok(
+        nk__unquote("\"a\\tb\\n\\r\\\\\\\"\\x41\\x3B\\xfF\"", &out, &len));
     assert_int_equal(len, sizeof(want) - 1);
     assert_memory_equal(out, want, len);
     assert_int_equal(out[len], '\0');
@@ -374,8 +374,7 @@ test_value_unquote_oom(void **state)
 static void
 test_value_option_string(void **state)
 {
-    const struct nk_option opt = {"prefix", NK_OPT_STRING, "", "", 0, 0,
-                                  NULL};
+    const struct nk_option opt = {"prefix", NK_OPT_STRING, "", "", 0, 0, NULL};
     struct nk_value v = {NULL, 0, 0};
 
     (void)state;
@@ -395,8 +394,8 @@ static void
 test_value_option_numbers(void **state)
 {
     const struct nk_option i = {"n", NK_OPT_INT, "", "", 1, 10, NULL};
-    const struct nk_option z = {"max_frame", NK_OPT_SIZE, "", "", 0,
-                                1LL << 30, NULL};
+    const struct nk_option z = {"max_frame", NK_OPT_SIZE, "",  "",
+                                0,           1LL << 30,   NULL};
     const struct nk_option b = {"b", NK_OPT_BOOL, "", "", 0, 0, NULL};
     const struct nk_option e = {"byte_order", NK_OPT_ENUM, "", "", 0, 0,
                                 "little|big"};
@@ -426,15 +425,18 @@ static void
 test_value_option_errors(void **state)
 {
     const struct nk_option i = {"n", NK_OPT_INT, "", "", 1, 10, NULL};
-    const struct nk_option z = {"max_frame", NK_OPT_SIZE, "", "", 0,
-                                1LL << 30, NULL};
+    const struct nk_option z = {"max_frame", NK_OPT_SIZE, "",  "",
+                                0,           1LL << 30,   NULL};
     const struct nk_option e = {"length_bytes", NK_OPT_ENUM, "", "", 0, 0,
                                 "1|2|4|8"};
     struct nk_value v = {"keep", 4, 42};
 
     (void)state;
     assert_why(nk__parse_option(&i, "11", 2, &v), "out of range 1..10");
-    assert_why(nk__parse_option(&i, "5\0" "5", 3, &v),
+    assert_why(nk__parse_option(&i,
+                                "5\0"
+                                "5",
+                                3, &v),
                "value holds a NUL byte");
     assert_why(nk__parse_option(&z, "2G", 2, &v), "out of range 0..1073741824");
     assert_why(nk__parse_option(&e, "3", 1, &v), "expected one of 1|2|4|8");
