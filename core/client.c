@@ -3,8 +3,8 @@
  *
  * One connection, so no event loop: the client waits with poll(2) directly.
  * The plugin's codec does all the protocol work (DESIGN: one codec, both
- * directions): encode writes the header in front of each message, decode
- * says where each reply ends.
+ * directions): encode says what goes before and after each message (a length
+ * field, a line's newline), decode says where each reply ends.
  *
  * Where a reply ends.  A framed codec says so: a reply is complete as soon
  * as decode reports a message.  An unframed codec (raw) cannot: its decode
@@ -70,7 +70,7 @@ struct client {
     char peer[NK_ADDRSTRLEN];
     uint8_t *rbuf; /* received bytes not yet taken by a reply */
     size_t rlen, rcap;
-    uint8_t *sbuf; /* header + payload of the message being sent */
+    uint8_t *sbuf; /* head + payload + tail of the message being sent */
     size_t scap;
     int eof;                    /* TCP: the peer closed its side */
     unsigned long sent, missed; /* UDP: messages sent, replies missed */
@@ -255,7 +255,7 @@ client_plugin(struct client *c, const char *name, struct nk_err *err)
     su.host = &client_host;
     su.opts = c->values;
     su.transport = c->transport;
-    su.max_message = ((size_t)1 << 20) + NK_HDR_MAX;
+    su.max_message = ((size_t)1 << 20) + 2 * NK_HDR_MAX;
     rc = c->plugin->desc->create(&su);
     if (rc < 0)
         return nk__err_set(err, "plugin %s: %s", name,
@@ -395,22 +395,22 @@ client_connect(struct client *c, struct nk_err *err)
 /* ---- message mode ------------------------------------------------------- */
 
 /*
- * Send one message: the codec's header and the payload, in one write.
- * Returns 1 when sent, 0 when there was nothing to send (an empty message of
- * an unframed codec over TCP: zero bytes on a stream are no message, and no
- * reply will come), or -1 with err.
+ * Send one message: the codec's head, the payload and the codec's tail, in
+ * one write.  Returns 1 when sent, 0 when there was nothing to send (an empty
+ * message of an unframed codec over TCP: zero bytes on a stream are no
+ * message, and no reply will come), or -1 with err.
  */
 static int
 client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
 {
     int64_t deadline = client_now_ms() + c->timeout_ms;
-    long h = c->plugin->desc->encode(c->inst, n, c->sbuf);
+    struct nk_wrap w;
     size_t total, off = 0;
+    int rc = nk__plugin_encode(c->plugin->desc, c->inst, n, &w);
 
-    if (h < 0 || h > NK_HDR_MAX)
-        return nk__err_run(err, "message of %zu bytes: %s", n,
-                           nk_strerror(h < 0 ? (int)h : NK_EPROTO));
-    total = (size_t)h + n;
+    if (rc < 0)
+        return nk__err_run(err, "message of %zu bytes: %s", n, nk_strerror(rc));
+    total = w.head_len + n + w.tail_len;
     if (total == 0 && c->transport == NK_TRANSPORT_TCP)
         return 0;
     if (total > c->scap) {
@@ -420,14 +420,17 @@ client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
         c->sbuf = grown;
         c->scap = total;
     }
+    /* One contiguous buffer, so a UDP message is one datagram and a TCP one
+     * leaves in as few segments as the socket allows. */
+    memcpy(c->sbuf, w.head, w.head_len);
     if (n > 0)
-        memcpy(c->sbuf + h, p, n);
+        memcpy(c->sbuf + w.head_len, p, n);
+    memcpy(c->sbuf + w.head_len + n, w.tail, w.tail_len);
     while (off < total) {
-        ssize_t w = send(c->fd, c->sbuf + off, total - off, MSG_NOSIGNAL);
-        int rc;
+        ssize_t sent = send(c->fd, c->sbuf + off, total - off, MSG_NOSIGNAL);
 
-        if (w >= 0) {
-            off += (size_t)w;
+        if (sent >= 0) {
+            off += (size_t)sent;
             continue;
         }
         /* A UDP socket reports an earlier datagram's ICMP error once, on
@@ -692,11 +695,11 @@ client_messages(struct client *c, struct nk_err *err)
     int rc = 1;
 
     /* UDP reads a whole datagram at once; TCP's buffer grows on demand. */
-    c->sbuf = nk__malloc(NK_HDR_MAX);
+    c->sbuf = nk__malloc(2 * NK_HDR_MAX);
     c->rbuf = cap > 0 ? nk__malloc(cap) : NULL;
     if (c->sbuf == NULL || (cap > 0 && c->rbuf == NULL))
         return nk__err_run(err, "out of memory");
-    c->scap = NK_HDR_MAX;
+    c->scap = 2 * NK_HDR_MAX;
     c->rcap = cap;
     if (m == NULL)
         rc = client_lines(c, err);

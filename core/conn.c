@@ -244,7 +244,7 @@ conn_outbuf(struct nk__conn *c)
     return srv->batch == c && nk__buf_len(&c->out) == 0 ? &srv->wbuf : &c->out;
 }
 
-/* Write header + iov straight to the socket; queue what did not fit. */
+/* Write head + iov + tail straight to the socket; queue what did not fit. */
 static int
 conn_send_direct(struct nk__conn *c, struct iovec *v, int n)
 {
@@ -272,12 +272,12 @@ conn_send_direct(struct nk__conn *c, struct iovec *v, int n)
 int
 nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
 {
-    struct iovec v[NK_SEND_IOV_MAX + 1];
-    uint8_t hdr[NK_HDR_MAX];
+    /* head, the payload's iovecs, tail */
+    struct iovec v[NK_SEND_IOV_MAX + 2];
+    struct nk_wrap w;
     struct nk__buf *b;
     size_t total = 0;
-    long h;
-    int rc = 0;
+    int n, rc;
 
     if (iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX)
         return NK_EINVAL;
@@ -285,19 +285,21 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
         return 0; /* the peer is gone: nothing to deliver to */
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
-    h = conn_plugin(c)->encode(c->ls->inst, total, hdr);
-    if (h < 0 || h > NK_HDR_MAX)
-        return h < 0 ? (int)h : NK_EINVAL;
-    v[0] = (struct iovec){hdr, (size_t)h};
+    rc = nk__plugin_encode(conn_plugin(c), c->ls->inst, total, &w);
+    if (rc < 0)
+        return rc;
+    v[0] = (struct iovec){w.head, w.head_len};
     memcpy(&v[1], iov, (size_t)iovcnt * sizeof(*iov));
+    v[iovcnt + 1] = (struct iovec){w.tail, w.tail_len};
+    n = iovcnt + 2;
     b = conn_outbuf(c);
     if (nk__buf_len(b) == 0 && nk__buf_len(&c->out) == 0 &&
-        total + (size_t)h >= NK_CONN_DIRECT_MIN) {
+        w.head_len + total + w.tail_len >= NK_CONN_DIRECT_MIN) {
         /* Large and first in line: gathered write, no copy. */
-        rc = conn_send_direct(c, v, iovcnt + 1);
+        rc = conn_send_direct(c, v, n);
         b = &c->out;
     } else {
-        for (int i = 0; i <= iovcnt && rc == 0; i++)
+        for (int i = 0; i < n && rc == 0; i++)
             rc = nk__buf_append(b, v[i].iov_base, v[i].iov_len);
     }
     if (rc < 0 || c->closing)

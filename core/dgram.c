@@ -11,7 +11,8 @@
 #include "log.h"
 #include "server.h"
 
-#define SLOT_OUT (NK_DGRAM_MAX + NK_HDR_MAX)
+/* A reply slot holds encode's head, the largest payload, and its tail. */
+#define SLOT_OUT (NK_DGRAM_MAX + 2 * NK_HDR_MAX)
 
 /* A session for one datagram: knows the socket its reply leaves from. */
 struct dgram_session {
@@ -91,8 +92,9 @@ nk__dgram_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
     struct nk__dgram *dg = sk->dgram;
     const struct nk_plugin *p = sk->ls->plugin->desc;
     size_t total = 0, off;
+    struct nk_wrap w;
     uint8_t *slot;
-    long h;
+    int rc;
 
     if (iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX)
         return NK_EINVAL;
@@ -100,17 +102,20 @@ nk__dgram_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
         total += iov[i].iov_len;
     if (total > NK_DGRAM_MAX)
         return NK_EMSGSIZE;
+    rc = nk__plugin_encode(p, sk->ls->inst, total, &w);
+    if (rc < 0)
+        return rc;
     if (dg->nout == NK_DGRAM_BATCH)
         dgram_flush(sk);
     slot = dg->out + (size_t)dg->nout * SLOT_OUT;
-    h = p->encode(sk->ls->inst, total, slot);
-    if (h < 0 || h > NK_HDR_MAX)
-        return h < 0 ? (int)h : NK_EINVAL;
-    off = (size_t)h;
+    memcpy(slot, w.head, w.head_len);
+    off = w.head_len;
     for (int i = 0; i < iovcnt; i++) {
         memcpy(slot + off, iov[i].iov_base, iov[i].iov_len);
         off += iov[i].iov_len;
     }
+    memcpy(slot + off, w.tail, w.tail_len);
+    off += w.tail_len;
     memcpy(&dg->to[dg->nout], &s->addr, s->addrlen);
     dg->outiov[dg->nout] = (struct iovec){slot, off};
     dg->outmsg[dg->nout].msg_hdr = (struct msghdr){

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static int err_vset(struct nk_err *err, const char *file, int line, int status,
                     const char *fmt, va_list ap)
@@ -61,4 +62,25 @@ nk__err_format(const struct nk_err *err, char *buf, unsigned size)
         snprintf(buf, size, "%s: %s", err->file, err->msg);
     else
         snprintf(buf, size, "%s", err->msg);
+}
+
+void
+nk__err_prefix(struct nk_err *err, const char *fmt, ...)
+{
+    char prefix[200];
+    size_t p, n = strlen(err->msg);
+    va_list ap;
+    int len;
+
+    va_start(ap, fmt);
+    len = vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return;
+    p = (size_t)len < sizeof(prefix) ? (size_t)len : sizeof(prefix) - 1;
+    if (p + n >= sizeof(err->msg))
+        n = sizeof(err->msg) - p - 1; /* the end of the message gives way */
+    memmove(err->msg + p, err->msg, n);
+    memcpy(err->msg, prefix, p);
+    err->msg[p + n] = '\0';
 }

@@ -30,6 +30,11 @@ int nk__err_at(struct nk_err *err, const char *file, int line, const char *fmt,
 int nk__err_run(struct nk_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Put printf-style text in front of the message ("-H x: " + msg),
+ * keeping file, line and status. */
+void nk__err_prefix(struct nk_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Format the one line main prints, without "netkit: " and newline. */
 void nk__err_format(const struct nk_err *err, char *buf, unsigned size);
 

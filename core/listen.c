@@ -30,6 +30,11 @@ listen_add_host(const struct nk__listen_conf *lc, const char *host,
         0) {
         if (implicit)
             return 0; /* this machine lacks the family: skip it */
+        /* Say where the host was given: the section, or -H. */
+        if (lc->file != NULL)
+            nk__err_prefix(err, "[listen.%s] host: ", lc->name);
+        else
+            nk__err_prefix(err, "-H %s: ", host);
         err->file = lc->file;
         err->line = lc->line;
         return -1;

@@ -203,6 +203,22 @@ nk__plugin_close(struct nk__plugin *p)
 }
 
 int
+nk__plugin_encode(const struct nk_plugin *d, void *inst, size_t payload_len,
+                  struct nk_wrap *w)
+{
+    int rc;
+
+    w->head_len = 0;
+    w->tail_len = 0;
+    rc = d->encode(inst, payload_len, w);
+    if (rc < 0)
+        return rc;
+    if (rc > 0 || w->head_len > NK_HDR_MAX || w->tail_len > NK_HDR_MAX)
+        return NK_EINVAL;
+    return 0;
+}
+
+int
 nk__plugin_check_transport(const struct nk__plugin *p, unsigned transport,
                            struct nk_err *err)
 {

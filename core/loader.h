@@ -43,6 +43,16 @@ int nk__plugin_open_path(const char *path, const char *name,
  * keep the object mapped, for readable LeakSanitizer stacks. */
 void nk__plugin_close(struct nk__plugin *p);
 
+/*
+ * Ask the plugin's encode how to wrap a message of payload_len bytes: zero
+ * w's lengths, call encode, and check what it filled in.  Returns 0, encode's
+ * own error (NK_EMSGSIZE), or NK_EINVAL for a plugin that broke the contract
+ * (a positive return, or a head or tail longer than NK_HDR_MAX), so no
+ * caller ever sends bytes from outside w.
+ */
+int nk__plugin_encode(const struct nk_plugin *d, void *inst, size_t payload_len,
+                      struct nk_wrap *w);
+
 /* "plugin 'raw' does not support udp" (status 2) unless it does. */
 int nk__plugin_check_transport(const struct nk__plugin *p, unsigned transport,
                                struct nk_err *err);

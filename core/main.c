@@ -51,6 +51,10 @@ load_config(struct nk__settings *s, struct nk_err *err)
     s->config_file = NULL;
     if (path != NULL || def != NULL)
         rc = nk__conf_load(s, path != NULL ? path : def, err);
+    if (rc < 0 && path == NULL && err->line == 0 && getenv("NETKIT_CONFIG"))
+        /* The user may not remember setting it: say where the name came
+         * from. */
+        nk__err_prefix(err, "$NETKIT_CONFIG: ");
     nk__free(path);
     return rc;
 }

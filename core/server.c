@@ -393,7 +393,7 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
             .host = &nk__host,
             .opts = sl->values,
             .transport = sl->conf->transport,
-            .max_message = (1u << 20) + NK_HDR_MAX,
+            .max_message = (1u << 20) + 2 * NK_HDR_MAX,
         };
         int rc;
 

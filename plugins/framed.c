@@ -119,8 +119,9 @@ framed_decode(void *inst, const uint8_t *buf, size_t len, struct nk_frame *fr)
     return (long)fr->need;
 }
 
-static long
-framed_encode(void *inst, size_t payload_len, uint8_t *hdr)
+/* The head is the length field; a length-prefixed message has no tail. */
+static int
+framed_encode(void *inst, size_t payload_len, struct nk_wrap *w)
 {
     const struct framed *f = inst;
 
@@ -128,9 +129,10 @@ framed_encode(void *inst, size_t payload_len, uint8_t *hdr)
         return NK_EMSGSIZE;
     for (unsigned i = 0; i < f->width; i++) {
         unsigned shift = 8 * (f->big ? f->width - 1 - i : i);
-        hdr[i] = (uint8_t)((uint64_t)payload_len >> shift);
+        w->head[i] = (uint8_t)((uint64_t)payload_len >> shift);
     }
-    return f->width;
+    w->head_len = f->width;
+    return 0;
 }
 
 static int

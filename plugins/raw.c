@@ -92,11 +92,12 @@ raw_decode(void *inst, const uint8_t *buf, size_t len, struct nk_frame *f)
     return (long)len;
 }
 
-/* Raw messages have no header. */
-static long
-raw_encode(void *inst, size_t payload_len, uint8_t *hdr)
+/* Raw messages have no head and no tail: the host zeroed w, so leaving it
+ * alone sends the payload as it is. */
+static int
+raw_encode(void *inst, size_t payload_len, struct nk_wrap *w)
 {
-    (void)inst, (void)payload_len, (void)hdr;
+    (void)inst, (void)payload_len, (void)w;
     return 0;
 }
 

@@ -14,6 +14,11 @@
  * cannot refuse it early from frame->need; decode refuses it itself as soon
  * as max_line bytes have arrived without a newline.
  *
+ * The one codec frames both directions: encode puts the "\n" after every
+ * message, so the replies sent here and the requests of
+ * `netkit connect -p upper` are lines alike, and decode reports a line's
+ * payload without it.
+ *
  * TCP only: over UDP a line protocol would need one line per datagram, and
  * the transport check ("plugin 'upper' does not support udp") is a clearer
  * answer than datagrams silently dropped.
@@ -41,7 +46,8 @@ static const struct nk_option upper_options[] = {
 struct upper {
     const struct nk_host *host;
     size_t max_line;
-    char *reply; /* max_line bytes: one upper-cased line and its newline */
+    char *reply; /* max_line bytes: one upper-cased line (encode adds the
+                    newline) */
 };
 
 static void
@@ -101,11 +107,13 @@ upper_decode(void *inst, const uint8_t *buf, size_t len, struct nk_frame *f)
     return (long)f->payload_len + 1;
 }
 
-/* Lines carry no header: the newline is part of what on_message sends. */
-static long
-upper_encode(void *inst, size_t payload_len, uint8_t *hdr)
+/* A line has no head; its tail is the newline that decode takes off. */
+static int
+upper_encode(void *inst, size_t payload_len, struct nk_wrap *w)
 {
-    (void)inst, (void)payload_len, (void)hdr;
+    (void)inst, (void)payload_len;
+    w->tail[0] = '\n';
+    w->tail_len = 1;
     return 0;
 }
 
@@ -119,18 +127,18 @@ upper_open(void *inst, struct nk_session *s)
     return 0;
 }
 
-/* Upper-case into the instance's buffer and send it.  send copies or
- * writes the bytes before it returns, so the buffer is free again at once. */
+/* Upper-case into the instance's buffer and send it; the host asks encode
+ * for the newline.  send copies or writes the bytes before it returns, so
+ * the buffer is free again at once. */
 static int
 upper_message(void *inst, struct nk_session *s, const uint8_t *p, size_t n)
 {
     struct upper *u = inst;
-    struct iovec iov = {u->reply, n + 1};
+    struct iovec iov = {u->reply, n};
 
     for (size_t i = 0; i < n; i++)
         u->reply[i] =
             (char)(p[i] >= 'a' && p[i] <= 'z' ? p[i] - 'a' + 'A' : p[i]);
-    u->reply[n] = '\n';
     return u->host->send(s, &iov, 1);
 }
 

@@ -8,8 +8,8 @@
  * things and nothing else:
  *
  *   1. how bytes become messages -- the codec: `decode` finds where the next
- *      message ends in a buffer of received bytes, `encode` writes the header
- *      that goes in front of an outgoing message;
+ *      message ends in a buffer of received bytes, `encode` says what goes
+ *      before and after an outgoing message (a length field, a newline);
  *   2. what to answer -- the serving callbacks: `on_open`, `on_message`,
  *      `on_close`, which answer through the host's `send`.
  *
@@ -45,11 +45,11 @@
  *         f->payload = buf, f->payload_len = len, f->need = 0;
  *         return (long)len;
  *     }
- *     static long
- *     hi_encode(void *inst, size_t n, uint8_t *hdr)
+ *     static int
+ *     hi_encode(void *inst, size_t n, struct nk_wrap *w)
  *     {
- *         (void)inst, (void)n, (void)hdr;
- *         return 0;    // no header
+ *         (void)inst, (void)n, (void)w;
+ *         return 0;    // no header, no trailer
  *     }
  *     static int
  *     hi_message(void *inst, struct nk_session *s, const uint8_t *p, size_t n)
@@ -58,8 +58,17 @@
  *         struct iovec iov[2] = {{(void *)"hi ", 3}, {(void *)p, n}};
  *         return host->send(s, iov, 2);
  *     }
- *     static int hi_create(struct nk_setup *su) { su->inst = (void *)su->host;
- * return 0; } static void hi_destroy(void *inst) { (void)inst; }
+ *     static int
+ *     hi_create(struct nk_setup *su)
+ *     {
+ *         su->inst = (void *)su->host;
+ *         return 0;
+ *     }
+ *     static void
+ *     hi_destroy(void *inst)
+ *     {
+ *         (void)inst;
+ *     }
  *
  *     static const struct nk_plugin hi = NK_PLUGIN_INIT(
  *         .name = "hi", .version = "1.0", .summary = "answers hi",
@@ -92,7 +101,7 @@ extern "C" {
 #define NK_TRANSPORT_TCP 0x1u
 #define NK_TRANSPORT_UDP 0x2u
 
-/* The most bytes `encode` may write in front of a message. */
+/* The most bytes `encode` may put before, and after, a message. */
 #define NK_HDR_MAX 16
 
 /* The most iovecs one `send` may carry. */
@@ -159,8 +168,8 @@ struct nk_host {
     /*
      * Send one message to the session's peer.  The payload is the
      * concatenation of iov[0..iovcnt) (at most NK_SEND_IOV_MAX); the host
-     * asks the plugin's `encode` for the header and sends header and payload
-     * together, in one write where it can.  The bytes are copied or sent
+     * asks the plugin's `encode` how to wrap it and sends head, payload and
+     * tail together, in one write where it can.  The bytes are copied or sent
      * before send returns: the plugin owns nothing afterwards.
      * Returns 0, or NK_EMSGSIZE (encode refused the length), NK_EINVAL,
      * NK_ENOMEM.  A peer that stops reading does not make send fail: the host
@@ -203,8 +212,8 @@ struct nk_setup {
     const struct nk_value *opts; /* one per option-table row; borrowed */
     unsigned transport;          /* NK_TRANSPORT_TCP or NK_TRANSPORT_UDP */
 
-    /* Out: the largest message, header included, the host may buffer for
-     * this instance.  The host sets a default (1 MiB + NK_HDR_MAX) before
+    /* Out: the largest message, framing included, the host may buffer for
+     * this instance.  The host sets a default (1 MiB + 2 * NK_HDR_MAX) before
      * calling create; a plugin with a `max_frame` option sets its own. */
     size_t max_message;
 
@@ -243,11 +252,27 @@ typedef long (*nk_decode_fn)(void *inst, const uint8_t *buf, size_t len,
                              struct nk_frame *frame);
 
 /*
- * encode: write into hdr[0..NK_HDR_MAX) the header of a message whose payload
- * is payload_len bytes.  Returns the header length (0 for an unframed
- * protocol) or NK_EMSGSIZE when the length does not fit the header.
+ * How one outgoing message is wrapped: bytes that go before its payload
+ * (a length field) and after it (a line protocol's "\n", a checksum).  The
+ * host zeroes both lengths before calling encode, and sends head, payload
+ * and tail together, in one write where it can.
  */
-typedef long (*nk_encode_fn)(void *inst, size_t payload_len, uint8_t *hdr);
+struct nk_wrap {
+    uint8_t head[NK_HDR_MAX];
+    size_t head_len; /* 0..NK_HDR_MAX */
+    uint8_t tail[NK_HDR_MAX];
+    size_t tail_len; /* 0..NK_HDR_MAX */
+};
+
+/*
+ * encode: fill w for a message whose payload is payload_len bytes.  Returns
+ * 0, or NK_EMSGSIZE when the length cannot be expressed (a 1-byte length
+ * field and 256 bytes).  An unframed protocol leaves w empty.  The same
+ * function frames the server's replies and `netkit connect`'s requests.
+ * Any other result (a positive return, a length past NK_HDR_MAX) breaks
+ * the contract: the host's send then fails with NK_EINVAL.
+ */
+typedef int (*nk_encode_fn)(void *inst, size_t payload_len, struct nk_wrap *w);
 
 /* ---------------------------------------------------------------------------
  * The plugin description

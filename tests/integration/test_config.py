@@ -296,9 +296,10 @@ class EnvironmentTest(unittest.TestCase):
         missing = os.path.join(self.tmp.name, "missing.ini")
         r = nktest.run("serve", "-P", "0", env={"NETKIT_CONFIG": missing})
         self.assertEqual(r.returncode, 2)
+        # The message says where the file name came from.
         self.assertEqual(r.stderr.decode(),
-                         "netkit: cannot open %s: No such file or directory\n"
-                         % missing)
+                         "netkit: $NETKIT_CONFIG: cannot open %s: No such "
+                         "file or directory\n" % missing)
 
     def test_missing_c_file_is_an_error(self):
         missing = os.path.join(self.tmp.name, "missing.ini")
@@ -367,6 +368,13 @@ class BadConfigTest(unittest.TestCase):
                    "proto = nosuch\n",
                    r"netkit: {file}:4: plugin 'nosuch' not found "
                    r"\(looked in: .*\)")
+
+    def test_unresolvable_host(self):
+        # A host that does not resolve names the listener and its section's
+        # line; it is a run-time failure (the resolver said no): status 1.
+        self.check("[listen.a]\nport = 0\nhost = nosuch.invalid\n",
+                   r"netkit: {file}:1: \[listen\.a\] host: cannot resolve "
+                   r"'nosuch\.invalid': .+", status=1)
 
     def test_unknown_plugin_section(self):
         self.check("[plugin.nosuch]\nx = 1\n",

@@ -243,7 +243,8 @@ class LiteralTest(unittest.TestCase):
         r = nktest.run("serve", "-P", "0", "-H", "fe80::1%nosuchif0")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr.decode(),
-                         r"^netkit: cannot resolve 'fe80::1%nosuchif0': .+\n$")
+                         r"^netkit: -H fe80::1%nosuchif0: cannot resolve "
+                         r"'fe80::1%nosuchif0': .+\n$")
 
 
 @unittest.skipUnless("::1" in HOSTS, "this machine cannot bind ::1")

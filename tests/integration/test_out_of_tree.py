@@ -165,6 +165,25 @@ class OutOfTreeTest(unittest.TestCase):
                 self.assertEqual(recv_line(s), b"\n")
             self.assertEqual(srv.stop(), 0, srv.stderr())
 
+    def test_connect_frames_lines(self):
+        # netkit connect frames each request with upper's encode (the "\n"
+        # is its tail) and prints each reply's payload, which decode gives
+        # without the "\n", on its own line.
+        build = self.cmake_build()
+        with Server("-L", build, "-p", "upper", "-P", "0",
+                    "-H", "127.0.0.1") as srv:
+            r = nktest.run("connect", "-L", build, "-p", "upper", "-m",
+                           "hello", "-n", "2", "127.0.0.1", str(srv.port()))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, b"HELLO\nHELLO\n")
+            # Lines from standard input too, an empty one included.
+            r = nktest.run("connect", "-L", build, "-p", "upper",
+                           "127.0.0.1", str(srv.port()),
+                           input=b"one\n\nTwo 2\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, b"ONE\n\nTWO 2\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+
     def test_long_line_closes(self):
         # A line of max_line bytes is served; one byte more closes.
         with Server("-L", self.cmake_build(), "-p", "upper", "-P", "0",

@@ -5,8 +5,9 @@
  * in for the whole core with a table of small functions:
  *
  *   - send records each message exactly as it would go on the wire: the
- *     header the plugin's own `encode` writes for the total payload length,
- *     followed by the concatenated iovecs (the real host does the same);
+ *     head the plugin's own `encode` gives for the total payload length,
+ *     the concatenated iovecs, then encode's tail (the real host does the
+ *     same);
  *   - close counts closes, log counts and keeps the last line (printed when
  *     NK_TEST_VERBOSE is set), peer_name answers "127.0.0.1:5000", and
  *     get_data/set_data keep one pointer per session.
@@ -92,12 +93,13 @@ struct nk_session {
     size_t in_len, in_cap;
 };
 
-/* One message as it would be written: header, then payload. */
+/* One message as it would be written: head, payload, then tail. */
 struct fake_msg {
     struct nk_session *session;
     uint8_t *bytes;
-    size_t len;     /* header + payload */
-    size_t hdr_len; /* what encode returned */
+    size_t len;      /* head + payload + tail */
+    size_t head_len; /* encode's w.head_len */
+    size_t tail_len; /* encode's w.tail_len */
 };
 
 struct fake_host {
@@ -132,16 +134,16 @@ static struct fake_host *fake_current;
 
 /*
  * See nk_host.send.  Checks the arguments as the host does, asks the plugin's
- * encode for the header of the total length, and records header + payload.
+ * encode how to wrap the total length, and records head + payload + tail.
  */
 static inline int
 fake_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
 {
     struct fake_host *fh;
     struct fake_msg *m;
-    uint8_t hdr[NK_HDR_MAX];
+    struct nk_wrap w;
     size_t total = 0, off;
-    long hlen;
+    int rc;
 
     assert_non_null(s);
     fh = s->fake;
@@ -157,25 +159,34 @@ fake_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
     if (fh->send_fail < 0)
         return fh->send_fail;
 
-    hlen = fh->plugin->encode(fh->inst, total, hdr);
-    if (hlen < 0)
-        return (int)hlen;
-    assert_in_range(hlen, 0, NK_HDR_MAX);
+    /* The host zeroes only the lengths: poison the bytes, so a plugin that
+     * claims bytes it did not write is caught by the tests' comparisons. */
+    memset(&w, 0xa5, sizeof(w));
+    w.head_len = 0;
+    w.tail_len = 0;
+    rc = fh->plugin->encode(fh->inst, total, &w);
+    if (rc < 0)
+        return rc;
+    assert_int_equal(rc, 0);
+    assert_in_range(w.head_len, 0, NK_HDR_MAX);
+    assert_in_range(w.tail_len, 0, NK_HDR_MAX);
     assert_in_range(fh->nsent, 0, FAKE_SENT_MAX - 1);
 
     m = &fh->sent[fh->nsent];
     m->session = s;
-    m->hdr_len = (size_t)hlen;
-    m->len = (size_t)hlen + total;
+    m->head_len = w.head_len;
+    m->tail_len = w.tail_len;
+    m->len = w.head_len + total + w.tail_len;
     m->bytes = malloc(m->len + 1); /* + 1: never malloc(0) */
     assert_non_null(m->bytes);
-    memcpy(m->bytes, hdr, (size_t)hlen);
-    off = (size_t)hlen;
+    memcpy(m->bytes, w.head, w.head_len);
+    off = w.head_len;
     for (int i = 0; i < iovcnt; i++) {
         if (iov[i].iov_len > 0)
             memcpy(m->bytes + off, iov[i].iov_base, iov[i].iov_len);
         off += iov[i].iov_len;
     }
+    memcpy(m->bytes + off, w.tail, w.tail_len);
     fh->nsent++;
     return 0;
 }
@@ -463,7 +474,7 @@ fake_host_create_opts(struct fake_host *fh, const struct fake_opts *fo,
     su.host = &fh->host;
     su.opts = fo->v;
     su.transport = transport;
-    su.max_message = ((size_t)1 << 20) + NK_HDR_MAX;
+    su.max_message = ((size_t)1 << 20) + 2 * NK_HDR_MAX;
     rc = fh->plugin->create(&su);
     memcpy(fh->err, su.err, sizeof(fh->err));
     fh->err[sizeof(fh->err) - 1] = '\0';

@@ -4,7 +4,7 @@
  * plugins/framed.c is compiled into this executable, so its description is
  * reached through nk_plugin_entry() and its callbacks are called directly
  * with byte strings: no socket, no core.  Every case asserts the exact bytes
- * on the wire; a reply's header is the one the plugin's own encode wrote,
+ * on the wire; a reply's header is the head the plugin's own encode gave,
  * as the real host will send it.
  */
 #include <limits.h>
@@ -50,6 +50,30 @@ decode(struct fake_host *fh, const uint8_t *buf, size_t len,
 {
     memset(fr, 0xa5, sizeof(*fr));
     return fh->plugin->decode(fh->inst, buf, len, fr);
+}
+
+/*
+ * Run the plugin's encode as the host does (lengths zeroed, the bytes
+ * garbage) and copy the head into head.  Returns encode's error, or the
+ * head's length: framed's head is its length field, and it has no tail.
+ */
+static long
+encode(struct fake_host *fh, size_t payload_len, uint8_t *head)
+{
+    struct nk_wrap w;
+    int rc;
+
+    memset(&w, 0xa5, sizeof(w));
+    w.head_len = 0;
+    w.tail_len = 0;
+    rc = fh->plugin->encode(fh->inst, payload_len, &w);
+    if (rc < 0)
+        return rc;
+    assert_int_equal(rc, 0);
+    assert_int_equal(w.tail_len, 0);
+    assert_in_range(w.head_len, 1, NK_HDR_MAX);
+    memcpy(head, w.head, w.head_len);
+    return (long)w.head_len;
 }
 
 /* Hand one payload to on_message on the default session. */
@@ -162,7 +186,8 @@ test_framed_one_message(void **state)
     assert_sent_lit(fh, 0,
                     "\x0c\x00\x00\x00"
                     "echo : hello");
-    assert_int_equal(fh->sent[0].hdr_len, 4);
+    assert_int_equal(fh->sent[0].head_len, 4);
+    assert_int_equal(fh->sent[0].tail_len, 0);
     assert_ptr_equal(fh->sent[0].session, &fh->session);
     assert_int_equal(fh->closes, 0);
 }
@@ -472,11 +497,11 @@ round_trip(struct fake_host *fh, const struct combo *c)
 
         assert_non_null(buf);
         if (!fits(n, c->width)) {
-            assert_nk_err(fh->plugin->encode(fh->inst, n, buf), NK_EMSGSIZE);
+            assert_nk_err(encode(fh, n, buf), NK_EMSGSIZE);
             free(buf);
             continue;
         }
-        hlen = fh->plugin->encode(fh->inst, n, buf);
+        hlen = encode(fh, n, buf);
         assert_int_equal(hlen, c->width);
         for (size_t j = 0; j < n + EXTRA; j++)
             buf[hlen + j] = (uint8_t)(j * 31 + 7); /* NULs included */
@@ -520,11 +545,10 @@ test_framed_widths_and_orders(void **state)
         assert_nk_ok(fake_host_reopen(fh, c->opts, NK_TRANSPORT_TCP));
         assert_int_equal(fh->max_message, 1024 * 1024 + c->width);
 
-        assert_int_equal(fh->plugin->encode(fh->inst, 5, hdr), c->width);
+        assert_int_equal(encode(fh, 5, hdr), c->width);
         assert_memory_equal(hdr, c->five, c->width);
         if (c->wide <= SIZE_MAX) {
-            assert_int_equal(fh->plugin->encode(fh->inst, (size_t)c->wide, hdr),
-                             c->width);
+            assert_int_equal(encode(fh, (size_t)c->wide, hdr), c->width);
             assert_memory_equal(hdr, c->wide_hdr, c->width);
         }
         if (c->wide <= (uint64_t)LONG_MAX - c->width) {
@@ -568,9 +592,9 @@ test_framed_dns_over_tcp(void **state)
     struct nk_frame fr;
     uint8_t hdr[NK_HDR_MAX];
 
-    assert_int_equal(fh->plugin->encode(fh->inst, 5, hdr), 2);
+    assert_int_equal(encode(fh, 5, hdr), 2);
     assert_memory_equal(hdr, "\x00\x05", 2);
-    assert_int_equal(fh->plugin->encode(fh->inst, 512, hdr), 2);
+    assert_int_equal(encode(fh, 512, hdr), 2);
     assert_memory_equal(hdr, "\x02\x00", 2);
     assert_int_equal(decode(fh, in, 7, &fr), 7);
     assert_nk_ok(serve(fh, fr.payload, fr.payload_len));
@@ -590,10 +614,10 @@ test_framed_encode_too_big(void **state)
     struct fake_host *fh = *state;
     uint8_t hdr[NK_HDR_MAX], payload[249];
 
-    assert_int_equal(fh->plugin->encode(fh->inst, 255, hdr), 1);
+    assert_int_equal(encode(fh, 255, hdr), 1);
     assert_int_equal(hdr[0], 0xff);
-    assert_nk_err(fh->plugin->encode(fh->inst, 256, hdr), NK_EMSGSIZE);
-    assert_nk_err(fh->plugin->encode(fh->inst, SIZE_MAX, hdr), NK_EMSGSIZE);
+    assert_nk_err(encode(fh, 256, hdr), NK_EMSGSIZE);
+    assert_nk_err(encode(fh, SIZE_MAX, hdr), NK_EMSGSIZE);
 
     /* 7 + 248 = 255 bytes fit; 7 + 249 = 256 do not. */
     memset(payload, 'x', sizeof(payload));
@@ -605,20 +629,19 @@ test_framed_encode_too_big(void **state)
     assert_int_equal(fh->nsent, 0);
 
     assert_nk_ok(fake_host_reopen(fh, w2, NK_TRANSPORT_TCP));
-    assert_int_equal(fh->plugin->encode(fh->inst, 65535, hdr), 2);
+    assert_int_equal(encode(fh, 65535, hdr), 2);
     assert_memory_equal(hdr, "\xff\xff", 2);
-    assert_nk_err(fh->plugin->encode(fh->inst, 65536, hdr), NK_EMSGSIZE);
+    assert_nk_err(encode(fh, 65536, hdr), NK_EMSGSIZE);
 
     assert_nk_ok(fake_host_reopen(fh, w4, NK_TRANSPORT_TCP));
-    assert_int_equal(fh->plugin->encode(fh->inst, 0xffffffffu, hdr), 4);
+    assert_int_equal(encode(fh, 0xffffffffu, hdr), 4);
     assert_memory_equal(hdr, "\xff\xff\xff\xff", 4);
 #if SIZE_MAX > 0xffffffffu
-    assert_nk_err(fh->plugin->encode(fh->inst, (size_t)1 << 32, hdr),
-                  NK_EMSGSIZE);
+    assert_nk_err(encode(fh, (size_t)1 << 32, hdr), NK_EMSGSIZE);
 #endif
 
     assert_nk_ok(fake_host_reopen(fh, w8, NK_TRANSPORT_TCP));
-    assert_int_equal(fh->plugin->encode(fh->inst, SIZE_MAX, hdr), 8);
+    assert_int_equal(encode(fh, SIZE_MAX, hdr), 8);
     put_len(payload, 8, 1, SIZE_MAX);
     assert_memory_equal(hdr, payload, 8);
 }

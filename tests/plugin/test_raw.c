@@ -71,7 +71,8 @@ assert_echoed(struct fake_host *fh, const void *prefix, size_t prefix_len,
     fake_host_clear(fh);
     assert_nk_ok(serve(fh, c->bytes, c->len));
     assert_int_equal(fh->nsent, 1);
-    assert_int_equal(fh->sent[0].hdr_len, 0);
+    assert_int_equal(fh->sent[0].head_len, 0);
+    assert_int_equal(fh->sent[0].tail_len, 0);
     assert_int_equal(fh->sent[0].len, prefix_len + c->len);
     assert_memory_equal(fh->sent[0].bytes, prefix, prefix_len);
     assert_memory_equal(fh->sent[0].bytes + prefix_len, c->bytes, c->len);
@@ -306,19 +307,24 @@ test_raw_udp_exit_echoed(void **state)
         assert_echoed(fh, FAKE_BYTES(">Server echo : "), &cases[i]);
 }
 
-/* Raw messages have no header: encode writes nothing and returns 0. */
+/* Raw messages have no head and no tail: encode leaves the wrap as the host
+ * handed it (lengths zeroed) and returns 0. */
 static void
 test_raw_encode_no_header(void **state)
 {
     static const size_t lens[] = {0, 1, 5, 65536, SIZE_MAX};
     struct fake_host *fh = *state;
-    uint8_t hdr[NK_HDR_MAX], untouched[NK_HDR_MAX];
+    struct nk_wrap w, untouched;
 
-    memset(untouched, 0xaa, sizeof(untouched));
+    memset(&untouched, 0xaa, sizeof(untouched));
+    untouched.head_len = 0;
+    untouched.tail_len = 0;
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-        memset(hdr, 0xaa, sizeof(hdr));
-        assert_int_equal(fh->plugin->encode(fh->inst, lens[i], hdr), 0);
-        assert_memory_equal(hdr, untouched, sizeof(hdr));
+        memcpy(&w, &untouched, sizeof(w));
+        assert_int_equal(fh->plugin->encode(fh->inst, lens[i], &w), 0);
+        assert_int_equal(w.head_len, 0);
+        assert_int_equal(w.tail_len, 0);
+        assert_memory_equal(&w, &untouched, sizeof(w));
     }
 }
 
@@ -388,6 +394,62 @@ test_raw_instances_independent(void **state)
     fake_host_fini(&other);
 }
 
+/* A codec that wraps each message in a head "<" + length byte and a tail
+ * "\r\n", to check the fake host's send against the wire format. */
+static int
+wrap_encode(void *inst, size_t payload_len, struct nk_wrap *w)
+{
+    (void)inst;
+    if (payload_len > UINT8_MAX)
+        return NK_EMSGSIZE;
+    w->head[0] = '<';
+    w->head[1] = (uint8_t)payload_len;
+    w->head_len = 2;
+    memcpy(w->tail, "\r\n", 2);
+    w->tail_len = 2;
+    return 0;
+}
+
+/* The fake host sends head + payload + tail, as the real host does: raw's
+ * two iovecs (prefix, chunk) are the payload, the tail comes after the last
+ * of them, and an encode refusal sends nothing. */
+static void
+test_raw_fake_host_wraps(void **state)
+{
+    static const char *opts[] = {"prefix=P:", NULL};
+    /* Static: the teardown still reaches destroy through it. */
+    static struct nk_plugin wrapped;
+    struct fake_host *fh = *state;
+    uint8_t big[UINT8_MAX];
+
+    wrapped = *nk_plugin_entry();
+    wrapped.encode = wrap_encode;
+    fake_host_fini(fh);
+    fake_host_init(fh, &wrapped);
+    assert_nk_ok(fake_host_create(fh, opts, NK_TRANSPORT_TCP));
+
+    assert_nk_ok(serve(fh, "hello", 5));
+    assert_int_equal(fh->nsent, 1);
+    assert_int_equal(fh->sent[0].head_len, 2);
+    assert_int_equal(fh->sent[0].tail_len, 2);
+    assert_sent_lit(fh, 0, "<\x07P:hello\r\n");
+
+    /* An empty chunk is still wrapped: the tail follows the prefix. */
+    assert_nk_ok(serve(fh, "", 0));
+    assert_sent_lit(fh, 1, "<\x02P:\r\n");
+
+    /* 2 + 253 bytes is the longest payload wrap_encode takes. */
+    memset(big, 'b', sizeof(big));
+    assert_nk_ok(serve(fh, big, sizeof(big) - 2));
+    assert_int_equal(fh->nsent, 3);
+    assert_int_equal(fh->sent[2].len, 2 + 255 + 2);
+    assert_memory_equal(fh->sent[2].bytes, "<\xffP:", 4);
+    assert_memory_equal(fh->sent[2].bytes + 4, big, sizeof(big) - 2);
+    assert_memory_equal(fh->sent[2].bytes + 2 + 255, "\r\n", 2);
+    assert_nk_err(serve(fh, big, sizeof(big) - 1), NK_EMSGSIZE);
+    assert_int_equal(fh->nsent, 3);
+}
+
 /* The fake host itself: a complete table whose services answer as the
  * real host's do, so a plugin test fails only for the plugin's sake. */
 static void
@@ -442,6 +504,8 @@ main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_raw_send_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_instances_independent, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_raw_fake_host_wraps, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_raw_fake_host, setup, teardown),
     };

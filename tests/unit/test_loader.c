@@ -397,6 +397,80 @@ test_loader_open_out_of_memory(void **state)
     nk__plugin_close(p);
 }
 
+/* ---- encode ------------------------------------------------------------- */
+
+/* An encode that answers by payload length, one way of keeping or breaking
+ * the contract per length. */
+static int
+odd_encode(void *inst, size_t payload_len, struct nk_wrap *w)
+{
+    (void)inst;
+    switch (payload_len) {
+    case 0: /* leaves w as the host handed it */
+        return 0;
+    case 1: /* the old contract: a header length */
+        return 4;
+    case 2: /* the most the contract allows, both sides */
+        w->head_len = NK_HDR_MAX;
+        w->tail_len = NK_HDR_MAX;
+        return 0;
+    case 3:
+        w->head_len = NK_HDR_MAX + 1;
+        return 0;
+    case 4:
+        w->tail_len = NK_HDR_MAX + 1;
+        return 0;
+    default:
+        return NK_EMSGSIZE;
+    }
+}
+
+/* A wrap as a caller might leave it: every byte, lengths included, set. */
+static void
+garbage_wrap(struct nk_wrap *w)
+{
+    memset(w, 0xa5, sizeof(*w));
+}
+
+/* nk__plugin_encode zeroes the lengths before encode, passes its refusal
+ * on, and turns every breach of the contract into NK_EINVAL, so that no
+ * send path reads past w's arrays. */
+static void
+test_loader_encode_checks(void **state)
+{
+    struct nk_plugin d = {.encode = odd_encode};
+    struct nk__plugin *wrap;
+    struct nk_wrap w;
+
+    (void)state;
+    garbage_wrap(&w);
+    assert_int_equal(nk__plugin_encode(&d, NULL, 0, &w), 0);
+    assert_int_equal(w.head_len, 0);
+    assert_int_equal(w.tail_len, 0);
+    garbage_wrap(&w);
+    assert_int_equal(nk__plugin_encode(&d, NULL, 1, &w), NK_EINVAL);
+    garbage_wrap(&w);
+    assert_int_equal(nk__plugin_encode(&d, NULL, 2, &w), 0);
+    assert_int_equal(w.head_len, NK_HDR_MAX);
+    assert_int_equal(w.tail_len, NK_HDR_MAX);
+    garbage_wrap(&w);
+    assert_int_equal(nk__plugin_encode(&d, NULL, 3, &w), NK_EINVAL);
+    garbage_wrap(&w);
+    assert_int_equal(nk__plugin_encode(&d, NULL, 4, &w), NK_EINVAL);
+    garbage_wrap(&w);
+    assert_int_equal(nk__plugin_encode(&d, NULL, 5, &w), NK_EMSGSIZE);
+
+    /* A loaded plugin's head and tail come back as it wrote them. */
+    wrap = load_fixture("wrap");
+    garbage_wrap(&w);
+    assert_int_equal(nk__plugin_encode(wrap->desc, NULL, 5, &w), 0);
+    assert_int_equal(w.head_len, 1);
+    assert_memory_equal(w.head, "<", 1);
+    assert_int_equal(w.tail_len, 2);
+    assert_memory_equal(w.tail, ">\n", 2);
+    nk__plugin_close(wrap);
+}
+
 /* ---- option values ------------------------------------------------------ */
 
 /* With nothing set, every option has its default, parsed by type. */
@@ -755,6 +829,7 @@ main(void)
         cmocka_unit_test(test_loader_not_elf),
         cmocka_unit_test(test_loader_transport_check),
         cmocka_unit_test(test_loader_open_out_of_memory),
+        cmocka_unit_test(test_loader_encode_checks),
         cmocka_unit_test_setup_teardown(test_loader_values_defaults, setup_good,
                                         teardown_good),
         cmocka_unit_test_setup_teardown(test_loader_values_config_overrides,
