@@ -107,6 +107,7 @@ nk__conn_close(struct nk__conn *c, const char *why)
     lru_unlink(c);
     ls->nconns--;
     srv->nconns--;
+    atomic_fetch_sub(ls->slots, 1);
     nk__session_format(&c->sess, peer, sizeof(peer));
     if (why != NULL)
         nk__log(NK_LOG_INFO, "Connection closed %s (%s)", peer, why);
@@ -128,6 +129,7 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
 
     if (c == NULL) {
         close(fd);
+        atomic_fetch_sub(ls->slots, 1);
         nk__log(NK_LOG_WARN, "Connection dropped: out of memory");
         return NK_ENOMEM;
     }
@@ -146,6 +148,7 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     if (rc < 0) {
         close(fd);
         nk__free(c);
+        atomic_fetch_sub(ls->slots, 1);
         nk__log(NK_LOG_WARN, "Connection dropped: %s", nk_strerror(rc));
         return rc;
     }

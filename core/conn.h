@@ -61,7 +61,9 @@ struct nk__conn {
     unsigned eof : 1;               /* the peer half-closed */
 };
 
-/* Adopt an accepted descriptor: register, on_open, log "Connection from". */
+/* Adopt an accepted descriptor: register, on_open, log "Connection from".
+ * The caller has taken one of the listener's slots (max_conns): the
+ * connection gives it back when it closes, or at once if this fails. */
 int nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
                   socklen_t salen);
 

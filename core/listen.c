@@ -332,8 +332,10 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
                         ls->conf->name, strerror(errno));
             return;
         }
-        if ((long long)ls->nconns >= ls->conf->max_conns) {
+        /* Take a slot; nk__conn_open owns it from here on. */
+        if (atomic_fetch_add(ls->slots, 1) >= ls->conf->max_conns) {
             char peer[NK_ADDRSTRLEN];
+            atomic_fetch_sub(ls->slots, 1);
             nk__addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
             nk__log(NK_LOG_WARN, "Refused %s: max_conns (%lld) reached", peer,
                     ls->conf->max_conns);

@@ -38,7 +38,8 @@ struct serve_listener {
     size_t nopts, naccept;
     struct nk__bindaddr *addrs;
     size_t naddrs;
-    int *fds; /* [addr * nworkers + worker]; -1: address skipped */
+    int *fds;           /* [addr * nworkers + worker]; -1: address skipped */
+    atomic_llong slots; /* connections open, all workers (max_conns) */
 };
 
 struct nk__serve {
@@ -398,6 +399,7 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
         int rc;
 
         ls->srv = srv;
+        ls->slots = &sl->slots;
         ls->conf = sl->conf;
         ls->plugin = sl->plugin;
         ls->accept_opts = sl->accept;

@@ -12,6 +12,7 @@
 #define NK_CORE_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -45,7 +46,11 @@ struct nk__listener {
     size_t naccept_opts;
     struct nk__sock *socks;
     size_t nsocks;
-    size_t nconns;
+    size_t nconns; /* this worker's connections */
+    /* Every worker's connections of this listener, against max_conns: a
+     * connection takes a slot before it is adopted (nk__listen_on_accept)
+     * and gives it back when it closes (nk__conn_close). */
+    atomic_llong *slots;
     /* Every connection, least recently active first: the idle timer expires
      * from the head, activity moves a connection to the tail, both O(1). */
     struct nk__conn *lru_head, *lru_tail;

@@ -49,7 +49,7 @@ def family_of(host):
 class Server:
     """A `netkit serve` process; stderr lines are collected as they come."""
 
-    def __init__(self, *args, env=None, wait_listen=True):
+    def __init__(self, *args, env=None, wait_listen=True, nofile=None):
         cmd = [NETKIT, "serve"] + list(args)
         if VALGRIND:
             cmd = ["valgrind", "--quiet", "--error-exitcode=99",
@@ -57,9 +57,16 @@ class Server:
                    "--show-leak-kinds=definite"] + cmd
         full_env = dict(os.environ)
         full_env.update(env or {})
+        limit = None
+        if nofile is not None:  # run the server with few descriptors
+            import resource
+
+            def limit():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=full_env)
+                                     stderr=subprocess.PIPE, env=full_env,
+                                     preexec_fn=limit)
         self.lines = []
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)

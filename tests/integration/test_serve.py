@@ -71,6 +71,20 @@ class FramedTest(unittest.TestCase):
             good.sendall(frame(b"still here"))
             self.assertEqual(recv_frame(good), b"echo : still here")
 
+    def test_slow_drip_does_not_block_others(self):
+        # A peer that sends a message a few bytes at a time, with another
+        # client's whole exchange between its pieces, holds only its own
+        # partial message: the others are served meanwhile, and the drip is
+        # answered once complete.
+        port = self.srv.port()
+        with connect("127.0.0.1", port) as drip:
+            for piece in (b"\x05\x00", b"\x00\x00he", b"ll", b"o"):
+                drip.sendall(piece)
+                with connect("127.0.0.1", port) as other:
+                    other.sendall(frame(b"other"))
+                    self.assertEqual(recv_frame(other), b"echo : other")
+            self.assertEqual(recv_frame(drip), b"echo : hello")
+
     def test_fifty_concurrent_clients(self):
         # 50 clients at once, each on its own thread, each answered right.
         results = {}
@@ -258,6 +272,57 @@ class OptionsTest(unittest.TestCase):
         self.assertRegex(events[0]["msg"],
                          r"^Listen on 127\.0\.0\.1:\d+ \(tcp, raw\)$")
         self.assertRegex(events[0]["ts"], r"^\d{4}-\d\d-\d\dT")
+
+    def test_max_conns_counts_every_worker(self):
+        # --max-conns bounds the listener, not each worker: with -w 2 and a
+        # limit of 3, three connections are served and every further one is
+        # refused, whichever worker the kernel hands it to.
+        with Server("-p", "raw", "-P", "0", "-H", "127.0.0.1", "-w", "2",
+                    "--max-conns", "3") as srv:
+            held = [connect("127.0.0.1", srv.port()) for _ in range(3)]
+            for s in held:
+                s.sendall(b"x")
+                self.assertEqual(recv_exact(s, 16), b">Server echo : x")
+            for _ in range(4):
+                with connect("127.0.0.1", srv.port()) as extra:
+                    self.assertEqual(extra.recv(10), b"")
+            for s in held:
+                s.close()
+            self.assertEqual(srv.stop(), 0)
+
+    @unittest.skipIf(nktest.VALGRIND, "valgrind needs descriptors of its own")
+    def test_out_of_descriptors(self):
+        # With few descriptors the server sheds what it cannot accept
+        # (accept with a spare descriptor, close at once) instead of
+        # spinning, logs it, and serves again once descriptors free up.
+        with Server("-p", "raw", "-P", "0", "-H", "127.0.0.1",
+                    nofile=20) as srv:
+            port = srv.port()
+            conns, shed = [], 0
+            for _ in range(30):  # bounded: more than the limit allows
+                s = connect("127.0.0.1", port)
+                try:
+                    s.sendall(b"x")
+                    data = s.recv(100)
+                except ConnectionResetError:
+                    data = b""  # shed with our byte unread: a reset
+                if data == b"":
+                    shed += 1
+                    s.close()
+                else:
+                    self.assertEqual(data, b">Server echo : x")
+                    conns.append(s)
+            self.assertGreater(shed, 0)
+            self.assertGreater(len(conns), 0)
+            srv.wait_for("Out of file descriptors: shed a connection")
+            last = conns[-1].getsockname()[1]
+            for s in conns:
+                s.close()
+            srv.wait_for("Connection closed 127.0.0.1:%d" % last)
+            with connect("127.0.0.1", port) as s:
+                s.sendall(b"again")
+                self.assertEqual(recv_exact(s, 20), b">Server echo : again")
+            self.assertEqual(srv.stop(), 0)
 
     def test_workers(self):
         # -w 2: two event loops share the port; both answer.
