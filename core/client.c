@@ -541,6 +541,9 @@ client_reply_tcp(struct client *c, struct nk_err *err)
         if (c->rlen > 0) {
             long n = c->plugin->desc->decode(c->inst, c->rbuf, c->rlen, &f);
 
+            if (n > 0 && (size_t)n > c->rlen)
+                return nk__err_run(err, "plugin %s: decode overran its input",
+                                   c->plugin->name);
             if (n > 0) {
                 whole = (size_t)n == c->rlen && f.payload == c->rbuf &&
                         f.payload_len == c->rlen;

@@ -602,15 +602,25 @@ conf_reader(char *str, int num, void *stream)
     struct conf_ctx *c = stream;
     size_t n, max = num > 3 ? (size_t)num - 3 : 0;
 
+    long before, after;
+
     if (c->failed)
         return NULL;
+    before = ftell(c->f);
     if (fgets(c->raw, sizeof(c->raw), c->f) == NULL) {
         if (ferror(c->f))
             c->read_errno = errno != 0 ? errno : EIO;
         return NULL;
     }
+    after = ftell(c->f);
     c->lineno++;
     n = strlen(c->raw);
+    /* fgets read more bytes than strlen sees: a NUL byte, which would cut
+     * the value short -- also on a last line without a newline. */
+    if (before >= 0 && after >= 0 && (size_t)(after - before) != n) {
+        conf_fail(c, c->lineno, "line holds a NUL byte");
+        return NULL;
+    }
     if (n > 0 && c->raw[n - 1] == '\n') {
         c->raw[--n] = '\0';
     } else if (!feof(c->f)) {

@@ -157,11 +157,23 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     c->last_active = loop->now;
     lru_append(c);
     nk__log(NK_LOG_INFO, "Connection from %s", peer);
-    if (p->on_open != NULL && (rc = p->on_open(ls->inst, &c->sess)) < 0) {
-        nk__conn_close(c, "refused by the plugin");
-        return rc;
+    /* opened is still 0 here, so a close from inside on_open does not call
+     * on_close before on_open has even returned. */
+    if (p->on_open != NULL) {
+        rc = p->on_open(ls->inst, &c->sess);
+        if (rc < 0) {
+            nk__conn_close(c, "refused by the plugin"); /* no on_close */
+            return rc;
+        }
     }
     c->opened = 1;
+    if (c->closing) {
+        /* Closed from inside on_open (host->close, a failed send): the
+         * close skipped on_close then, and it is owed now. */
+        if (p->on_close != NULL)
+            p->on_close(ls->inst, &c->sess);
+        return 0;
+    }
     if (ls->idle_ms > 0 && !nk__timer_active(&ls->idle_timer))
         nk__timer_start(loop, &ls->idle_timer, loop->now + ls->idle_ms);
     return 0;
@@ -177,7 +189,10 @@ conn_update_mask(struct nk__conn *c)
 
     if (!c->paused && !c->close_after_write && !c->eof)
         mask |= NK_IO_READ;
-    if (nk__buf_len(&c->out) > 0)
+    /* Paused, wait for writability even with nothing queued: the event
+     * resumes reading (conn_on_writable), so a pause can never strand a
+     * connection with no events at all. */
+    if (nk__buf_len(&c->out) > 0 || c->paused)
         mask |= NK_IO_WRITE;
     if (nk__io_set(conn_loop(c), &c->io, mask) < 0)
         nk__conn_close(c, "cannot watch the socket");
@@ -191,9 +206,10 @@ conn_write(struct nk__conn *c, struct nk__buf *buf)
     while (nk__buf_len(buf) > 0) {
         ssize_t n =
             send(c->io.fd, nk__buf_data(buf), nk__buf_len(buf), MSG_NOSIGNAL);
-        if (n > 0)
+        if (n > 0) {
             nk__buf_consume(buf, (size_t)n);
-        else if (n < 0 && errno == EINTR)
+            lru_touch(c); /* a peer that reads is not idle */
+        } else if (n < 0 && errno == EINTR)
             continue;
         else if (n < 0 && errno == EAGAIN)
             return 0;
@@ -249,7 +265,7 @@ conn_outbuf(struct nk__conn *c)
 
 /* Write head + iov + tail straight to the socket; queue what did not fit. */
 static int
-conn_send_direct(struct nk__conn *c, struct iovec *v, int n)
+conn_send_direct(struct nk__conn *c, struct iovec *v, int n, size_t size)
 {
     struct msghdr msg = {.msg_iov = v, .msg_iovlen = (size_t)n};
     ssize_t w;
@@ -261,13 +277,18 @@ conn_send_direct(struct nk__conn *c, struct iovec *v, int n)
         nk__conn_close(c, strerror(errno));
         return 0;
     }
+    /* Part of the message may be on the wire: the rest must be queued
+     * whole, or the byte stream would be corrupt -- room first. */
+    if (nk__buf_reserve(&c->out, size - (w > 0 ? (size_t)w : 0)) < 0) {
+        nk__conn_close(c, "out of memory");
+        return 0;
+    }
     for (int i = 0; i < n; i++) {
         size_t skip =
             w > 0 ? ((size_t)w < v[i].iov_len ? (size_t)w : v[i].iov_len) : 0;
         w -= (ssize_t)skip;
-        if (nk__buf_append(&c->out, (char *)v[i].iov_base + skip,
-                           v[i].iov_len - skip) < 0)
-            return NK_ENOMEM;
+        nk__buf_append(&c->out, (char *)v[i].iov_base + skip,
+                       v[i].iov_len - skip);
     }
     return 0;
 }
@@ -279,7 +300,7 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
     struct iovec v[NK_SEND_IOV_MAX + 2];
     struct nk_wrap w;
     struct nk__buf *b;
-    size_t total = 0;
+    size_t total = 0, size;
     int n, rc;
 
     if (iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX)
@@ -295,15 +316,26 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
     memcpy(&v[1], iov, (size_t)iovcnt * sizeof(*iov));
     v[iovcnt + 1] = (struct iovec){w.tail, w.tail_len};
     n = iovcnt + 2;
+    size = w.head_len + total + w.tail_len;
+    if (nk__buf_len(&c->out) > NK_CONN_OUT_MAX) {
+        /* Answers to this peer stop at the high-water mark (it is paused),
+         * so only sends from elsewhere -- a plugin writing to other
+         * sessions -- get a queue this long: a consumer that cannot keep
+         * up.  One large message is always taken whole. */
+        nk__conn_close(c, "output queue over its limit");
+        return 0;
+    }
     b = conn_outbuf(c);
     if (nk__buf_len(b) == 0 && nk__buf_len(&c->out) == 0 &&
-        w.head_len + total + w.tail_len >= NK_CONN_DIRECT_MIN) {
+        size >= NK_CONN_DIRECT_MIN) {
         /* Large and first in line: gathered write, no copy. */
-        rc = conn_send_direct(c, v, n);
+        rc = conn_send_direct(c, v, n, size);
         b = &c->out;
+    } else if (nk__buf_reserve(b, size) < 0) {
+        return NK_ENOMEM; /* nothing of it was queued */
     } else {
-        for (int i = 0; i < n && rc == 0; i++)
-            rc = nk__buf_append(b, v[i].iov_base, v[i].iov_len);
+        for (int i = 0; i < n; i++)
+            nk__buf_append(b, v[i].iov_base, v[i].iov_len);
     }
     if (rc < 0 || c->closing)
         return rc;
@@ -328,6 +360,28 @@ nk__conn_close_after_write(struct nk__conn *c)
 
 /* ---- reading -------------------------------------------------------- */
 
+/* Close on bad input, after writing the replies to the messages before it
+ * (as much as the socket takes now). */
+static void
+conn_refuse(struct nk__conn *c, const char *why)
+{
+    conn_flush(c);
+    nk__conn_close(c, why);
+}
+
+/* Refuse a message over the listener's max_message: log and close. */
+static void
+conn_too_big(struct nk__conn *c, size_t size)
+{
+    char peer[NK_ADDRSTRLEN];
+
+    nk__session_format(&c->sess, peer, sizeof(peer));
+    nk__log(NK_LOG_WARN,
+            "Message of %zu bytes from %s is over the limit of %zu: closing",
+            size, peer, c->ls->max_message);
+    conn_refuse(c, "frame too big");
+}
+
 /* Decode and answer every complete message in `in`. */
 static void
 conn_process(struct nk__conn *c, struct nk__buf *in)
@@ -341,7 +395,12 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
         struct nk_frame f = {0};
         long rc = p->decode(ls->inst, nk__buf_data(in), nk__buf_len(in), &f);
 
-        if (rc > 0 && (size_t)rc <= nk__buf_len(in)) {
+        if (rc > 0 && (size_t)rc <= nk__buf_len(in) &&
+            (size_t)rc > ls->max_message) {
+            /* Arrived whole in one read, but over the limit all the same. */
+            conn_too_big(c, (size_t)rc);
+            return;
+        } else if (rc > 0 && (size_t)rc <= nk__buf_len(in)) {
             int mrc;
             c->need = 0;
             mrc = p->on_message(ls->inst, &c->sess, f.payload, f.payload_len);
@@ -354,14 +413,8 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
             /* A codec that cannot tell the length yet (a line protocol)
              * has at least what is buffered plus one byte to go. */
             size_t need = f.need > 0 ? f.need : nk__buf_len(in) + 1;
-            if (need > ls->max_message) {
-                nk__session_format(&c->sess, peer, sizeof(peer));
-                nk__log(NK_LOG_WARN,
-                        "Message of %zu bytes from %s is over the limit of "
-                        "%zu: closing",
-                        need, peer, ls->max_message);
-                nk__conn_close(c, "frame too big");
-            }
+            if (need > ls->max_message)
+                conn_too_big(c, need);
             c->need = f.need;
             return;
         } else {
@@ -369,7 +422,7 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
             nk__log(NK_LOG_WARN, "Bad input from %s: %s: closing", peer,
                     rc > 0 ? "decoder overran its input"
                            : nk_strerror((int)rc));
-            nk__conn_close(c, "bad input");
+            conn_refuse(c, "bad input");
         }
     }
 }
@@ -384,6 +437,29 @@ conn_keep_rest(struct nk__conn *c, struct nk__buf *rbuf)
         nk__buf_append(&c->in, nk__buf_data(rbuf), nk__buf_len(rbuf)) < 0)
         nk__conn_close(c, "out of memory");
     nk__buf_consume(rbuf, nk__buf_len(rbuf));
+}
+
+/* A batch is over: drop an emptied input buffer and write what was
+ * gathered.  If that drained a paused connection below the low-water mark,
+ * answer what was held back (which may gather and pause again), so a pause
+ * always ends once the peer reads.  Then give the worker's buffers back. */
+static void
+conn_end_batch(struct nk__conn *c)
+{
+    struct nk__server *srv = c->ls->srv;
+
+    srv->batch = c;
+    while (!c->closing) {
+        if (nk__buf_len(&c->in) == 0)
+            nk__buf_free(&c->in);
+        conn_flush(c);
+        if (c->closing || !c->paused ||
+            nk__buf_len(&c->out) >= NK_CONN_LOW_WATER)
+            break;
+        c->paused = 0;
+        conn_process(c, &c->in);
+    }
+    srv->batch = NULL;
 }
 
 static void
@@ -436,33 +512,14 @@ conn_on_readable(struct nk__conn *c)
             break;
         }
     }
-    if (!c->closing) {
-        if (nk__buf_len(&c->in) == 0)
-            nk__buf_free(&c->in);
-        conn_flush(c);
-    }
-    srv->batch = NULL;
+    conn_end_batch(c);
 }
 
 static void
 conn_on_writable(struct nk__conn *c)
 {
-    struct nk__server *srv = c->ls->srv;
-
-    conn_flush(c);
-    if (c->closing || !c->paused || nk__buf_len(&c->out) >= NK_CONN_LOW_WATER)
-        return;
-    /* Drained enough: answer what was read while paused, then read on.
-     * The replies queue behind c->out (conn_outbuf keeps the order). */
-    c->paused = 0;
-    srv->batch = c;
-    conn_process(c, &c->in);
-    if (!c->closing) {
-        if (nk__buf_len(&c->in) == 0)
-            nk__buf_free(&c->in);
-        conn_flush(c);
-    }
-    srv->batch = NULL;
+    /* The replies queue behind c->out (conn_outbuf keeps the order). */
+    conn_end_batch(c);
 }
 
 static void

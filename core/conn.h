@@ -36,6 +36,10 @@
 #define NK_CONN_READ_MAX   (256 * 1024)
 #define NK_CONN_HIGH_WATER (1024 * 1024)
 #define NK_CONN_LOW_WATER  (256 * 1024)
+/* A queue grows past the high-water mark only through sends that are not
+ * answers to its peer (a plugin writing to other sessions); past this the
+ * peer is a consumer that cannot keep up, and is closed. */
+#define NK_CONN_OUT_MAX (32 * 1024 * 1024)
 /* A reply at least this large is written straight from the plugin's iovecs
  * (no copy) when nothing is queued before it. */
 #define NK_CONN_DIRECT_MIN (16 * 1024)

@@ -2,6 +2,7 @@
 #include "dgram.h"
 
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -14,10 +15,18 @@
 /* A reply slot holds encode's head, the largest payload, and its tail. */
 #define SLOT_OUT (NK_DGRAM_MAX + 2 * NK_HDR_MAX)
 
-/* A session for one datagram: knows the socket its reply leaves from. */
+/* A session for one datagram: knows the socket its reply leaves from and,
+ * on a wildcard socket, the address the datagram was sent to. */
 struct dgram_session {
     struct nk_session s;
     struct nk__sock *sk;
+    const struct cmsghdr *pktinfo; /* NULL unless sk->pktinfo */
+};
+
+/* Room for one IP_PKTINFO or IPV6_PKTINFO control message. */
+union dgram_ctl {
+    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+    struct cmsghdr align;
 };
 
 struct nk__dgram {
@@ -26,6 +35,7 @@ struct nk__dgram {
     struct mmsghdr inmsg[NK_DGRAM_BATCH], outmsg[NK_DGRAM_BATCH];
     struct iovec iniov[NK_DGRAM_BATCH], outiov[NK_DGRAM_BATCH];
     struct sockaddr_storage from[NK_DGRAM_BATCH], to[NK_DGRAM_BATCH];
+    union dgram_ctl inctl[NK_DGRAM_BATCH], outctl[NK_DGRAM_BATCH];
     unsigned nout;
 };
 
@@ -85,6 +95,54 @@ dgram_flush(struct nk__sock *sk)
     dg->nout = 0;
 }
 
+/*
+ * A socket bound to a wildcard address must answer from the address the
+ * request was sent to, not whichever the route picks: a connected UDP
+ * client (or one on a second address of the host) drops a reply from
+ * anywhere else.  The received IP_PKTINFO / IPV6_PKTINFO says which.
+ */
+static void
+dgram_set_source(struct msghdr *mh, union dgram_ctl *ctl,
+                 const struct cmsghdr *in)
+{
+    struct cmsghdr *out;
+
+    if (in == NULL)
+        return;
+    memset(ctl, 0, sizeof(*ctl));
+    mh->msg_control = ctl->buf;
+    out = (struct cmsghdr *)ctl->buf;
+    out->cmsg_level = in->cmsg_level;
+    out->cmsg_type = in->cmsg_type;
+    if (in->cmsg_level == IPPROTO_IP) {
+        struct in_pktinfo got, pi = {0};
+        memcpy(&got, CMSG_DATA(in), sizeof(got));
+        pi.ipi_spec_dst = got.ipi_addr;
+        out->cmsg_len = CMSG_LEN(sizeof(pi));
+        memcpy(CMSG_DATA(out), &pi, sizeof(pi));
+        mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+    } else {
+        /* Also an IPv4 datagram on a dual-stack socket (v4-mapped). */
+        struct in6_pktinfo pi;
+        memcpy(&pi, CMSG_DATA(in), sizeof(pi));
+        out->cmsg_len = CMSG_LEN(sizeof(pi));
+        memcpy(CMSG_DATA(out), &pi, sizeof(pi));
+        mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+    }
+}
+
+/* The packet-info control message of a received datagram, or NULL. */
+static const struct cmsghdr *
+dgram_pktinfo(struct msghdr *mh)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
+         c = CMSG_NXTHDR(mh, c))
+        if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+            (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO))
+            return c;
+    return NULL;
+}
+
 int
 nk__dgram_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
 {
@@ -124,6 +182,8 @@ nk__dgram_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
         .msg_iov = &dg->outiov[dg->nout],
         .msg_iovlen = 1,
     };
+    dgram_set_source(&dg->outmsg[dg->nout].msg_hdr, &dg->outctl[dg->nout],
+                     ((struct dgram_session *)s)->pktinfo);
     dg->nout++;
     return 0;
 }
@@ -146,6 +206,8 @@ dgram_handle(struct nk__sock *sk, unsigned i)
     ds.s.ls = ls;
     ds.s.transport = NK_TRANSPORT_UDP;
     nk__session_set_addr(&ds.s, mh->msg_name, mh->msg_namelen);
+    if (sk->pktinfo)
+        ds.pktinfo = dgram_pktinfo(mh);
     /* The whole datagram must be one message; an empty one is offered too
      * (a raw echo answers it, a framed codec finds no header). */
     rc = (mh->msg_flags & MSG_TRUNC) ? NK_EMSGSIZE
@@ -186,6 +248,8 @@ nk__dgram_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
                 .msg_namelen = sizeof(dg->from[i]),
                 .msg_iov = &dg->iniov[i],
                 .msg_iovlen = 1,
+                .msg_control = sk->pktinfo ? dg->inctl[i].buf : NULL,
+                .msg_controllen = sk->pktinfo ? sizeof(dg->inctl[i]) : 0,
             };
         }
         n = recvmmsg(io->fd, dg->inmsg, NK_DGRAM_BATCH, MSG_DONTWAIT, NULL);

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -155,13 +156,28 @@ nk__listen_sockopts(const struct nk__listen_conf *lc,
     return 0;
 }
 
-static int
-listen_is_v6_any(const struct nk__bindaddr *a)
+int
+nk__listen_is_wildcard(const struct nk__bindaddr *a)
 {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
 
+    if (a->ss.ss_family == AF_INET)
+        return in->sin_addr.s_addr == htonl(INADDR_ANY);
     return a->ss.ss_family == AF_INET6 &&
            IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+}
+
+/* UDP on a wildcard address learns each datagram's destination, to answer
+ * from it (dgram.c). */
+static int
+listen_want_pktinfo(int fd, int family)
+{
+    int one = 1;
+
+    if (family == AF_INET)
+        return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 }
 
 /* Set every option that means something on this socket's family.  A
@@ -257,7 +273,7 @@ nk__listen_socket(const struct nk__listen_conf *lc,
                 0);
     if (fd < 0)
         return nk__err_run(err, "socket %s: %s", where, strerror(errno));
-    if (listen_is_v6_any(a) &&
+    if (family == AF_INET6 && nk__listen_is_wildcard(a) &&
         nk__kvlist_find(&lc->sockopts, "IPV6_V6ONLY") == NULL)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
     if (reuseport &&
@@ -268,6 +284,12 @@ nk__listen_socket(const struct nk__listen_conf *lc,
     }
     if (listen_apply_opts(lc, fd, family, where, opts, nopts, err) < 0)
         goto fail;
+    if (udp && nk__listen_is_wildcard(a) &&
+        listen_want_pktinfo(fd, family) < 0) {
+        nk__err_run(err, "setsockopt PKTINFO on %s: %s", where,
+                    strerror(errno));
+        goto fail;
+    }
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
         nk__err_run(err, "bind %s: %s", where, strerror(errno));
         goto fail;
@@ -286,26 +308,86 @@ fail:
     return -1;
 }
 
+#define LISTEN_PAUSE_MS 100
+
+/* Log a shortage of descriptors at most once a second per worker. */
+static void
+listen_warn_fds(struct nk__listener *ls, const char *what)
+{
+    struct nk__server *srv = ls->srv;
+
+    if (srv->fd_warned != 0 && srv->loop.now - srv->fd_warned < 1000)
+        return;
+    srv->fd_warned = srv->loop.now;
+    nk__log(NK_LOG_WARN, "Out of file descriptors: %s on [listen.%s]", what,
+            ls->conf->name);
+}
+
 /* Out of descriptors: accept with the spare one and close at once, so the
- * peer sees a close instead of the listener spinning on EMFILE. */
+ * peer sees a close instead of the listener spinning on EMFILE.  The spare
+ * may have been lost (another thread took the number in between): it is
+ * opened again first.  Returns 1 after shedding a connection, 0 if none was
+ * waiting (accept says EMFILE before it looks at its queue), -1 if it
+ * cannot shed. */
 static int
 listen_shed(struct nk__listener *ls, int lfd)
 {
     struct nk__server *srv = ls->srv;
-    int fd;
+    int fd, saved;
 
+    if (srv->spare_fd < 0)
+        srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (srv->spare_fd < 0)
         return -1;
     close(srv->spare_fd);
     fd = accept(lfd, NULL, NULL);
+    saved = errno;
     if (fd >= 0)
         close(fd);
     srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    nk__log(NK_LOG_WARN,
-            "Out of file descriptors: shed a connection on "
-            "[listen.%s]",
-            ls->conf->name);
-    return fd >= 0 && srv->spare_fd >= 0 ? 0 : -1;
+    if (fd < 0)
+        return saved == EAGAIN || saved == EWOULDBLOCK ? 0 : -1;
+    listen_warn_fds(ls, "shed a connection");
+    return 1;
+}
+
+/* Stop or resume watching every TCP listening socket of a worker. */
+static void
+listen_watch(struct nk__server *srv, unsigned mask)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct nk__listener *ls = &srv->listeners[i];
+        if (ls->conf->transport != NK_TRANSPORT_TCP)
+            continue;
+        for (size_t j = 0; j < ls->nsocks; j++)
+            if (ls->socks[j].io.fd >= 0)
+                nk__io_set(&srv->loop, &ls->socks[j].io, mask);
+    }
+}
+
+/* Cannot even shed: stop accepting for a moment rather than spin on a
+ * level-triggered listener that keeps saying EMFILE. */
+static void
+listen_pause(struct nk__listener *ls)
+{
+    struct nk__server *srv = ls->srv;
+
+    listen_warn_fds(ls, "not accepting for 100 ms");
+    listen_watch(srv, 0);
+    nk__timer_start(&srv->loop, &srv->accept_timer,
+                    srv->loop.now + LISTEN_PAUSE_MS);
+}
+
+void
+nk__listen_on_resume(struct nk__loop *loop, struct nk__timer *t)
+{
+    struct nk__server *srv =
+        (struct nk__server *)((char *)t -
+                              offsetof(struct nk__server, accept_timer));
+
+    (void)loop;
+    if (!srv->draining)
+        listen_watch(srv, NK_IO_READ);
 }
 
 void
@@ -324,9 +406,14 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if ((errno == EMFILE || errno == ENFILE) &&
-                listen_shed(ls, io->fd) == 0)
-                continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                int shed = listen_shed(ls, io->fd);
+                if (shed > 0)
+                    continue;
+                if (shed < 0)
+                    listen_pause(ls);
+                return;
+            }
             if (errno != EAGAIN)
                 nk__log(NK_LOG_WARN, "accept on [listen.%s]: %s",
                         ls->conf->name, strerror(errno));

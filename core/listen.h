@@ -23,6 +23,9 @@ struct nk__bindaddr {
     int implicit; /* from the default localhost: may be skipped */
 };
 
+/* Is the address 0.0.0.0 or ::? */
+int nk__listen_is_wildcard(const struct nk__bindaddr *a);
+
 /* Resolve every host of lc (port lc->port) into *out (nk__free it). */
 int nk__listen_resolve(const struct nk__listen_conf *lc,
                        struct nk__bindaddr **out, size_t *n,
@@ -45,6 +48,10 @@ int nk__listen_socket(const struct nk__listen_conf *lc,
                       const struct nk__bindaddr *a,
                       const struct nk__sockopt_val *opts, size_t nopts,
                       int reuseport, int log_opts, struct nk_err *err);
+
+/* The accept_timer callback of a worker: accept again after a pause for
+ * want of descriptors. */
+void nk__listen_on_resume(struct nk__loop *loop, struct nk__timer *t);
 
 /* The loop callback of a listening TCP socket. */
 void nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io,

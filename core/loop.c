@@ -73,6 +73,13 @@ loop_poll(struct nk__loop *loop, int timeout_ms)
             fired |= NK_IO_READ;
         if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))
             fired |= NK_IO_WRITE;
+        if (io->mask == 0 && (e & (EPOLLERR | EPOLLHUP))) {
+            /* epoll reports these even to a watcher that asked for
+             * nothing, and would again on every wakeup: forget the
+             * descriptor; its owner learns at its next read or write. */
+            nk__io_stop(loop, io);
+            continue;
+        }
         fired &= io->mask;
         if (fired & NK_IO_READ)
             io->cb(loop, io, NK_IO_READ);

@@ -290,6 +290,7 @@ server_close_listeners(struct nk__server *srv)
         }
         nk__timer_stop(&srv->loop, &ls->idle_timer);
     }
+    nk__timer_stop(&srv->loop, &srv->accept_timer);
 }
 
 /* Close what is still open after the drain period. */
@@ -314,11 +315,19 @@ server_drain(struct nk__server *srv)
         return;
     srv->draining = 1;
     server_close_listeners(srv);
+    /* Draining one connection may reorder the list (write progress moves it
+     * to the tail) or close others (a plugin's on_close): walk on, skipping
+     * those already draining, and start over when the next one closed --
+     * it is unlinked then, but its memory lives until this dispatch ends. */
     for (size_t i = 0; i < srv->nlisteners; i++) {
-        struct nk__conn *c = srv->listeners[i].lru_head, *next;
+        struct nk__listener *ls = &srv->listeners[i];
+        struct nk__conn *c = ls->lru_head, *next;
         for (; c != NULL; c = next) {
             next = c->next;
-            nk__conn_drain(c);
+            if (!c->close_after_write)
+                nk__conn_drain(c);
+            if (next != NULL && next->closing)
+                next = ls->lru_head;
         }
     }
     if (srv->nconns == 0)
@@ -375,6 +384,7 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
     srv->owner = sv;
     srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     nk__timer_init(&srv->drain_timer, server_on_drain_timeout);
+    nk__timer_init(&srv->accept_timer, nk__listen_on_resume);
     nk__io_init(&srv->wake, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
                 server_on_wake);
     nk__io_init(&srv->sig, -1, server_on_signal);
@@ -386,6 +396,11 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
     if (srv->listeners == NULL)
         return nk__err_set(err, "out of memory");
     srv->nlisteners = sv->nls;
+    /* Every listener is ready for server_fini before any create can fail. */
+    for (size_t i = 0; i < sv->nls; i++) {
+        srv->listeners[i].srv = srv;
+        nk__timer_init(&srv->listeners[i].idle_timer, server_on_idle);
+    }
     for (size_t i = 0; i < sv->nls; i++) {
         struct serve_listener *sl = &sv->ls[i];
         struct nk__listener *ls = &srv->listeners[i];
@@ -398,14 +413,12 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
         };
         int rc;
 
-        ls->srv = srv;
         ls->slots = &sl->slots;
         ls->conf = sl->conf;
         ls->plugin = sl->plugin;
         ls->accept_opts = sl->accept;
         ls->naccept_opts = sl->naccept;
         ls->idle_ms = (uint64_t)(sl->conf->idle_timeout * 1000);
-        nk__timer_init(&ls->idle_timer, server_on_idle);
         rc = sl->plugin->desc->create(&su);
         if (rc < 0) {
             nk__err_at(err, sl->conf->file, sl->conf->line, "plugin %s: %s",
@@ -440,6 +453,7 @@ server_adopt(struct nk__serve *sv, int w, struct nk_err *err)
                 continue;
             sk->ls = ls;
             sk->family = sl->addrs[a].ss.ss_family;
+            sk->pktinfo = udp && nk__listen_is_wildcard(&sl->addrs[a]);
             nk__io_init(&sk->io, *fd,
                         udp ? nk__dgram_on_io : nk__listen_on_accept);
             *fd = -1; /* the worker owns it now */

@@ -33,6 +33,8 @@ struct nk__sock {
     struct nk__listener *ls;
     int family;
     struct nk__dgram *dgram; /* UDP batch state, NULL for TCP */
+    int pktinfo; /* UDP on a wildcard address: answer from the request's
+                    destination address (IP_PKTINFO / IPV6_RECVPKTINFO) */
 };
 
 /* One listener in one worker. */
@@ -70,6 +72,8 @@ struct nk__server {
     struct nk__io wake; /* eventfd: another thread asks this one to stop */
     struct nk__io sig;  /* signalfd, worker 0 only */
     struct nk__timer drain_timer;
+    struct nk__timer accept_timer; /* resumes accepting after EMFILE */
+    uint64_t fd_warned;            /* when EMFILE was last logged (ms) */
     /* Shared by every connection of this worker, one at a time: reads land
      * in rbuf and replies gather in wbuf while a connection's batch runs
      * (`batch`); only what is left over -- a partial message, a reply the
