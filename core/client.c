@@ -206,27 +206,6 @@ client_check(const struct nk__settings *s, const char *proto,
     return 0;
 }
 
-/* Every -O key must be an option of the plugin: with one plugin in use, an
- * unknown key can only be a mistake. */
-static int
-client_check_plugin_opts(const struct client *c, struct nk_err *err)
-{
-    const struct nk__kvlist *cli = &c->s->cli_plugin_opts;
-
-    for (size_t i = 0; i < cli->n; i++) {
-        const char *key = cli->items[i].key, *near;
-
-        if (nk__plugin_option_index(c->plugin, key) >= 0)
-            continue;
-        near = nk__plugin_suggest(c->plugin, key);
-        return nk__err_set(err, "-O %s: plugin '%s' has no option '%s'%s%s%s",
-                           key, c->plugin->name, key,
-                           near ? " (did you mean " : "", near ? near : "",
-                           near ? "?)" : "");
-    }
-    return 0;
-}
-
 /* Load the plugin, validate its options and create the codec instance. */
 static int
 client_plugin(struct client *c, const char *name, struct nk_err *err)
@@ -246,7 +225,8 @@ client_plugin(struct client *c, const char *name, struct nk_err *err)
         return -1;
     pc = nk__settings_find_plugin(c->s, name);
     if (nk__plugin_check_transport(c->plugin, c->transport, err) < 0 ||
-        client_check_plugin_opts(c, err) < 0 ||
+        nk__plugin_check_cli_opts(&c->plugin, 1, &c->s->cli_plugin_opts, err) <
+            0 ||
         nk__plugin_values(c->plugin, pc != NULL ? &pc->opts : NULL,
                           &c->s->cli_plugin_opts, &c->values, err) < 0)
         return -1;

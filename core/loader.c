@@ -254,6 +254,29 @@ nk__plugin_suggest(const struct nk__plugin *p, const char *key)
     return best;
 }
 
+int
+nk__plugin_check_cli_opts(struct nk__plugin *const *plugins, size_t n,
+                          const struct nk__kvlist *cli, struct nk_err *err)
+{
+    for (size_t i = 0; i < cli->n && n > 0; i++) {
+        const char *key = cli->items[i].key, *near = NULL;
+        size_t j;
+
+        for (j = 0; j < n; j++)
+            if (nk__plugin_option_index(plugins[j], key) >= 0)
+                break;
+        if (j < n)
+            continue;
+        for (j = 0; j < n && near == NULL; j++)
+            near = nk__plugin_suggest(plugins[j], key);
+        return nk__err_set(
+            err, "-O %s: plugin '%s'%s has no option '%s'%s%s%s", key,
+            plugins[0]->name, n > 1 ? " (nor any other in use)" : "", key,
+            near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+    }
+    return 0;
+}
+
 /* Parse one KEY=VALUE into vals; an unknown key is an error only for the
  * config section (cli keys may belong to another plugin in use). */
 static int

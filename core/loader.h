@@ -72,6 +72,12 @@ void nk__plugin_values_free(const struct nk__plugin *p, struct nk_value *v);
 /* Index of option `key` in p's table, or -1. */
 int nk__plugin_option_index(const struct nk__plugin *p, const char *key);
 
+/* Every -O key must be an option of some plugin in use (plugins[0..n)):
+ * "-O prefx: plugin 'framed' has no option 'prefx' (did you mean prefix?)"
+ * (status 2) otherwise. */
+int nk__plugin_check_cli_opts(struct nk__plugin *const *plugins, size_t n,
+                              const struct nk__kvlist *cli, struct nk_err *err);
+
 /* The option name nearest to key (for "did you mean"), or NULL. */
 const char *nk__plugin_suggest(const struct nk__plugin *p, const char *key);
 

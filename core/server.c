@@ -77,32 +77,6 @@ serve_plugin(struct nk__serve *sv, const struct nk__strlist *dirs,
     return p;
 }
 
-/* Every -O key must belong to some plugin in use. */
-static int
-serve_check_cli_opts(const struct nk__serve *sv, struct nk_err *err)
-{
-    const struct nk__kvlist *cli = &sv->s->cli_plugin_opts;
-
-    for (size_t i = 0; i < cli->n && sv->nplugins > 0; i++) {
-        const char *key = cli->items[i].key, *near = NULL;
-        size_t j;
-
-        for (j = 0; j < sv->nplugins; j++)
-            if (nk__plugin_option_index(sv->plugins[j], key) >= 0)
-                break;
-        if (j < sv->nplugins)
-            continue;
-        for (j = 0; j < sv->nplugins && near == NULL; j++)
-            near = nk__plugin_suggest(sv->plugins[j], key);
-        return nk__err_set(err, "-O %s: plugin '%s'%s has no option '%s'%s%s%s",
-                           key, sv->plugins[0]->name,
-                           sv->nplugins > 1 ? " (nor any other in use)" : "",
-                           key, near ? " (did you mean " : "", near ? near : "",
-                           near ? "?)" : "");
-    }
-    return 0;
-}
-
 /* Load every listener's plugin and validate its options; also validate each
  * [plugin.NAME] section, in use or not, so a typo there is not ignored. */
 static int
@@ -151,7 +125,8 @@ serve_prepare(struct nk__serve *sv, struct nk_err *err)
             nk__listen_resolve(lc, &sl->addrs, &sl->naddrs, err) < 0)
             goto out;
     }
-    rc = serve_check_cli_opts(sv, err);
+    rc = nk__plugin_check_cli_opts(sv->plugins, sv->nplugins,
+                                   &s->cli_plugin_opts, err);
 out:
     nk__strlist_free(&dirs);
     return rc;
