@@ -226,23 +226,12 @@ conf_set_choice(struct conf_ctx *c, const struct conf_key *k, void *field,
     return why;
 }
 
-/* transport is an unsigned bit (NK_TRANSPORT_*), hence its own setter. */
-static const char *
-conf_set_transport(struct conf_ctx *c, const struct conf_key *k, void *field,
-                   const char *val)
-{
-    long long i;
-    const char *why = nk__parse_enum(val, k->choices, &i);
-
-    (void)c;
-    if (why == NULL)
-        *(unsigned *)field = i == 0 ? NK_TRANSPORT_TCP : NK_TRANSPORT_UDP;
-    return why;
-}
-
 /* ---- the key table ------------------------------------------------------ */
 
 static const int conf_families[] = {AF_UNSPEC, AF_INET, AF_INET6};
+/* transport is an unsigned field; int and unsigned int may alias (C11
+ * 6.5p7), so the int setter serves it. */
+static const int conf_transports[] = {NK_TRANSPORT_TCP, NK_TRANSPORT_UDP};
 
 #define CONF_NK(f) offsetof(struct nk__settings, f)
 #define CONF_LC(f) offsetof(struct nk__listen_conf, f)
@@ -266,8 +255,8 @@ static const struct conf_key conf_keys[] = {
      CONF_REPEAT, 0},
     {CONF_LISTEN, "port", conf_set_int, CONF_LC(port), 0, 65535, NULL, NULL, 0,
      0},
-    {CONF_LISTEN, "transport", conf_set_transport, CONF_LC(transport), 0, 0,
-     "tcp|udp", NULL, 0, 0},
+    {CONF_LISTEN, "transport", conf_set_choice, CONF_LC(transport), 0, 0,
+     "tcp|udp", conf_transports, 0, 0},
     {CONF_LISTEN, "family", conf_set_choice, CONF_LC(family), 0, 0,
      "any|inet|inet6", conf_families, 0, 0},
     {CONF_LISTEN, "max_conns", conf_set_llong, CONF_LC(max_conns), 1, 1000000,
