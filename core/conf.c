@@ -24,6 +24,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -39,6 +40,9 @@
 #include "sockopt.h"
 #include "value.h"
 
+#ifndef NK_CONFIG_REL_FILE
+#define NK_CONFIG_REL_FILE "etc/netkit/netkit.ini"
+#endif
 #ifndef NK_CONFIG_INSTALL_FILE
 #define NK_CONFIG_INSTALL_FILE "/usr/local/etc/netkit/netkit.ini"
 #endif
@@ -638,6 +642,25 @@ conf_reader(char *str, int num, void *stream)
 /* ---- entry points ------------------------------------------------------- */
 
 /* See conf.h. */
+/* Installed under another prefix than configured (--prefix, DESTDIR):
+ * BINDIR/../etc/netkit/netkit.ini, if it exists. */
+static const char *
+conf_beside_binary(void)
+{
+    static char path[PATH_MAX + 32];
+    char exe[PATH_MAX], *slash;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    if ((slash = strrchr(exe, '/')) == NULL)
+        return NULL;
+    *slash = '\0';
+    snprintf(path, sizeof(path), "%s/../" NK_CONFIG_REL_FILE, exe);
+    return access(path, R_OK) == 0 ? path : NULL;
+}
+
 const char *
 nk__conf_default_path(void)
 {
@@ -647,7 +670,7 @@ nk__conf_default_path(void)
         return env;
     if (access(NK_CONFIG_INSTALL_FILE, R_OK) == 0)
         return NK_CONFIG_INSTALL_FILE;
-    return NULL;
+    return conf_beside_binary();
 }
 
 /*

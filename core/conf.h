@@ -17,7 +17,8 @@
 #include "settings.h"
 
 /* The config file netkit reads without -c: $NETKIT_CONFIG, else the
- * installed netkit.ini if it exists, else NULL (built-in defaults). */
+ * installed netkit.ini if it exists (at the configured prefix, else at
+ * BINDIR/../etc/netkit/), else NULL (built-in defaults). */
 const char *nk__conf_default_path(void);
 
 /*

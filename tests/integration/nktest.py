@@ -39,6 +39,10 @@ def have_ipv6():
         return False
 
 
+# Tests run on built-in defaults, whatever netkit.ini is installed on the
+# machine; a test that wants a config passes -c or its own NETKIT_CONFIG.
+ISOLATED = {"NETKIT_CONFIG": "/dev/null"}
+
 HOSTS = ["127.0.0.1"] + (["::1"] if have_ipv6() else [])
 
 
@@ -55,7 +59,7 @@ class Server:
             cmd = ["valgrind", "--quiet", "--error-exitcode=99",
                    "--leak-check=full", "--errors-for-leak-kinds=definite",
                    "--show-leak-kinds=definite"] + cmd
-        full_env = dict(os.environ)
+        full_env = dict(os.environ, **ISOLATED)
         full_env.update(env or {})
         limit = None
         if nofile is not None:  # run the server with few descriptors
@@ -152,7 +156,7 @@ class Server:
 
 def run(*args, input=None, timeout=DEADLINE, env=None):
     """Run `netkit ARGS...` to completion; return the CompletedProcess."""
-    full_env = dict(os.environ)
+    full_env = dict(os.environ, **ISOLATED)
     full_env.update(env or {})
     return subprocess.run([NETKIT] + list(args), input=input,
                           capture_output=True, timeout=timeout, env=full_env)
