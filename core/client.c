@@ -274,25 +274,19 @@ client_sockopts(struct client *c, struct nk_err *err)
 
 /* ---- connecting --------------------------------------------------------- */
 
-/* Set every option that means something on this socket's family. */
+/* Set every option that means something on this socket's family, and
+ * log what the kernel made of each at -v. */
 static int
 client_apply_opts(const struct client *c, int fd, int family, const char *where,
                   struct nk_err *err)
 {
-    char why[300], back[80];
+    const struct nk__sockopt_def *failed;
+    char why[300];
 
-    for (size_t i = 0; i < c->nopts; i++) {
-        const struct nk__sockopt_val *o = &c->opts[i];
-
-        if (!nk__sockopt_applies_family(o->def, family))
-            continue;
-        if (nk__sockopt_apply(fd, o, why, sizeof(why)) < 0)
-            return nk__err_run(err, "%s on %s", why, where);
-        if (nk__log_enabled(NK_LOG_DEBUG) &&
-            nk__sockopt_readback(fd, o->def, back, sizeof(back)) == 0)
-            nk__log(NK_LOG_DEBUG, "Sockopt %s = %s on %s", o->def->name, back,
-                    where);
-    }
+    if (nk__sockopt_apply_all(fd, family, c->opts, c->nopts, &failed, why,
+                              sizeof(why)) < 0)
+        return nk__err_run(err, "%s on %s", why, where);
+    nk__sockopt_log_all(fd, family, c->opts, c->nopts, where);
     return 0;
 }
 

@@ -187,71 +187,39 @@ listen_apply_opts(const struct nk__listen_conf *lc, int fd, int family,
                   const char *where, const struct nk__sockopt_val *opts,
                   size_t nopts, struct nk_err *err)
 {
+    const struct nk__sockopt_def *failed;
+    const struct nk__kv *kv;
     char why[300];
 
-    for (size_t i = 0; i < nopts; i++) {
-        const struct nk__kv *kv;
-
-        if (!nk__sockopt_applies_family(opts[i].def, family))
-            continue;
-        if (nk__sockopt_apply(fd, &opts[i], why, sizeof(why)) == 0)
-            continue;
-        kv = nk__kvlist_find(&lc->sockopts, opts[i].def->name);
-        if (kv != NULL && kv->file != NULL) {
-            nk__err_at(err, kv->file, kv->line, "%s (on %s)", why, where);
-            err->status = 1; /* the kernel said no: a run-time failure */
-            return -1;
-        }
-        if (kv != NULL)
-            return nk__err_run(err, "-o %s=%s: %s (on %s)", kv->key, kv->val,
-                               why, where);
-        return nk__err_run(err, "%s (on %s)", why, where);
+    if (nk__sockopt_apply_all(fd, family, opts, nopts, &failed, why,
+                              sizeof(why)) == 0)
+        return 0;
+    kv = nk__kvlist_find(&lc->sockopts, failed->name);
+    if (kv != NULL && kv->file != NULL) {
+        nk__err_at(err, kv->file, kv->line, "%s (on %s)", why, where);
+        err->status = 1; /* the kernel said no: a run-time failure */
+        return -1;
     }
-    return 0;
+    if (kv != NULL)
+        return nk__err_run(err, "-o %s=%s: %s (on %s)", kv->key, kv->val, why,
+                           where);
+    return nk__err_run(err, "%s (on %s)", why, where);
 }
 
-/* What the user asked for, written as the read-back value is. */
-static void
-listen_asked(const struct nk__sockopt_val *v, char *buf, size_t size)
-{
-    switch (v->def->type) {
-    case NK_SOT_LINGER:
-        snprintf(buf, size, "%d,%d", v->linger.l_onoff, v->linger.l_linger);
-        break;
-    case NK_SOT_STRING:
-        snprintf(buf, size, "%s", v->str);
-        break;
-    default:
-        snprintf(buf, size, "%d", v->ival);
-    }
-}
-
-/* -v: log each option as the kernel reports it, e.g.
- * "Sockopt SO_RCVBUF = 524288 (asked 262144) on 127.0.0.1:9999". */
+/* -v: log each option as the kernel reports it, on the bound address. */
 static void
 listen_log_opts(int fd, int family, const struct nk__sockopt_val *opts,
                 size_t nopts)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    char where[NK_ADDRSTRLEN], back[80], asked[80];
+    char where[NK_ADDRSTRLEN];
 
     if (!nk__log_enabled(NK_LOG_DEBUG) ||
         getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
         return;
     nk__addr_format((struct sockaddr *)&ss, where, sizeof(where));
-    for (size_t i = 0; i < nopts; i++) {
-        if (!nk__sockopt_applies_family(opts[i].def, family) ||
-            nk__sockopt_readback(fd, opts[i].def, back, sizeof(back)) < 0)
-            continue;
-        listen_asked(&opts[i], asked, sizeof(asked));
-        if (strcmp(asked, back) == 0)
-            nk__log(NK_LOG_DEBUG, "Sockopt %s = %s on %s", opts[i].def->name,
-                    back, where);
-        else
-            nk__log(NK_LOG_DEBUG, "Sockopt %s = %s (asked %s) on %s",
-                    opts[i].def->name, back, asked, where);
-    }
+    nk__sockopt_log_all(fd, family, opts, nopts, where);
 }
 
 int

@@ -20,6 +20,7 @@
 
 #include <netkit/plugin.h>
 
+#include "log.h"
 #include "value.h"
 
 /* The transport bits of a row are the plugin API's bits, so a transport
@@ -443,5 +444,59 @@ nk__sockopt_print(FILE *out)
     for (size_t i = 0; i < SOCKOPT_COUNT; i++) {
         sockopt_columns(&sockopt_table[i], &c);
         sockopt_print_row(out, w, c.col);
+    }
+}
+
+int
+nk__sockopt_apply_all(int fd, int family, const struct nk__sockopt_val *opts,
+                      size_t n, const struct nk__sockopt_def **failed,
+                      char *why, size_t whysz)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!nk__sockopt_applies_family(opts[i].def, family))
+            continue;
+        if (nk__sockopt_apply(fd, &opts[i], why, whysz) < 0) {
+            *failed = opts[i].def;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* What the user asked for, written as the read-back value is. */
+static void
+sockopt_asked(const struct nk__sockopt_val *v, char *buf, size_t size)
+{
+    switch (v->def->type) {
+    case NK_SOT_LINGER:
+        snprintf(buf, size, "%d,%d", v->linger.l_onoff, v->linger.l_linger);
+        break;
+    case NK_SOT_STRING:
+        snprintf(buf, size, "%s", v->str);
+        break;
+    default:
+        snprintf(buf, size, "%d", v->ival);
+    }
+}
+
+void
+nk__sockopt_log_all(int fd, int family, const struct nk__sockopt_val *opts,
+                    size_t n, const char *where)
+{
+    char back[80], asked[80];
+
+    if (!nk__log_enabled(NK_LOG_DEBUG))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!nk__sockopt_applies_family(opts[i].def, family) ||
+            nk__sockopt_readback(fd, opts[i].def, back, sizeof(back)) < 0)
+            continue;
+        sockopt_asked(&opts[i], asked, sizeof(asked));
+        if (strcmp(asked, back) == 0)
+            nk__log(NK_LOG_DEBUG, "Sockopt %s = %s on %s", opts[i].def->name,
+                    back, where);
+        else
+            nk__log(NK_LOG_DEBUG, "Sockopt %s = %s (asked %s) on %s",
+                    opts[i].def->name, back, asked, where);
     }
 }

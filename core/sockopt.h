@@ -74,6 +74,19 @@ int nk__sockopt_applies_family(const struct nk__sockopt_def *d, int family);
 int nk__sockopt_apply(int fd, const struct nk__sockopt_val *v, char *why,
                       size_t whysz);
 
+/* Set every option of opts[0..n) that means something on a socket of this
+ * family.  Returns 0, or -1 with why filled and *failed the option the
+ * kernel refused (errno kept). */
+int nk__sockopt_apply_all(int fd, int family,
+                          const struct nk__sockopt_val *opts, size_t n,
+                          const struct nk__sockopt_def **failed, char *why,
+                          size_t whysz);
+
+/* At -v: log each of them as read back, e.g.
+ * "Sockopt SO_RCVBUF = 524288 (asked 262144) on 127.0.0.1:9999". */
+void nk__sockopt_log_all(int fd, int family, const struct nk__sockopt_val *opts,
+                         size_t n, const char *where);
+
 /* The value as read back with getsockopt, as text ("524288", "1,5"). */
 int nk__sockopt_readback(int fd, const struct nk__sockopt_def *d, char *buf,
                          size_t size);
