@@ -154,6 +154,29 @@ class Server:
             self.proc.stderr.close()
 
 
+def concurrently(n, client):
+    """Run client(i) for i in range(n), each on its own thread, all at once,
+    the way a tutorial's threaded clients would.  Returns {i: what client(i)
+    returned, or the exception it raised, or "still running" past the
+    deadline}."""
+    results = {}
+
+    def run_one(i):
+        try:
+            results[i] = client(i)
+        except Exception as e:  # reported, not lost with the thread
+            results[i] = e
+
+    threads = [threading.Thread(target=run_one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for i, t in enumerate(threads):
+        t.join(DEADLINE)
+        if t.is_alive():
+            results[i] = "still running"
+    return results
+
+
 def run(*args, input=None, timeout=DEADLINE, env=None):
     """Run `netkit ARGS...` to completion; return the CompletedProcess."""
     full_env = dict(os.environ, **ISOLATED)

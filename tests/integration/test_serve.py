@@ -5,7 +5,6 @@ import os
 import signal
 import socket
 import struct
-import threading
 import unittest
 
 import nktest
@@ -87,23 +86,15 @@ class FramedTest(unittest.TestCase):
 
     def test_fifty_concurrent_clients(self):
         # 50 clients at once, each on its own thread, each answered right.
-        results = {}
-
         def client(i):
             host = HOSTS[i % len(HOSTS)]
             with connect(host, self.srv.port()) as s:
                 msg = b"client %d" % i
                 s.sendall(frame(msg))
-                results[i] = recv_frame(s) == b"echo : " + msg
+                return recv_frame(s) == b"echo : " + msg
 
-        threads = [threading.Thread(target=client, args=(i,))
-                   for i in range(50)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(nktest.DEADLINE)
-        self.assertEqual(len(results), 50)
-        self.assertTrue(all(results.values()))
+        self.assertEqual(nktest.concurrently(50, client),
+                         {i: True for i in range(50)})
 
     def test_connection_logged(self):
         # SPEC section 4: "Connection from" and "Connection closed" lines.

@@ -4,7 +4,6 @@ is answered with one datagram to its sender, a malformed framed datagram is
 dropped and counted, and the largest datagrams pass whole."""
 import re
 import socket
-import threading
 import unittest
 
 import nktest
@@ -126,30 +125,20 @@ class RawUdpTest(UdpTestCase):
         # 20 sockets on 20 threads, 20 datagrams each: all answered right,
         # each to its own sender.
         port = self.srv.port("udp")
-        errors = []
-        done = []
 
         def client(i):
             host = HOSTS[i % len(HOSTS)]
-            try:
-                with udp(host) as s:
-                    for j in range(20):
-                        msg = b"client %d datagram %d" % (i, j)
-                        reply, addr = ask(s, host, port, msg)
-                        if reply != PREFIX + msg or addr != (host, port):
-                            errors.append((i, j, reply, addr))
-                done.append(i)
-            except OSError as e:
-                errors.append((i, e))
+            wrong = []
+            with udp(host) as s:
+                for j in range(20):
+                    msg = b"client %d datagram %d" % (i, j)
+                    reply, addr = ask(s, host, port, msg)
+                    if reply != PREFIX + msg or addr != (host, port):
+                        wrong.append((j, reply, addr))
+            return wrong
 
-        threads = [threading.Thread(target=client, args=(i,))
-                   for i in range(20)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(nktest.DEADLINE)
-        self.assertEqual(errors, [])
-        self.assertEqual(sorted(done), list(range(20)))
+        self.assertEqual(nktest.concurrently(20, client),
+                         {i: [] for i in range(20)})
 
 
 class PureEchoUdpTest(UdpTestCase):
@@ -222,30 +211,20 @@ class FramedUdpTest(UdpTestCase):
 
     def test_many_clients_at_once(self):
         port = self.srv.port("udp")
-        errors = []
-        done = []
 
         def client(i):
             host = HOSTS[i % len(HOSTS)]
-            try:
-                with udp(host) as s:
-                    for j in range(20):
-                        msg = b"c%d/%d" % (i, j)
-                        reply = ask(s, host, port, frame(msg))[0]
-                        if reply != frame(b"echo : " + msg):
-                            errors.append((i, j, reply))
-                done.append(i)
-            except OSError as e:
-                errors.append((i, e))
+            wrong = []
+            with udp(host) as s:
+                for j in range(20):
+                    msg = b"c%d/%d" % (i, j)
+                    reply = ask(s, host, port, frame(msg))[0]
+                    if reply != frame(b"echo : " + msg):
+                        wrong.append((j, reply))
+            return wrong
 
-        threads = [threading.Thread(target=client, args=(i,))
-                   for i in range(20)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(nktest.DEADLINE)
-        self.assertEqual(errors, [])
-        self.assertEqual(sorted(done), list(range(20)))
+        self.assertEqual(nktest.concurrently(20, client),
+                         {i: [] for i in range(20)})
 
 
 class FramedUdpOptionsTest(UdpTestCase):

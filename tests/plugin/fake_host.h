@@ -133,6 +133,29 @@ struct fake_opts {
 static struct fake_host *fake_current;
 
 /*
+ * Run the plugin's encode as the host does: only the lengths are zeroed, the
+ * bytes are poisoned, so a plugin that claims bytes it did not write is
+ * caught by the tests' comparisons.  Returns encode's error or 0, with the
+ * contract (0 on success, head and tail within NK_HDR_MAX) asserted.
+ */
+static inline int
+fake_encode(struct fake_host *fh, size_t payload_len, struct nk_wrap *w)
+{
+    int rc;
+
+    memset(w, 0xa5, sizeof(*w));
+    w->head_len = 0;
+    w->tail_len = 0;
+    rc = fh->plugin->encode(fh->inst, payload_len, w);
+    if (rc < 0)
+        return rc;
+    assert_int_equal(rc, 0);
+    assert_in_range(w->head_len, 0, NK_HDR_MAX);
+    assert_in_range(w->tail_len, 0, NK_HDR_MAX);
+    return 0;
+}
+
+/*
  * See nk_host.send.  Checks the arguments as the host does, asks the plugin's
  * encode how to wrap the total length, and records head + payload + tail.
  */
@@ -158,18 +181,9 @@ fake_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
     }
     if (fh->send_fail < 0)
         return fh->send_fail;
-
-    /* The host zeroes only the lengths: poison the bytes, so a plugin that
-     * claims bytes it did not write is caught by the tests' comparisons. */
-    memset(&w, 0xa5, sizeof(w));
-    w.head_len = 0;
-    w.tail_len = 0;
-    rc = fh->plugin->encode(fh->inst, total, &w);
+    rc = fake_encode(fh, total, &w);
     if (rc < 0)
         return rc;
-    assert_int_equal(rc, 0);
-    assert_in_range(w.head_len, 0, NK_HDR_MAX);
-    assert_in_range(w.tail_len, 0, NK_HDR_MAX);
     assert_in_range(fh->nsent, 0, FAKE_SENT_MAX - 1);
 
     m = &fh->sent[fh->nsent];

@@ -61,15 +61,10 @@ static long
 encode(struct fake_host *fh, size_t payload_len, uint8_t *head)
 {
     struct nk_wrap w;
-    int rc;
+    int rc = fake_encode(fh, payload_len, &w);
 
-    memset(&w, 0xa5, sizeof(w));
-    w.head_len = 0;
-    w.tail_len = 0;
-    rc = fh->plugin->encode(fh->inst, payload_len, &w);
     if (rc < 0)
         return rc;
-    assert_int_equal(rc, 0);
     assert_int_equal(w.tail_len, 0);
     assert_in_range(w.head_len, 1, NK_HDR_MAX);
     memcpy(head, w.head, w.head_len);
