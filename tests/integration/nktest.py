@@ -9,12 +9,14 @@ Environment: NETKIT (the binary; default build/netkit), NK_SRCDIR (the
 repository), NK_VALGRIND=1 (run every server under valgrind, failing on any
 error or leak).
 """
+import contextlib
 import faulthandler
 import os
 import re
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -152,6 +154,21 @@ class Server:
         self.reader.join(5)
         if not self.proc.stderr.closed:
             self.proc.stderr.close()
+
+
+def write(directory, name, content):
+    """Write content (str or bytes) to directory/name; return the path."""
+    path = os.path.join(directory, name)
+    with open(path, "wb" if isinstance(content, bytes) else "w") as f:
+        f.write(content)
+    return path
+
+
+@contextlib.contextmanager
+def config_file(content, name="netkit.ini"):
+    """A config file holding content, removed after the with-block."""
+    with tempfile.TemporaryDirectory() as d:
+        yield write(d, name, content)
 
 
 def concurrently(n, client):

@@ -49,11 +49,7 @@ max_frame = 64k
 """
 
 
-def write(directory, name, text):
-    path = os.path.join(directory, name)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+write = nktest.write
 
 
 def run_in_srcdir(*args, env=None):

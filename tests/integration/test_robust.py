@@ -6,7 +6,6 @@ byte on the last line of a config file."""
 import os
 import socket
 import struct
-import tempfile
 import threading
 import time
 import unittest
@@ -103,11 +102,9 @@ class PluginEdgesTest(unittest.TestCase):
     def test_failing_create_is_a_config_error(self):
         # A plugin refusing its options in create stops start-up cleanly
         # (exit 2, one line), whichever listener it serves.
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "fail.ini")
-            with open(path, "w") as f:
-                f.write("[listen.a]\nproto = failcreate\nport = 0\n\n"
-                        "[listen.b]\nproto = raw\nport = 0\n")
+        with nktest.config_file("[listen.a]\nproto = failcreate\nport = 0\n\n"
+                                "[listen.b]\nproto = raw\nport = 0\n",
+                                name="fail.ini") as path:
             r = nktest.run("serve", "-L", FIXTURES, "-c", path)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertEqual(r.stderr.decode(),
@@ -139,10 +136,9 @@ class ConfigBytesTest(unittest.TestCase):
     def test_nul_on_last_line(self):
         # A NUL byte on a last line without a newline is an error, not a
         # value silently cut at the NUL.
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "nul.ini")
-            with open(path, "wb") as f:
-                f.write(b"[listen.a]\nport = 0\nmax_conns = 5\x00 00")
+        with nktest.config_file(b"[listen.a]\nport = 0\n"
+                                b"max_conns = 5\x00 00",
+                                name="nul.ini") as path:
             r = nktest.run("serve", "-c", path)
         self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stderr.decode(),

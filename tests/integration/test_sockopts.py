@@ -397,11 +397,9 @@ class CommandLineSockoptsTest(unittest.TestCase):
     def test_o_overrides_the_file(self):
         # -o SO_RCVBUF replaces the file's sockopt.SO_RCVBUF: one value is
         # asked for, one read-back logged, and the socket has it.
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "rcvbuf.ini")
-            with open(path, "w") as f:
-                f.write("[listen.a]\nhost = 127.0.0.1\nport = 0\n"
-                        "sockopt.SO_RCVBUF = 262144\n")
+        with nktest.config_file("[listen.a]\nhost = 127.0.0.1\nport = 0\n"
+                                "sockopt.SO_RCVBUF = 262144\n",
+                                name="rcvbuf.ini") as path:
             with Server("-c", path, "-v", "-o", "SO_RCVBUF=131072") as srv:
                 port = srv.port()
                 rb = int(readback(srv, "SO_RCVBUF", "127.0.0.1", port,
@@ -419,11 +417,9 @@ class CommandLineSockoptsTest(unittest.TestCase):
     def test_o_overrides_a_value_the_kernel_refuses(self):
         # The file asks for an algorithm the kernel lacks; -o replaces it
         # with one it has, so the file's value is never tried.
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "cc.ini")
-            with open(path, "w") as f:
-                f.write("[listen.a]\nhost = 127.0.0.1\nport = 0\n"
-                        "sockopt.TCP_CONGESTION = no_such_algo\n")
+        with nktest.config_file("[listen.a]\nhost = 127.0.0.1\nport = 0\n"
+                                "sockopt.TCP_CONGESTION = no_such_algo\n",
+                                name="cc.ini") as path:
             with Server("-c", path, "-v", "-o", "TCP_CONGESTION=reno") as srv:
                 self.assertEqual(readback(srv, "TCP_CONGESTION", "127.0.0.1",
                                           srv.port(), "reno"), "reno")
@@ -505,11 +501,9 @@ class ErrorsTest(unittest.TestCase):
         # From a config file, the refusal also names the file and the line
         # of the sockopt key (SPEC section 3: "names what is wrong and where
         # (option, file and line)").
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "cc.ini")
-            with open(path, "w") as f:
-                f.write("[listen.a]\nhost = 127.0.0.1\nport = 0\n"
-                        "sockopt.TCP_CONGESTION = no_such_algo\n")
+        with nktest.config_file("[listen.a]\nhost = 127.0.0.1\nport = 0\n"
+                                "sockopt.TCP_CONGESTION = no_such_algo\n",
+                                name="cc.ini") as path:
             r = nktest.run("serve", "-c", path)
         err = r.stderr.decode()
         self.assertEqual(r.returncode, 1, err)
