@@ -263,8 +263,9 @@ conn_outbuf(struct nk__conn *c)
     return srv->batch == c && nk__buf_len(&c->out) == 0 ? &srv->wbuf : &c->out;
 }
 
-/* Write head + iov + tail straight to the socket; queue what did not fit. */
-static int
+/* Write head + iov + tail straight to the socket; queue what did not fit.
+ * A failure closes the connection (the plugin has nothing to undo). */
+static void
 conn_send_direct(struct nk__conn *c, struct iovec *v, int n, size_t size)
 {
     struct msghdr msg = {.msg_iov = v, .msg_iovlen = (size_t)n};
@@ -275,13 +276,13 @@ conn_send_direct(struct nk__conn *c, struct iovec *v, int n, size_t size)
     while (w < 0 && errno == EINTR);
     if (w < 0 && errno != EAGAIN) {
         nk__conn_close(c, strerror(errno));
-        return 0;
+        return;
     }
     /* Part of the message may be on the wire: the rest must be queued
      * whole, or the byte stream would be corrupt -- room first. */
     if (nk__buf_reserve(&c->out, size - (w > 0 ? (size_t)w : 0)) < 0) {
         nk__conn_close(c, "out of memory");
-        return 0;
+        return;
     }
     for (int i = 0; i < n; i++) {
         size_t skip =
@@ -290,7 +291,6 @@ conn_send_direct(struct nk__conn *c, struct iovec *v, int n, size_t size)
         nk__buf_append(&c->out, (char *)v[i].iov_base + skip,
                        v[i].iov_len - skip);
     }
-    return 0;
 }
 
 int
@@ -329,7 +329,7 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
     if (nk__buf_len(b) == 0 && nk__buf_len(&c->out) == 0 &&
         size >= NK_CONN_DIRECT_MIN) {
         /* Large and first in line: gathered write, no copy. */
-        rc = conn_send_direct(c, v, n, size);
+        conn_send_direct(c, v, n, size);
         b = &c->out;
     } else if (nk__buf_reserve(b, size) < 0) {
         return NK_ENOMEM; /* nothing of it was queued */
@@ -337,8 +337,8 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
         for (int i = 0; i < n; i++)
             nk__buf_append(b, v[i].iov_base, v[i].iov_len);
     }
-    if (rc < 0 || c->closing)
-        return rc;
+    if (c->closing)
+        return 0;
     if (nk__buf_len(b) > NK_CONN_HIGH_WATER) {
         /* The peer is not keeping up: stop decoding until it drains. */
         conn_flush(c);
