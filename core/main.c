@@ -1,7 +1,7 @@
 /*
  * main.c -- the netkit command: parse, configure, load, run, exit status.
  *
- * The only place that decides exit codes (SPEC section 3): 0 success,
+ * The only place that decides exit codes: 0 success,
  * 1 run-time failure, 2 usage or configuration error.
  */
 #include <stdio.h>
@@ -9,16 +9,16 @@
 
 #include <netkit/version.h>
 
-#include "alloc.h"
-#include "cli.h"
-#include "client.h"
-#include "conf.h"
-#include "err.h"
-#include "loader.h"
-#include "log.h"
-#include "server.h"
-#include "settings.h"
-#include "sockopt.h"
+#include "base/alloc.h"
+#include "config/cli.h"
+#include "connect/client.h"
+#include "config/conf.h"
+#include "base/err.h"
+#include "plugin/loader.h"
+#include "base/log.h"
+#include "serve/server.h"
+#include "config/settings.h"
+#include "config/sockopt.h"
 
 /* `netkit plugins [NAME]`. */
 static int

@@ -97,7 +97,7 @@ class FramedTest(unittest.TestCase):
                          {i: True for i in range(50)})
 
     def test_connection_logged(self):
-        # SPEC section 4: "Connection from" and "Connection closed" lines.
+        # The documented "Connection from" and "Connection closed" lines.
         start = len(self.srv.lines)
         with connect("127.0.0.1", self.srv.port()) as s:
             s.sendall(frame(b"x"))

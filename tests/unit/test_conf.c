@@ -1,5 +1,5 @@
 /*
- * test_conf.c -- the INI loader of core/conf.c.
+ * test_conf.c -- the INI loader of core/config/conf.c.
  *
  * Config-error goldens (STYLE J): every tests/conf/bad/NAME.ini must fail
  * with exactly the line in NAME.err, as nk__err_format prints it.  The
@@ -27,9 +27,9 @@
 
 #include <netkit/plugin.h>
 
-#include "alloc.h"
-#include "conf.h"
-#include "settings.h"
+#include "base/alloc.h"
+#include "config/conf.h"
+#include "config/settings.h"
 
 #ifndef NK_TEST_SRCDIR
 #error "NK_TEST_SRCDIR must name the tests/ directory"

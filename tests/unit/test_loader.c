@@ -1,5 +1,5 @@
 /*
- * test_loader.c -- finding, loading and checking plugins (core/loader.c,
+ * test_loader.c -- finding, loading and checking plugins (core/plugin/loader.c,
  * SPEC 7, STYLE E).
  *
  * Every refusal is driven by a fixture in tests/fixtures/ that breaks exactly
@@ -21,10 +21,10 @@
 
 #include <netkit/plugin.h>
 
-#include "alloc.h"
-#include "err.h"
-#include "loader.h"
-#include "settings.h"
+#include "base/alloc.h"
+#include "base/err.h"
+#include "plugin/loader.h"
+#include "config/settings.h"
 
 #ifndef NK_FIXTURE_DIR
 #define NK_FIXTURE_DIR NK_TEST_BINDIR "/fixtures/plugins"

@@ -1,5 +1,5 @@
 /*
- * test_settings.c -- the settings struct of core/settings.c: its lists,
+ * test_settings.c -- the settings struct of core/config/settings.c: its lists,
  * its defaults, and nk__settings_finish's precedence rules (SPEC 5: the
  * command line's listener replaces the config's; -o, --max-conns and
  * --idle-timeout apply to every listener; socket options are checked
@@ -19,8 +19,8 @@
 
 #include <netkit/plugin.h>
 
-#include "alloc.h"
-#include "settings.h"
+#include "base/alloc.h"
+#include "config/settings.h"
 
 struct fixture {
     struct nk__settings s;

@@ -1,5 +1,5 @@
 /*
- * test_sockopt.c -- the socket option table (core/sockopt.c, SPEC 6).
+ * test_sockopt.c -- the socket option table (core/config/sockopt.c, SPEC 6).
  *
  * Parsing is checked against the exact messages users see; setsockopt and
  * the read-back run on real, unconnected sockets (AF_INET/AF_INET6, TCP/UDP)
@@ -24,7 +24,7 @@
 
 #include <netkit/plugin.h>
 
-#include "sockopt.h"
+#include "config/sockopt.h"
 
 #define TCP NK_TRANSPORT_TCP
 #define UDP NK_TRANSPORT_UDP

@@ -1,5 +1,5 @@
 /*
- * test_value.c -- the value parsers of core/value.c: numbers, sizes,
+ * test_value.c -- the value parsers of core/config/value.c: numbers, sizes,
  * booleans, choices, seconds, quoted strings and plugin option values.
  */
 #include <setjmp.h>
@@ -12,8 +12,8 @@
 #include <limits.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "value.h"
+#include "base/alloc.h"
+#include "config/value.h"
 
 /* A parser succeeded: its phrase is NULL. */
 #define assert_ok(why) assert_null(why)

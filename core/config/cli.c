@@ -1,0 +1,515 @@
+/*
+ * cli.c -- the command line.  See cli.h.
+ *
+ * The option table below is the only list of options: getopt_long's array,
+ * the per-command checks and every --help text come from it.
+ */
+#include "config/cli.h"
+
+#include <sys/socket.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netkit/plugin.h>
+
+#include "base/addr.h"
+#include "base/alloc.h"
+#include "config/value.h"
+
+/* Which commands take an option (bit per enum nk__command). */
+#define C_SERVE    (1u << NK_CMD_SERVE)
+#define C_CONNECT  (1u << NK_CMD_CONNECT)
+#define C_PLUGINS  (1u << NK_CMD_PLUGINS)
+#define C_SOCKOPTS (1u << NK_CMD_SOCKOPTS)
+#define C_ALL      (C_SERVE | C_CONNECT | C_PLUGINS | C_SOCKOPTS)
+#define C_BOTH     (C_SERVE | C_CONNECT)
+
+/* A setter returns NULL or a phrase saying what is wrong with arg. */
+typedef const char *(*cli_set_fn)(struct nk__settings *s, const char *arg);
+
+struct cli_opt {
+    const char *lng;
+    int shrt;
+    const char *arg; /* NULL: a flag */
+    unsigned cmds;
+    cli_set_fn set;
+    const char *help;
+};
+
+static char cli_why[160];
+
+static const char *
+cli_kv(struct nk__kvlist *l, const char *arg, const char *what)
+{
+    const char *eq = strchr(arg, '=');
+    char key[128];
+
+    if (eq == NULL || eq == arg || (size_t)(eq - arg) >= sizeof(key)) {
+        snprintf(cli_why, sizeof(cli_why), "expected %s", what);
+        return cli_why;
+    }
+    memcpy(key, arg, (size_t)(eq - arg));
+    key[eq - arg] = '\0';
+    if (nk__kvlist_add(l, key, eq + 1, strlen(eq + 1), NULL, 0) < 0)
+        return "out of memory";
+    return NULL;
+}
+
+static const char *
+cli_replace(char **field, const char *arg)
+{
+    char *copy = nk__strdup(arg);
+
+    if (copy == NULL)
+        return "out of memory";
+    nk__free(*field);
+    *field = copy;
+    return NULL;
+}
+
+static const char *
+set_proto(struct nk__settings *s, const char *arg)
+{
+    s->cli_set |= NK_SET_PROTO;
+    return cli_replace(&s->cli.proto, arg);
+}
+
+static const char *
+set_udp(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->cli_set |= NK_SET_UDP;
+    s->cli.transport = NK_TRANSPORT_UDP;
+    return NULL;
+}
+
+static const char *
+set_inet(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->cli_set |= NK_SET_FAMILY;
+    s->cli.family = AF_INET;
+    return NULL;
+}
+
+static const char *
+set_inet6(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->cli_set |= NK_SET_FAMILY;
+    s->cli.family = AF_INET6;
+    return NULL;
+}
+
+static const char *
+set_config(struct nk__settings *s, const char *arg)
+{
+    return cli_replace(&s->config_file, arg);
+}
+
+static const char *
+set_sockopt(struct nk__settings *s, const char *arg)
+{
+    return cli_kv(&s->cli_sockopts, arg,
+                  "NAME=VALUE, e.g. -o SO_RCVBUF=262144");
+}
+
+static const char *
+set_plugin_opt(struct nk__settings *s, const char *arg)
+{
+    return cli_kv(&s->cli_plugin_opts, arg, "KEY=VALUE, e.g. -O prefix=hi");
+}
+
+static const char *
+set_plugin_dir(struct nk__settings *s, const char *arg)
+{
+    return nk__strlist_add(&s->plugin_dirs, arg) < 0 ? "out of memory" : NULL;
+}
+
+static const char *
+set_verbose(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->cli_set |= NK_SET_LOG_LEVEL;
+    s->log_level = NK_LOG_DEBUG;
+    return NULL;
+}
+
+static const char *
+set_quiet(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->cli_set |= NK_SET_LOG_LEVEL;
+    s->log_level = NK_LOG_ERROR;
+    return NULL;
+}
+
+static const char *
+set_log_format(struct nk__settings *s, const char *arg)
+{
+    long long i;
+    const char *why = nk__parse_enum(arg, "human|json", &i);
+
+    if (why == NULL)
+        s->log_json = i == 1;
+    return why;
+}
+
+static const char *
+set_host(struct nk__settings *s, const char *arg)
+{
+    s->cli_set |= NK_SET_HOST;
+    return nk__strlist_add(&s->cli.hosts, arg) < 0 ? "out of memory" : NULL;
+}
+
+static const char *
+set_port(struct nk__settings *s, const char *arg)
+{
+    int port = nk__addr_parse_port(arg, 1);
+
+    if (port < 0)
+        return "expected a port 0..65535";
+    s->cli_set |= NK_SET_PORT;
+    s->cli.port = port;
+    return NULL;
+}
+
+static const char *
+set_max_conns(struct nk__settings *s, const char *arg)
+{
+    s->cli_set |= NK_SET_MAX_CONNS;
+    return nk__parse_int(arg, 1, 1000000, &s->cli.max_conns);
+}
+
+static const char *
+set_idle(struct nk__settings *s, const char *arg)
+{
+    s->cli_set |= NK_SET_IDLE;
+    return nk__parse_seconds(arg, &s->cli.idle_timeout);
+}
+
+static const char *
+set_workers(struct nk__settings *s, const char *arg)
+{
+    long long n;
+    const char *why = nk__parse_int(arg, 1, 64, &n);
+
+    if (why == NULL) {
+        s->workers = (int)n;
+        s->cli_set |= NK_SET_WORKERS;
+    }
+    return why;
+}
+
+static const char *
+set_message(struct nk__settings *s, const char *arg)
+{
+    return cli_replace(&s->message, arg);
+}
+
+static const char *
+set_count(struct nk__settings *s, const char *arg)
+{
+    return nk__parse_int(arg, 1, 1000000000, &s->count);
+}
+
+static const char *
+set_timeout(struct nk__settings *s, const char *arg)
+{
+    const char *why = nk__parse_seconds(arg, &s->timeout);
+
+    if (why == NULL && s->timeout <= 0)
+        return "must be more than 0 seconds";
+    return why;
+}
+
+static const char *
+set_stream(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->stream = 1;
+    return NULL;
+}
+
+static const char *
+set_help(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->command = NK_CMD_HELP;
+    return NULL;
+}
+
+/* Long options without a short letter get codes from here up. */
+#define CLI_LONG_ONLY 256
+
+static const struct cli_opt cli_opts[] = {
+    {"proto", 'p', "NAME", C_BOTH, set_proto, "protocol plugin (default raw)"},
+    {"udp", 'u', NULL, C_BOTH, set_udp, "UDP instead of TCP"},
+    {"ipv4", '4', NULL, C_BOTH, set_inet, "IPv4 only"},
+    {"ipv6", '6', NULL, C_BOTH, set_inet6, "IPv6 only"},
+    {"config", 'c', "FILE", C_ALL, set_config,
+     "config file (default $NETKIT_CONFIG, else the installed netkit.ini)"},
+    {"sockopt", 'o', "NAME=VALUE", C_BOTH, set_sockopt,
+     "socket option, repeatable (see netkit sockopts)"},
+    {"plugin-opt", 'O', "KEY=VALUE", C_BOTH, set_plugin_opt,
+     "plugin option, repeatable (see netkit plugins NAME)"},
+    {"plugin-dir", 'L', "DIR", C_ALL, set_plugin_dir,
+     "look for plugins in DIR first, repeatable"},
+    {"verbose", 'v', NULL, C_ALL, set_verbose,
+     "more detail (socket options read back, ...)"},
+    {"quiet", 'q', NULL, C_ALL, set_quiet, "errors only"},
+    {"log-format", 0, "human|json", C_ALL, set_log_format,
+     "log line format (default human)"},
+    {"host", 'H', "ADDR", C_SERVE, set_host,
+     "address to listen on, repeatable (default localhost: 127.0.0.1 and "
+     "::1; all interfaces only with -H :: or -H 0.0.0.0)"},
+    {"port", 'P', "N", C_SERVE, set_port,
+     "port (default 9999; 0 picks a free one and logs it)"},
+    {"max-conns", 0, "N", C_SERVE, set_max_conns,
+     "connections at once per listener (default 16384)"},
+    {"idle-timeout", 0, "SECONDS", C_SERVE, set_idle,
+     "close connections idle this long (default 0: never)"},
+    {"workers", 'w', "N", C_SERVE, set_workers,
+     "worker threads, each with its own event loop (default 1)"},
+    {"message", 'm', "TEXT", C_CONNECT, set_message,
+     "send TEXT (with -n, N times), print the replies, exit"},
+    {"count", 'n', "N", C_CONNECT, set_count, "how many times -m is sent"},
+    {"timeout", 0, "SECONDS", C_CONNECT, set_timeout, "reply wait (default 5)"},
+    {"stream", 0, NULL, C_CONNECT, set_stream,
+     "raw only: full-duplex byte pipe like nc, half-close at end of input"},
+    {"help", 'h', NULL, C_ALL, set_help, "this help"},
+    {NULL, 0, NULL, 0, NULL, NULL},
+};
+
+#define CLI_NOPTS (sizeof(cli_opts) / sizeof(cli_opts[0]) - 1)
+
+static const struct {
+    const char *name;
+    enum nk__command cmd;
+    const char *args;
+    const char *summary;
+} cli_cmds[] = {
+    {"serve", NK_CMD_SERVE, "[options]", "run a server"},
+    {"connect", NK_CMD_CONNECT, "[options] HOST PORT", "talk to a server"},
+    {"plugins", NK_CMD_PLUGINS, "[options] [NAME]",
+     "list plugins, or one plugin's options"},
+    {"sockopts", NK_CMD_SOCKOPTS, "", "list the socket options netkit knows"},
+};
+
+#define CLI_NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
+
+static int
+cli_code(size_t i)
+{
+    return cli_opts[i].shrt ? cli_opts[i].shrt : CLI_LONG_ONLY + (int)i;
+}
+
+static const char *
+cli_cmd_name(enum nk__command cmd)
+{
+    for (size_t i = 0; i < CLI_NCMDS; i++)
+        if (cli_cmds[i].cmd == cmd)
+            return cli_cmds[i].name;
+    return "netkit";
+}
+
+void
+nk__cli_usage(FILE *out, enum nk__command cmd)
+{
+    char left[64];
+
+    if (cmd == NK_CMD_NONE || cmd == NK_CMD_HELP || cmd == NK_CMD_VERSION) {
+        fprintf(out, "usage:\n");
+        for (size_t i = 0; i < CLI_NCMDS; i++)
+            fprintf(out, "  netkit %-8s %-22s %s\n", cli_cmds[i].name,
+                    cli_cmds[i].args, cli_cmds[i].summary);
+        fprintf(out, "  netkit --help | --version\n\n"
+                     "'netkit COMMAND --help' lists a command's options.\n"
+                     "Exit status: 0 success, 1 run-time failure, "
+                     "2 usage or configuration error.\n");
+        return;
+    }
+    for (size_t i = 0; i < CLI_NCMDS; i++)
+        if (cli_cmds[i].cmd == cmd)
+            fprintf(out, "usage: netkit %s %s\n%s.\n\noptions:\n",
+                    cli_cmds[i].name, cli_cmds[i].args, cli_cmds[i].summary);
+    for (size_t i = 0; i < CLI_NOPTS; i++) {
+        const struct cli_opt *o = &cli_opts[i];
+        if (!(o->cmds & (1u << cmd)))
+            continue;
+        if (o->shrt)
+            snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shrt, o->lng,
+                     o->arg ? " " : "", o->arg ? o->arg : "");
+        else
+            snprintf(left, sizeof(left), "    --%s%s%s", o->lng,
+                     o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(out, "  %-28s %s\n", left, o->help);
+    }
+}
+
+/* The long option nearest to a mistyped one, for "did you mean". */
+static const char *
+cli_suggest(const char *bad)
+{
+    const char *best = NULL;
+    int best_d = 3;
+
+    while (*bad == '-')
+        bad++;
+    for (size_t i = 0; i < CLI_NOPTS; i++) {
+        int d = nk__edit_distance(bad, cli_opts[i].lng);
+        if (d < best_d) {
+            best_d = d;
+            best = cli_opts[i].lng;
+        }
+    }
+    return best;
+}
+
+static void
+cli_build(struct option *lo, char *so)
+{
+    size_t n = 0;
+
+    *so++ = ':'; /* report a missing argument as ':' */
+    for (size_t i = 0; i < CLI_NOPTS; i++) {
+        const struct cli_opt *o = &cli_opts[i];
+        lo[n++] =
+            (struct option){o->lng, o->arg ? required_argument : no_argument,
+                            NULL, cli_code(i)};
+        if (o->shrt) {
+            *so++ = (char)o->shrt;
+            if (o->arg)
+                *so++ = ':';
+        }
+    }
+    lo[n] = (struct option){0};
+    *so = '\0';
+}
+
+static int
+cli_positional(struct nk__settings *s, int argc, char **argv,
+               struct nk_err *err)
+{
+    const char *name = cli_cmd_name(s->command);
+
+    switch (s->command) {
+    case NK_CMD_CONNECT:
+        if (argc != 2)
+            return nk__err_set(err, "connect needs HOST PORT (see 'netkit "
+                                    "connect --help')");
+        if (nk__addr_parse_port(argv[1], 0) < 0)
+            return nk__err_set(err, "port '%s': expected 1..65535", argv[1]);
+        if (cli_replace(&s->host, argv[0]) || cli_replace(&s->port, argv[1]))
+            return nk__err_set(err, "out of memory");
+        return 0;
+    case NK_CMD_PLUGINS:
+        if (argc > 1)
+            return nk__err_set(err, "plugins takes at most one NAME");
+        if (argc == 1 && cli_replace(&s->plugins_name, argv[0]))
+            return nk__err_set(err, "out of memory");
+        return 0;
+    default:
+        if (argc > 0)
+            return nk__err_set(err,
+                               "unexpected argument '%s' (see 'netkit "
+                               "%s --help')",
+                               argv[0], name);
+        return 0;
+    }
+}
+
+/* The option's names for messages: "-P/--port" or "--max-conns". */
+static void
+cli_opt_name(char *buf, size_t size, const struct cli_opt *o)
+{
+    if (o->shrt)
+        snprintf(buf, size, "-%c/--%s", o->shrt, o->lng);
+    else
+        snprintf(buf, size, "--%s", o->lng);
+}
+
+/* Handle one option returned by getopt_long. */
+static int
+cli_one(struct nk__settings *s, int c, char **argv, struct nk_err *err)
+{
+    const char *cmd = cli_cmd_name(s->command), *why, *near;
+    char name[64];
+
+    if (c == '?' || c == ':') {
+        const char *typed = argv[optind - 1];
+        if (optopt > 0 && optopt < CLI_LONG_ONLY && typed[1] != '-')
+            snprintf(name, sizeof(name), "-%c", optopt);
+        else
+            snprintf(name, sizeof(name), "%.*s", (int)strcspn(typed, "="),
+                     typed);
+        if (c == ':')
+            return nk__err_set(err, "option %s needs a value", name);
+        near = name[1] == '-' ? cli_suggest(name) : NULL;
+        return nk__err_set(err,
+                           "unknown option %s%s%s%s (see 'netkit %s "
+                           "--help')",
+                           name, near ? " (did you mean --" : "",
+                           near ? near : "", near ? "?)" : "", cmd);
+    }
+    for (size_t i = 0; i < CLI_NOPTS; i++) {
+        if (cli_code(i) != c)
+            continue;
+        cli_opt_name(name, sizeof(name), &cli_opts[i]);
+        if (!(cli_opts[i].cmds & (1u << s->command)))
+            return nk__err_set(err,
+                               "option %s does not apply to '%s' (see "
+                               "'netkit %s --help')",
+                               name, cmd, cmd);
+        why = cli_opts[i].set(s, optarg);
+        if (why != NULL)
+            return nk__err_set(err, "option %s: %s", name, why);
+        return 0;
+    }
+    return nk__err_set(err, "unhandled option");
+}
+
+int
+nk__cli_parse(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
+{
+    struct option lo[CLI_NOPTS + 1];
+    char so[2 * CLI_NOPTS + 2];
+    const char *word = argc > 1 ? argv[1] : NULL;
+    int c;
+
+    if (word == NULL || strcmp(word, "--help") == 0 ||
+        strcmp(word, "-h") == 0) {
+        s->command = NK_CMD_HELP;
+        return word == NULL ? nk__err_set(err, "no command given (see "
+                                               "'netkit --help')")
+                            : 0;
+    }
+    if (strcmp(word, "--version") == 0 || strcmp(word, "-V") == 0) {
+        s->command = NK_CMD_VERSION;
+        return 0;
+    }
+    for (size_t i = 0; i < CLI_NCMDS; i++)
+        if (strcmp(word, cli_cmds[i].name) == 0)
+            s->command = cli_cmds[i].cmd;
+    if (s->command == NK_CMD_NONE)
+        return nk__err_set(err,
+                           "unknown command '%s' (expected serve, "
+                           "connect, plugins or sockopts)",
+                           word);
+    cli_build(lo, so);
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, so, lo, NULL)) != -1) {
+        enum nk__command cmd = s->command;
+        if (cli_one(s, c, argv + 1, err) < 0)
+            return -1;
+        if (s->command == NK_CMD_HELP) {
+            /* `netkit serve --help`: that command's help. */
+            s->command = cmd;
+            s->help = 1;
+            return 0;
+        }
+    }
+    return cli_positional(s, argc - 1 - optind, argv + 1 + optind, err);
+}

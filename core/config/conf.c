@@ -1,0 +1,716 @@
+/*
+ * conf.c -- the INI config file: inih glue, section and key tables.  See
+ * conf.h and the README.
+ *
+ * inih (Debian r55) does the tokenizing; this file makes it strict.  The
+ * counting reader sees every raw line before inih does, so it
+ *   - numbers lines for every message (the handler gets no line number);
+ *   - rejects a line inih would split (longer than its buffer allows);
+ *   - rejects an indented line, which inih would silently append to the
+ *     previous key's value;
+ *   - rejects "KEY: VALUE" and lines without '=', with a clear message;
+ *   - parses section headers itself, so a header is checked on its own line
+ *     even when no key follows, and a name inih would cut at 49 bytes is an
+ *     error instead of a different section.
+ * The handler then looks each key up in a table (nginx's ngx_command_t) and
+ * calls its setter, which returns NULL or a phrase (a short reason, no
+ * punctuation).
+ *
+ * The first error stops the parse: the reader returns NULL (end of input)
+ * once one is recorded, so the message is always about the first problem.
+ */
+#include "config/conf.h"
+
+#include <sys/socket.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include <netkit/plugin.h>
+
+#include "base/alloc.h"
+#include "config/sockopt.h"
+#include "config/value.h"
+
+#ifndef NK_CONFIG_REL_FILE
+#define NK_CONFIG_REL_FILE "etc/netkit/netkit.ini"
+#endif
+#ifndef NK_CONFIG_INSTALL_FILE
+#define NK_CONFIG_INSTALL_FILE "/usr/local/etc/netkit/netkit.ini"
+#endif
+
+/* inih keeps 49 bytes of a section name (its MAX_SECTION is 50), so a name
+ * of 49 bytes or more may have been cut: only shorter ones are certain. */
+#define CONF_SECTION_MAX 48
+
+/* The reader's own buffer: longer than any line inih accepts, so a line
+ * that does not fit is over-long whatever inih's buffer size. */
+#define CONF_LINE_BUF 1024
+
+#define CONF_SOCKOPT_PREFIX "sockopt."
+
+enum conf_kind { CONF_NONE, CONF_NETKIT, CONF_LISTEN, CONF_PLUGIN };
+
+/* Keys that may be given more than once (each adds a value). */
+#define CONF_REPEAT 0x1u
+/* Keys whose value must not be empty. */
+#define CONF_NONEMPTY 0x2u
+
+/* At most this many keys in the table (sizes conf_ctx.seen). */
+#define CONF_KEYS_MAX 16
+
+struct conf_key;
+
+/* State of one nk__conf_load call. */
+struct conf_ctx {
+    struct nk__settings *s;
+    struct nk_err *err;
+    FILE *f;
+    const char *file; /* s->config_file: outlives the load */
+    int lineno;
+    int failed;
+    int read_errno;          /* errno of a failed read, for the message */
+    enum conf_kind kind;     /* of the current section */
+    size_t index;            /* current listener or plugin, in s's arrays */
+    int netkit_line;         /* line of [netkit], 0 before it */
+    int seen[CONF_KEYS_MAX]; /* line each table key was set on, per section */
+    char section[CONF_SECTION_MAX + 1]; /* whole name, for messages */
+    char raw[CONF_LINE_BUF];            /* the current line as read */
+};
+
+/*
+ * A setter parses val (already unquoted, len bytes, NUL-free) into field,
+ * which points into the settings or the current listener.  Returns NULL or
+ * a phrase; conf_enomem for a failed allocation.
+ */
+typedef const char *(*conf_set_fn)(struct conf_ctx *c, const struct conf_key *k,
+                                   void *field, const char *val);
+
+struct conf_key {
+    enum conf_kind kind;
+    const char *name;
+    conf_set_fn set;
+    size_t offset;       /* of the field in nk__settings / nk__listen_conf */
+    long long min, max;  /* numbers */
+    const char *choices; /* enums */
+    const int *map;      /* enums: the value of each choice, or NULL */
+    unsigned flags;      /* CONF_REPEAT, CONF_NONEMPTY */
+    unsigned cli_bit;    /* NK_SET_*: the command line wins over the file */
+};
+
+static const char conf_enomem[] = "out of memory";
+
+/* ---- errors ------------------------------------------------------------- */
+
+static int conf_fail(struct conf_ctx *c, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record the first error, at `line` of the file; returns -1. */
+static int
+conf_fail(struct conf_ctx *c, int line, const char *fmt, ...)
+{
+    char msg[sizeof(c->err->msg)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->failed = 1;
+    return nk__err_at(c->err, c->file, line, "%s", msg);
+}
+
+/* A failed allocation is a run-time failure (status 1), not a config one. */
+static int
+conf_oom(struct conf_ctx *c)
+{
+    c->failed = 1;
+    return nk__err_run(c->err, "out of memory");
+}
+
+/* "[listen.main] port: out of range 0..65535", or the allocation failure. */
+static int
+conf_bad_value(struct conf_ctx *c, const char *key, const char *why)
+{
+    if (why == conf_enomem)
+        return conf_oom(c);
+    return conf_fail(c, c->lineno, "[%s] %s: %s", c->section, key, why);
+}
+
+/* ---- setters ------------------------------------------------------------ */
+
+static const char *
+conf_set_string(struct conf_ctx *c, const struct conf_key *k, void *field,
+                const char *val)
+{
+    char **p = field, *copy;
+
+    (void)c;
+    if ((k->flags & CONF_NONEMPTY) && *val == '\0')
+        return "empty value";
+    if ((copy = nk__strdup(val)) == NULL)
+        return conf_enomem;
+    nk__free(*p);
+    *p = copy;
+    return NULL;
+}
+
+/* plugin_path also remembers where it was set, for the loader's messages. */
+static const char *
+conf_set_plugin_path(struct conf_ctx *c, const struct conf_key *k, void *field,
+                     const char *val)
+{
+    const char *why = conf_set_string(c, k, field, val);
+
+    if (why == NULL) {
+        c->s->plugin_path_file = c->file;
+        c->s->plugin_path_line = c->lineno;
+    }
+    return why;
+}
+
+static const char *
+conf_set_host(struct conf_ctx *c, const struct conf_key *k, void *field,
+              const char *val)
+{
+    (void)c, (void)k;
+    if (*val == '\0')
+        return "empty value";
+    return nk__strlist_add(field, val) < 0 ? conf_enomem : NULL;
+}
+
+static const char *
+conf_set_int(struct conf_ctx *c, const struct conf_key *k, void *field,
+             const char *val)
+{
+    long long n;
+    const char *why = nk__parse_int(val, k->min, k->max, &n);
+
+    (void)c;
+    if (why == NULL)
+        *(int *)field = (int)n;
+    return why;
+}
+
+static const char *
+conf_set_llong(struct conf_ctx *c, const struct conf_key *k, void *field,
+               const char *val)
+{
+    (void)c;
+    return nk__parse_int(val, k->min, k->max, field);
+}
+
+static const char *
+conf_set_seconds(struct conf_ctx *c, const struct conf_key *k, void *field,
+                 const char *val)
+{
+    (void)c, (void)k;
+    return nk__parse_seconds(val, field);
+}
+
+/* An enum stored as an int: the map gives each choice's value (NULL: its
+ * index, as for log_level, whose choices follow enum nk_log_level). */
+static const char *
+conf_set_choice(struct conf_ctx *c, const struct conf_key *k, void *field,
+                const char *val)
+{
+    long long i;
+    const char *why = nk__parse_enum(val, k->choices, &i);
+
+    (void)c;
+    if (why == NULL)
+        *(int *)field = k->map != NULL ? k->map[i] : (int)i;
+    return why;
+}
+
+/* ---- the key table ------------------------------------------------------ */
+
+static const int conf_families[] = {AF_UNSPEC, AF_INET, AF_INET6};
+/* transport is an unsigned field; int and unsigned int may alias (C11
+ * 6.5p7), so the int setter serves it. */
+static const int conf_transports[] = {NK_TRANSPORT_TCP, NK_TRANSPORT_UDP};
+
+#define CONF_NK(f) offsetof(struct nk__settings, f)
+#define CONF_LC(f) offsetof(struct nk__listen_conf, f)
+
+/*
+ * Every key of [netkit] and [listen.NAME].  A cli_bit marks a key the
+ * command line may also set: the value is still checked, but not stored
+ * when the command line gave one (only int fields carry a cli_bit).
+ * [plugin.NAME] takes any key; sockopt.NAME keys are handled apart.
+ */
+static const struct conf_key conf_keys[] = {
+    {CONF_NETKIT, "plugin_path", conf_set_plugin_path, CONF_NK(plugin_path), 0,
+     0, NULL, NULL, 0, 0},
+    {CONF_NETKIT, "log_level", conf_set_choice, CONF_NK(log_level), 0, 0,
+     "error|warn|info|debug", NULL, 0, NK_SET_LOG_LEVEL},
+    {CONF_NETKIT, "workers", conf_set_int, CONF_NK(workers), 1, 64, NULL, NULL,
+     0, NK_SET_WORKERS},
+    {CONF_LISTEN, "proto", conf_set_string, CONF_LC(proto), 0, 0, NULL, NULL,
+     CONF_NONEMPTY, 0},
+    {CONF_LISTEN, "host", conf_set_host, CONF_LC(hosts), 0, 0, NULL, NULL,
+     CONF_REPEAT, 0},
+    {CONF_LISTEN, "port", conf_set_int, CONF_LC(port), 0, 65535, NULL, NULL, 0,
+     0},
+    {CONF_LISTEN, "transport", conf_set_choice, CONF_LC(transport), 0, 0,
+     "tcp|udp", conf_transports, 0, 0},
+    {CONF_LISTEN, "family", conf_set_choice, CONF_LC(family), 0, 0,
+     "any|inet|inet6", conf_families, 0, 0},
+    {CONF_LISTEN, "max_conns", conf_set_llong, CONF_LC(max_conns), 1, 1000000,
+     NULL, NULL, 0, 0},
+    {CONF_LISTEN, "idle_timeout", conf_set_seconds, CONF_LC(idle_timeout), 0, 0,
+     NULL, NULL, 0, 0},
+};
+
+#define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+_Static_assert(CONF_NKEYS <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX");
+
+/* The key of `kind` closest to name, for "did you mean"; NULL if none is
+ * within two edits (and closer than retyping the whole name). */
+static const char *
+conf_suggest(enum conf_kind kind, const char *name)
+{
+    const char *best = NULL;
+    int best_d = 3;
+
+    for (size_t i = 0; i < CONF_NKEYS; i++) {
+        int d;
+
+        if (conf_keys[i].kind != kind)
+            continue;
+        d = nk__edit_distance(name, conf_keys[i].name);
+        if (d < best_d && d < (int)strlen(name)) {
+            best_d = d;
+            best = conf_keys[i].name;
+        }
+    }
+    return best;
+}
+
+static int
+conf_unknown_key(struct conf_ctx *c, const char *name)
+{
+    const char *near = conf_suggest(c->kind, name);
+
+    if (near != NULL)
+        return conf_fail(c, c->lineno,
+                         "unknown key '%s' in [%s] (did you mean %s?)", name,
+                         c->section, near);
+    return conf_fail(c, c->lineno, "unknown key '%s' in [%s]", name,
+                     c->section);
+}
+
+static int
+conf_duplicate(struct conf_ctx *c, const char *name, int first)
+{
+    return conf_fail(c, c->lineno,
+                     "duplicate key '%s' in [%s] (first set on line %d)", name,
+                     c->section, first);
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/* A key of [netkit] or [listen.NAME]: look it up and call its setter. */
+static int
+conf_table_key(struct conf_ctx *c, const char *name, const char *val,
+               size_t len)
+{
+    const struct conf_key *k = NULL;
+    int scratch, *seen;
+    char *obj;
+    void *field;
+    const char *why;
+
+    for (size_t i = 0; i < CONF_NKEYS && k == NULL; i++)
+        if (conf_keys[i].kind == c->kind &&
+            strcmp(conf_keys[i].name, name) == 0)
+            k = &conf_keys[i];
+    if (k == NULL)
+        return conf_unknown_key(c, name);
+    seen = &c->seen[k - conf_keys];
+    if (!(k->flags & CONF_REPEAT) && *seen != 0)
+        return conf_duplicate(c, name, *seen);
+    *seen = c->lineno;
+    if (strlen(val) != len)
+        return conf_bad_value(c, name, "value holds a NUL byte");
+    obj = c->kind == CONF_NETKIT ? (char *)c->s
+                                 : (char *)&c->s->listeners[c->index];
+    field = obj + k->offset;
+    if (k->cli_bit & c->s->cli_set)
+        field = &scratch;
+    why = k->set(c, k, field, val);
+    return why != NULL ? conf_bad_value(c, name, why) : 0;
+}
+
+/*
+ * sockopt.NAME = VALUE in [listen.NAME].  The name and the value's form are
+ * checked now, so the message carries this line; whether the option applies
+ * to the listener's transport is checked by nk__settings_finish, since
+ * `transport` may come later in the section.
+ */
+static int
+conf_sockopt_key(struct conf_ctx *c, const char *name, const char *val,
+                 size_t len)
+{
+    struct nk__listen_conf *l = &c->s->listeners[c->index];
+    const char *opt = name + strlen(CONF_SOCKOPT_PREFIX);
+    const struct nk__kv *prev = nk__kvlist_find(&l->sockopts, opt);
+    struct nk__sockopt_val v;
+    char why[300];
+
+    if (*opt == '\0')
+        return conf_fail(c, c->lineno, "[%s] %s: missing socket option name",
+                         c->section, name);
+    if (prev != NULL)
+        return conf_duplicate(c, name, prev->line);
+    if (strlen(val) != len)
+        return conf_bad_value(c, name, "value holds a NUL byte");
+    if (nk__sockopt_parse(opt, val, 0, &v, why, sizeof(why)) < 0)
+        return conf_fail(c, c->lineno, "%s", why);
+    if (nk__kvlist_add(&l->sockopts, opt, val, len, c->file, c->lineno) < 0)
+        return conf_oom(c);
+    return 0;
+}
+
+/* Any key of [plugin.NAME]: kept with its line for the plugin loader. */
+static int
+conf_plugin_key(struct conf_ctx *c, const char *name, const char *val,
+                size_t len)
+{
+    struct nk__plugin_conf *p = &c->s->plugins[c->index];
+    const struct nk__kv *prev = nk__kvlist_find(&p->opts, name);
+
+    if (prev != NULL)
+        return conf_duplicate(c, name, prev->line);
+    if (nk__kvlist_add(&p->opts, name, val, len, c->file, c->lineno) < 0)
+        return conf_oom(c);
+    return 0;
+}
+
+/* An unterminated quote is most often a " ;" that inih took for the start
+ * of a comment: say so, since the line looks fine to the user. */
+static int
+conf_unquote_failed(struct conf_ctx *c, const char *name, const char *why)
+{
+    if (strcmp(why, "unterminated quote") == 0 &&
+        (strstr(c->raw, " ;") != NULL || strstr(c->raw, "\t;") != NULL))
+        why = "unterminated quote (' ;' starts a comment even inside quotes: "
+              "write \\x3b for the ';')";
+    else if (strcmp(why, "out of memory") == 0)
+        return conf_oom(c);
+    return conf_bad_value(c, name, why);
+}
+
+/*
+ * inih's handler: one KEY = VALUE of the current section.  Returns 1, or 0
+ * with the error recorded.  The section argument is ignored: inih may have
+ * cut it, while the reader kept the whole name.
+ */
+static int
+conf_handler(void *user, const char *section, const char *name,
+             const char *value)
+{
+    struct conf_ctx *c = user;
+    const char *why;
+    char *val;
+    size_t len;
+    int rc;
+
+    (void)section;
+    if (c->failed)
+        return 0;
+    if (c->kind == CONF_NONE) {
+        conf_fail(c, c->lineno,
+                  "key '%s' outside any section (expected [netkit], "
+                  "[listen.NAME] or [plugin.NAME] before it)",
+                  name);
+        return 0;
+    }
+    if ((why = nk__unquote(value, &val, &len)) != NULL) {
+        conf_unquote_failed(c, name, why);
+        return 0;
+    }
+    if (c->kind == CONF_PLUGIN)
+        rc = conf_plugin_key(c, name, val, len);
+    else if (c->kind == CONF_LISTEN &&
+             strncmp(name, CONF_SOCKOPT_PREFIX, strlen(CONF_SOCKOPT_PREFIX)) ==
+                 0)
+        rc = conf_sockopt_key(c, name, val, len);
+    else
+        rc = conf_table_key(c, name, val, len);
+    nk__free(val);
+    return rc == 0;
+}
+
+/* ---- sections ------------------------------------------------------------ */
+
+/* [listen.NAME]: a new listener with defaults, unless NAME is taken. */
+static int
+conf_listen_section(struct conf_ctx *c, const char *name)
+{
+    struct nk__listen_conf *l;
+
+    if (*name == '\0')
+        return conf_fail(c, c->lineno, "empty listener name in [listen.]");
+    for (size_t i = 0; i < c->s->nlisteners; i++)
+        if (c->s->listeners[i].name != NULL &&
+            strcmp(c->s->listeners[i].name, name) == 0)
+            return conf_fail(c, c->lineno,
+                             "duplicate section [%s] (first on line %d)",
+                             c->section, c->s->listeners[i].line);
+    if ((l = nk__settings_add_listener(c->s)) == NULL)
+        return conf_oom(c);
+    c->index = c->s->nlisteners - 1;
+    l->file = c->file;
+    l->line = c->lineno;
+    return (l->name = nk__strdup(name)) == NULL ? conf_oom(c) : 0;
+}
+
+/* [plugin.NAME]: options for plugin NAME, unless the section is taken. */
+static int
+conf_plugin_section(struct conf_ctx *c, const char *name)
+{
+    const struct nk__plugin_conf *prev;
+    struct nk__plugin_conf *p;
+
+    if (*name == '\0')
+        return conf_fail(c, c->lineno, "empty plugin name in [plugin.]");
+    if ((prev = nk__settings_find_plugin(c->s, name)) != NULL)
+        return conf_fail(c, c->lineno,
+                         "duplicate section [%s] (first on line %d)",
+                         c->section, prev->line);
+    if ((p = nk__settings_add_plugin(c->s)) == NULL)
+        return conf_oom(c);
+    c->index = c->s->nplugins - 1;
+    p->file = c->file;
+    p->line = c->lineno;
+    return (p->name = nk__strdup(name)) == NULL ? conf_oom(c) : 0;
+}
+
+/* A section header naming name[0..len): start that section. */
+static int
+conf_section(struct conf_ctx *c, const char *name, size_t len)
+{
+    if (len > CONF_SECTION_MAX)
+        return conf_fail(c, c->lineno, "section name too long (max %d bytes)",
+                         CONF_SECTION_MAX);
+    memcpy(c->section, name, len);
+    c->section[len] = '\0';
+    memset(c->seen, 0, sizeof(c->seen));
+    if (strcmp(c->section, "netkit") == 0) {
+        if (c->netkit_line != 0)
+            return conf_fail(c, c->lineno,
+                             "duplicate section [netkit] (first on line %d)",
+                             c->netkit_line);
+        c->netkit_line = c->lineno;
+        c->kind = CONF_NETKIT;
+        return 0;
+    }
+    if (strncmp(c->section, "listen.", 7) == 0) {
+        c->kind = CONF_LISTEN;
+        return conf_listen_section(c, c->section + 7);
+    }
+    if (strncmp(c->section, "plugin.", 7) == 0) {
+        c->kind = CONF_PLUGIN;
+        return conf_plugin_section(c, c->section + 7);
+    }
+    return conf_fail(c, c->lineno,
+                     "unknown section [%s] (expected [netkit], [listen.NAME] "
+                     "or [plugin.NAME])",
+                     c->section);
+}
+
+/* ---- the reader ---------------------------------------------------------- */
+
+/*
+ * inih's find_chars_or_comment: the first of `chars` in s, or the start of
+ * an inline comment (';' after a blank), or the end.  The reader must split
+ * lines exactly as inih will.
+ */
+static const char *
+conf_find(const char *s, const char *chars)
+{
+    int was_space = 0;
+
+    while (*s != '\0' && strchr(chars, *s) == NULL &&
+           !(was_space && *s == ';')) {
+        was_space = isspace((unsigned char)*s);
+        s++;
+    }
+    return s;
+}
+
+/* Check one raw line (its newline removed) the way inih will read it. */
+static int
+conf_lex(struct conf_ctx *c)
+{
+    const char *p = c->raw, *q, *end;
+
+    if (c->lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* a UTF-8 byte order mark, which inih skips too */
+    for (q = p; isspace((unsigned char)*q); q++)
+        ;
+    if (*q == '\0' || *q == ';' || *q == '#')
+        return 0;
+    if (q != p)
+        return conf_fail(c, c->lineno,
+                         "indented line (inih would append it to the previous "
+                         "key's value): remove the leading blanks");
+    if (*p == '[') {
+        end = conf_find(p + 1, "]");
+        if (*end != ']')
+            return conf_fail(c, c->lineno, "syntax error: expected ']'");
+        for (q = end + 1; isspace((unsigned char)*q); q++)
+            ;
+        if (*q != '\0' && *q != ';' && *q != '#')
+            return conf_fail(c, c->lineno,
+                             "syntax error: text after section header");
+        return conf_section(c, p + 1, (size_t)(end - p - 1));
+    }
+    end = conf_find(p, "=:");
+    if (*end == ':')
+        return conf_fail(c, c->lineno,
+                         "syntax error: expected KEY = VALUE, not KEY: VALUE");
+    if (*end != '=' || end == p)
+        return conf_fail(c, c->lineno, "syntax error: expected KEY = VALUE");
+    return 0;
+}
+
+/*
+ * inih's reader: one line into str (num bytes).  Returns NULL at the end of
+ * the file, on a read error (read_errno) and once an error is recorded.
+ * inih's buffer must hold a line plus "\r\n" and a NUL (ini.h), so lines
+ * longer than num - 3 bytes are refused whatever their ending.
+ */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+    struct conf_ctx *c = stream;
+    size_t n, max = num > 3 ? (size_t)num - 3 : 0;
+
+    long before, after;
+
+    if (c->failed)
+        return NULL;
+    before = ftell(c->f);
+    if (fgets(c->raw, sizeof(c->raw), c->f) == NULL) {
+        if (ferror(c->f))
+            c->read_errno = errno != 0 ? errno : EIO;
+        return NULL;
+    }
+    after = ftell(c->f);
+    c->lineno++;
+    n = strlen(c->raw);
+    /* fgets read more bytes than strlen sees: a NUL byte, which would cut
+     * the value short -- also on a last line without a newline. */
+    if (before >= 0 && after >= 0 && (size_t)(after - before) != n) {
+        conf_fail(c, c->lineno, "line holds a NUL byte");
+        return NULL;
+    }
+    if (n > 0 && c->raw[n - 1] == '\n') {
+        c->raw[--n] = '\0';
+    } else if (!feof(c->f)) {
+        /* fgets stopped early: the line filled the buffer, or holds a NUL
+         * byte that strlen stopped at. */
+        if (n + 1 < sizeof(c->raw))
+            conf_fail(c, c->lineno, "line holds a NUL byte");
+        else
+            conf_fail(c, c->lineno, "line too long (max %zu bytes)", max);
+        return NULL;
+    }
+    if (n > 0 && c->raw[n - 1] == '\r')
+        c->raw[--n] = '\0';
+    if (n > max) {
+        conf_fail(c, c->lineno, "line too long (max %zu bytes)", max);
+        return NULL;
+    }
+    if (conf_lex(c) < 0)
+        return NULL;
+    memcpy(str, c->raw, n);
+    str[n] = '\n';
+    str[n + 1] = '\0';
+    return str;
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+/* See conf.h. */
+/* Installed under another prefix than configured (--prefix, DESTDIR):
+ * BINDIR/../etc/netkit/netkit.ini, if it exists. */
+static const char *
+conf_beside_binary(void)
+{
+    static char path[PATH_MAX + 32];
+    char exe[PATH_MAX], *slash;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    if ((slash = strrchr(exe, '/')) == NULL)
+        return NULL;
+    *slash = '\0';
+    snprintf(path, sizeof(path), "%s/../" NK_CONFIG_REL_FILE, exe);
+    return access(path, R_OK) == 0 ? path : NULL;
+}
+
+const char *
+nk__conf_default_path(void)
+{
+    const char *env = getenv("NETKIT_CONFIG");
+
+    if (env != NULL && *env != '\0')
+        return env;
+    if (access(NK_CONFIG_INSTALL_FILE, R_OK) == 0)
+        return NK_CONFIG_INSTALL_FILE;
+    return conf_beside_binary();
+}
+
+/*
+ * See conf.h.  Call it once per settings: kv->file, l->file and the error's
+ * file point to s->config_file, which lives until nk__settings_free.
+ */
+int
+nk__conf_load(struct nk__settings *s, const char *path, struct nk_err *err)
+{
+    struct conf_ctx *c;
+    char *copy;
+    FILE *f;
+    int rc, failed;
+
+    if ((f = fopen(path, "re")) == NULL)
+        return nk__err_set(err, "cannot open %s: %s", path, strerror(errno));
+    copy = nk__strdup(path);
+    c = nk__calloc(1, sizeof(*c)); /* ~1.2 KiB: keep it off the stack */
+    if (copy == NULL || c == NULL) {
+        nk__free(copy);
+        nk__free(c);
+        fclose(f);
+        return nk__err_run(err, "out of memory");
+    }
+    nk__free(s->config_file);
+    s->config_file = copy;
+    c->s = s;
+    c->err = err;
+    c->f = f;
+    c->file = copy;
+    rc = ini_parse_stream(conf_reader, c, conf_handler, c);
+    if (!c->failed && c->read_errno != 0)
+        nk__err_set(err, "cannot read %s: %s", path, strerror(c->read_errno));
+    else if (!c->failed && rc > 0) /* a line the reader let through */
+        conf_fail(c, rc, "syntax error: expected KEY = VALUE");
+    else if (!c->failed && rc < 0)
+        conf_oom(c);
+    failed = c->failed || c->read_errno != 0;
+    nk__free(c);
+    fclose(f);
+    return failed ? -1 : 0;
+}

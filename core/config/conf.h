@@ -1,0 +1,31 @@
+/*
+ * conf.h -- the INI config file (inih); conf/netkit.ini shows every key.
+ *
+ * Sections: [netkit] (plugin_path, log_level, workers), [listen.NAME] (proto,
+ * host (repeatable), port, transport, family, max_conns, idle_timeout,
+ * sockopt.NAME), [plugin.NAME] (any key: validated later against the
+ * plugin's own option table, with the line kept for the error message).
+ *
+ * inih (Debian r55) is read through a counting reader so every error names
+ * its line, and so that a line longer than inih reads whole is an error
+ * rather than silently split.  Values may be "quoted" with escapes.
+ */
+#ifndef NK_CORE_CONF_H
+#define NK_CORE_CONF_H
+
+#include "base/err.h"
+#include "config/settings.h"
+
+/* The config file netkit reads without -c: $NETKIT_CONFIG, else the
+ * installed netkit.ini if it exists (at the configured prefix, else at
+ * BINDIR/../etc/netkit/), else NULL (built-in defaults). */
+const char *nk__conf_default_path(void);
+
+/*
+ * Load `path` into s: sets s->config_file, the [netkit] fields (unless the
+ * command line set them), appends listeners and plugin sections.  Returns 0,
+ * or -1 with err naming the file, the line and what to do.
+ */
+int nk__conf_load(struct nk__settings *s, const char *path, struct nk_err *err);
+
+#endif /* NK_CORE_CONF_H */

@@ -1,0 +1,325 @@
+/*
+ * settings.c -- the one settings struct, its lists, and the merge of
+ * command line and config file.  See settings.h.
+ */
+#include "config/settings.h"
+
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <netkit/plugin.h>
+
+#include "base/alloc.h"
+#include "config/sockopt.h"
+
+/* ---- lists ------------------------------------------------------------- */
+
+/*
+ * The lists grow one item at a time with realloc.  They hold a config
+ * file's worth of entries, so the simplicity is worth more than amortized
+ * growth.  On failure the list is unchanged.
+ */
+int
+nk__strlist_add(struct nk__strlist *l, const char *s)
+{
+    char *copy = nk__strdup(s);
+    char **items;
+
+    if (copy == NULL)
+        return -1;
+    items = nk__realloc(l->items, (l->n + 1) * sizeof(*items));
+    if (items == NULL) {
+        nk__free(copy);
+        return -1;
+    }
+    items[l->n++] = copy;
+    l->items = items;
+    return 0;
+}
+
+void
+nk__strlist_free(struct nk__strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        nk__free(l->items[i]);
+    nk__free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+int
+nk__kvlist_add(struct nk__kvlist *l, const char *key, const char *val,
+               size_t len, const char *file, int line)
+{
+    struct nk__kv kv = {nk__strdup(key), nk__memdup(val, len), len, file, line};
+    struct nk__kv *items;
+
+    if (kv.key == NULL || kv.val == NULL)
+        goto fail;
+    items = nk__realloc(l->items, (l->n + 1) * sizeof(*items));
+    if (items == NULL)
+        goto fail;
+    items[l->n++] = kv;
+    l->items = items;
+    return 0;
+fail:
+    nk__free(kv.key);
+    nk__free(kv.val);
+    return -1;
+}
+
+/* The last one wins, so a later setting of a key overrides an earlier one. */
+const struct nk__kv *
+nk__kvlist_find(const struct nk__kvlist *l, const char *key)
+{
+    for (size_t i = l->n; i > 0; i--)
+        if (strcmp(l->items[i - 1].key, key) == 0)
+            return &l->items[i - 1];
+    return NULL;
+}
+
+void
+nk__kvlist_free(struct nk__kvlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        nk__free(l->items[i].key);
+        nk__free(l->items[i].val);
+    }
+    nk__free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+/* Append copies of every item of src to dst, keeping their origin. */
+static int
+settings_kvlist_append(struct nk__kvlist *dst, const struct nk__kvlist *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        const struct nk__kv *kv = &src->items[i];
+
+        if (nk__kvlist_add(dst, kv->key, kv->val, kv->len, kv->file, kv->line) <
+            0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- listeners and plugin sections -------------------------------------- */
+
+/*
+ * proto is owned, so the default is a copy.  init cannot report a failed
+ * allocation; proto then stays NULL and nk__settings_finish fills it in (or
+ * reports "out of memory"), so every finished listener has a proto.
+ */
+void
+nk__listen_conf_init(struct nk__listen_conf *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->proto = nk__strdup(NK_DEFAULT_PROTO);
+    l->port = NK_DEFAULT_PORT;
+    l->transport = NK_TRANSPORT_TCP;
+    l->family = AF_UNSPEC;
+    l->max_conns = NK_DEFAULT_MAX_CONNS;
+    l->idle_timeout = 0;
+}
+
+void
+nk__listen_conf_free(struct nk__listen_conf *l)
+{
+    nk__free(l->name);
+    nk__free(l->proto);
+    nk__strlist_free(&l->hosts);
+    nk__kvlist_free(&l->sockopts);
+    memset(l, 0, sizeof(*l));
+}
+
+/* A deep copy of src named `name`, without a config location.  On failure
+ * dst holds whatever was copied and must still be freed. */
+static int
+settings_listen_copy(struct nk__listen_conf *dst,
+                     const struct nk__listen_conf *src, const char *name)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->port = src->port;
+    dst->transport = src->transport;
+    dst->family = src->family;
+    dst->max_conns = src->max_conns;
+    dst->idle_timeout = src->idle_timeout;
+    dst->name = nk__strdup(name);
+    dst->proto = nk__strdup(src->proto != NULL ? src->proto : NK_DEFAULT_PROTO);
+    if (dst->name == NULL || dst->proto == NULL)
+        return -1;
+    for (size_t i = 0; i < src->hosts.n; i++)
+        if (nk__strlist_add(&dst->hosts, src->hosts.items[i]) < 0)
+            return -1;
+    return settings_kvlist_append(&dst->sockopts, &src->sockopts);
+}
+
+struct nk__listen_conf *
+nk__settings_add_listener(struct nk__settings *s)
+{
+    struct nk__listen_conf *ls;
+
+    ls = nk__realloc(s->listeners, (s->nlisteners + 1) * sizeof(*ls));
+    if (ls == NULL)
+        return NULL;
+    s->listeners = ls;
+    nk__listen_conf_init(&ls[s->nlisteners]);
+    return &ls[s->nlisteners++];
+}
+
+struct nk__plugin_conf *
+nk__settings_add_plugin(struct nk__settings *s)
+{
+    struct nk__plugin_conf *ps;
+
+    ps = nk__realloc(s->plugins, (s->nplugins + 1) * sizeof(*ps));
+    if (ps == NULL)
+        return NULL;
+    s->plugins = ps;
+    memset(&ps[s->nplugins], 0, sizeof(ps[0]));
+    return &ps[s->nplugins++];
+}
+
+struct nk__plugin_conf *
+nk__settings_find_plugin(const struct nk__settings *s, const char *name)
+{
+    for (size_t i = 0; i < s->nplugins; i++)
+        if (s->plugins[i].name != NULL && strcmp(s->plugins[i].name, name) == 0)
+            return &s->plugins[i];
+    return NULL;
+}
+
+/* ---- the settings ------------------------------------------------------- */
+
+void
+nk__settings_init(struct nk__settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->log_level = NK_LOG_INFO;
+    s->workers = 1;
+    s->timeout = 5.0;
+    s->count = 1;
+    nk__listen_conf_init(&s->cli);
+}
+
+static void
+settings_free_listeners(struct nk__settings *s)
+{
+    for (size_t i = 0; i < s->nlisteners; i++)
+        nk__listen_conf_free(&s->listeners[i]);
+    nk__free(s->listeners);
+    s->listeners = NULL;
+    s->nlisteners = 0;
+}
+
+void
+nk__settings_free(struct nk__settings *s)
+{
+    settings_free_listeners(s);
+    for (size_t i = 0; i < s->nplugins; i++) {
+        nk__free(s->plugins[i].name);
+        nk__kvlist_free(&s->plugins[i].opts);
+    }
+    nk__free(s->plugins);
+    nk__free(s->plugin_path);
+    nk__free(s->config_file);
+    nk__strlist_free(&s->plugin_dirs);
+    nk__listen_conf_free(&s->cli);
+    nk__kvlist_free(&s->cli_plugin_opts);
+    nk__kvlist_free(&s->cli_sockopts);
+    nk__free(s->host);
+    nk__free(s->port);
+    nk__free(s->message);
+    nk__free(s->plugins_name);
+    memset(s, 0, sizeof(*s));
+}
+
+/* The NK_SET_* bits that make the command line define the listener. */
+#define SETTINGS_CLI_LISTENER                                                  \
+    (NK_SET_PROTO | NK_SET_HOST | NK_SET_PORT | NK_SET_UDP | NK_SET_FAMILY)
+
+/*
+ * Replace the listeners by one copy of s->cli: the command line's listener
+ * when it set any listener field, else the default listener (s->cli then
+ * holds only defaults).  Config listeners are dropped in the first case
+ * only; the file's [listen.*] sections are then not used.
+ */
+static int
+settings_choose_listeners(struct nk__settings *s)
+{
+    int from_cli = (s->cli_set & SETTINGS_CLI_LISTENER) != 0;
+    struct nk__listen_conf *l;
+
+    if (!from_cli && s->nlisteners > 0)
+        return 0;
+    settings_free_listeners(s);
+    l = nk__realloc(NULL, sizeof(*l));
+    if (l == NULL)
+        return -1;
+    s->listeners = l;
+    s->nlisteners = 1;
+    return settings_listen_copy(l, &s->cli, from_cli ? "cli" : "default");
+}
+
+/*
+ * Check one socket option of listener l against its transport, and report
+ * it where it was written: the config line, or the -o option.
+ */
+static int
+settings_check_sockopt(const struct nk__listen_conf *l, const struct nk__kv *kv,
+                       struct nk_err *err)
+{
+    struct nk__sockopt_val val;
+    char why[300];
+
+    if (strlen(kv->val) != kv->len)
+        snprintf(why, sizeof(why), "socket option %s: value holds a NUL byte",
+                 kv->key);
+    else if (nk__sockopt_parse(kv->key, kv->val, l->transport, &val, why,
+                               sizeof(why)) == 0)
+        return 0;
+    if (kv->file != NULL)
+        return nk__err_at(err, kv->file, kv->line, "%s", why);
+    if (l->file != NULL)
+        return nk__err_set(err, "-o %s=%s (listener [listen.%s]): %s", kv->key,
+                           kv->val, l->name, why);
+    return nk__err_set(err, "-o %s=%s: %s", kv->key, kv->val, why);
+}
+
+/*
+ * Apply the command line's per-listener overrides to l, then check its
+ * socket options.  -o options go after the listener's own, so they are set
+ * later and win (nk__kvlist_find also returns the last).
+ */
+static int
+settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
+                         struct nk_err *err)
+{
+    if (l->proto == NULL && (l->proto = nk__strdup(NK_DEFAULT_PROTO)) == NULL)
+        return nk__err_run(err, "out of memory");
+    if (settings_kvlist_append(&l->sockopts, &s->cli_sockopts) < 0)
+        return nk__err_run(err, "out of memory");
+    if (s->cli_set & NK_SET_MAX_CONNS)
+        l->max_conns = s->cli.max_conns;
+    if (s->cli_set & NK_SET_IDLE)
+        l->idle_timeout = s->cli.idle_timeout;
+    for (size_t i = 0; i < l->sockopts.n; i++)
+        if (settings_check_sockopt(l, &l->sockopts.items[i], err) < 0)
+            return -1;
+    return 0;
+}
+
+/* See settings.h.  Duplicate listener names are reported by conf.c. */
+int
+nk__settings_finish(struct nk__settings *s, struct nk_err *err)
+{
+    if (settings_choose_listeners(s) < 0)
+        return nk__err_run(err, "out of memory");
+    for (size_t i = 0; i < s->nlisteners; i++)
+        if (settings_finish_listener(s, &s->listeners[i], err) < 0)
+            return -1;
+    return 0;
+}

@@ -1,0 +1,152 @@
+/*
+ * settings.h -- everything the command line and the config file decide,
+ * gathered in one struct that is passed around (no option globals).
+ *
+ * Order of precedence: built-in defaults < config file < command line.  The
+ * CLI is parsed first (it names the config file), the config is loaded into
+ * the same struct, then nk__settings_finish() merges the command-line
+ * overrides and checks every combination before any socket opens.
+ */
+#ifndef NK_CORE_SETTINGS_H
+#define NK_CORE_SETTINGS_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+
+#define NK_DEFAULT_PORT      9999
+#define NK_DEFAULT_MAX_CONNS 16384
+#define NK_DEFAULT_PROTO     "raw"
+
+/* A growable list of owned strings. */
+struct nk__strlist {
+    char **items;
+    size_t n;
+};
+
+int nk__strlist_add(struct nk__strlist *l, const char *s);
+void nk__strlist_free(struct nk__strlist *l);
+
+/* One KEY=VALUE with where it was written (file NULL: the command line). */
+struct nk__kv {
+    char *key;        /* owned */
+    char *val;        /* owned, unquoted, NUL-terminated */
+    size_t len;       /* bytes of val (a value may hold NULs) */
+    const char *file; /* borrowed from the settings, or NULL */
+    int line;
+};
+
+struct nk__kvlist {
+    struct nk__kv *items;
+    size_t n;
+};
+
+int nk__kvlist_add(struct nk__kvlist *l, const char *key, const char *val,
+                   size_t len, const char *file, int line);
+/* The last item with `key`, or NULL. */
+const struct nk__kv *nk__kvlist_find(const struct nk__kvlist *l,
+                                     const char *key);
+void nk__kvlist_free(struct nk__kvlist *l);
+
+/* One listener: a [listen.NAME] section, or the command line's -p/-H/-P.. */
+struct nk__listen_conf {
+    char *name;               /* "main" for [listen.main]; "cli" */
+    char *proto;              /* plugin name */
+    struct nk__strlist hosts; /* empty: localhost (127.0.0.1 and ::1) */
+    int port;                 /* 0..65535 */
+    unsigned transport;       /* NK_TRANSPORT_TCP or NK_TRANSPORT_UDP */
+    int family;               /* AF_UNSPEC (any), AF_INET, AF_INET6 */
+    long long max_conns;      /* TCP connections at once */
+    double idle_timeout;      /* seconds, 0 = none */
+    struct nk__kvlist sockopts;
+    const char *file; /* where the section starts, for errors */
+    int line;
+};
+
+/* A [plugin.NAME] section. */
+struct nk__plugin_conf {
+    char *name;
+    struct nk__kvlist opts;
+    const char *file;
+    int line;
+};
+
+enum nk__command {
+    NK_CMD_NONE = 0,
+    NK_CMD_SERVE,
+    NK_CMD_CONNECT,
+    NK_CMD_PLUGINS,
+    NK_CMD_SOCKOPTS,
+    NK_CMD_HELP,
+    NK_CMD_VERSION
+};
+
+/* Which listener fields the command line set (they override the config). */
+enum {
+    NK_SET_PROTO = 1 << 0,
+    NK_SET_HOST = 1 << 1,
+    NK_SET_PORT = 1 << 2,
+    NK_SET_UDP = 1 << 3,
+    NK_SET_FAMILY = 1 << 4,
+    NK_SET_MAX_CONNS = 1 << 5,
+    NK_SET_IDLE = 1 << 6,
+    NK_SET_WORKERS = 1 << 7,
+    NK_SET_LOG_LEVEL = 1 << 8
+};
+
+struct nk__settings {
+    enum nk__command command;
+    int help;         /* `netkit COMMAND --help` */
+    unsigned cli_set; /* NK_SET_* bits */
+
+    /* [netkit] */
+    int log_level; /* enum nk_log_level */
+    int log_json;
+    int workers;
+    char *plugin_path;            /* colon-separated, searched after -L */
+    const char *plugin_path_file; /* origin of plugin_path */
+    int plugin_path_line;
+
+    char *config_file;              /* NULL: built-in defaults only */
+    struct nk__strlist plugin_dirs; /* -L, in order */
+
+    struct nk__listen_conf *listeners; /* [listen.*] (or the CLI's one) */
+    size_t nlisteners;
+    struct nk__plugin_conf *plugins; /* [plugin.*] */
+    size_t nplugins;
+
+    struct nk__listen_conf cli;        /* listener fields given on the CLI */
+    struct nk__kvlist cli_plugin_opts; /* -O, override [plugin.*] */
+    struct nk__kvlist cli_sockopts;    /* -o, override sockopt.* */
+
+    /* connect */
+    char *host, *port; /* positional HOST PORT */
+    char *message;     /* -m */
+    long long count;   /* -n */
+    double timeout;    /* --timeout, seconds */
+    int stream;        /* --stream */
+
+    char *plugins_name; /* netkit plugins NAME */
+};
+
+/* Defaults everywhere. */
+void nk__settings_init(struct nk__settings *s);
+void nk__settings_free(struct nk__settings *s);
+void nk__listen_conf_init(struct nk__listen_conf *l);
+void nk__listen_conf_free(struct nk__listen_conf *l);
+
+/* Append a listener / plugin section (zeroed, listener with defaults). */
+struct nk__listen_conf *nk__settings_add_listener(struct nk__settings *s);
+struct nk__plugin_conf *nk__settings_add_plugin(struct nk__settings *s);
+struct nk__plugin_conf *nk__settings_find_plugin(const struct nk__settings *s,
+                                                 const char *name);
+
+/*
+ * After CLI and config: choose the listeners (the CLI's one when any of
+ * -p -H -P -u -4 -6 was given, else the config's, else one default), apply
+ * -o/--max-conns/--idle-timeout to each, and check what can be checked
+ * without plugins (socket options against each listener's transport).
+ */
+int nk__settings_finish(struct nk__settings *s, struct nk_err *err);
+
+#endif /* NK_CORE_SETTINGS_H */

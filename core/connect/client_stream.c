@@ -1,0 +1,154 @@
+/*
+ * client_stream.c -- `netkit connect --stream`.  See client_stream.h.
+ *
+ * The shape of OpenBSD nc's readwrite(): one poll over stdin, the socket and
+ * stdout, one chunk in flight each way.  The socket is non-blocking; stdin
+ * and stdout keep whatever mode they came with (they may be shared with a
+ * shell), so they are only read after POLLIN and written after POLLOUT.
+ */
+#include "connect/client_stream.h"
+
+#include <sys/socket.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+
+#define CLIENT_PIPE_BUF 65536 /* bytes in flight each way */
+
+/* Bytes read but not yet written: data[off, off + len). */
+struct client_chunk {
+    uint8_t *data;
+    size_t off, len;
+};
+
+/* Write what `ch` holds to fd (socket: send without SIGPIPE).  Returns 0,
+ * or -1 with errno (EAGAIN included). */
+static int
+client_chunk_write(struct client_chunk *ch, int fd, int sock)
+{
+    ssize_t w;
+
+    do {
+        if (sock)
+            w = send(fd, ch->data + ch->off, ch->len, MSG_NOSIGNAL);
+        else
+            w = write(fd, ch->data + ch->off, ch->len);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0)
+        return -1;
+    ch->off += (size_t)w;
+    ch->len -= (size_t)w;
+    return 0;
+}
+
+/* Read into an empty `ch`.  Returns bytes read, 0 at end of input, or -1
+ * with errno. */
+static ssize_t
+client_chunk_read(struct client_chunk *ch, int fd, int sock)
+{
+    ssize_t r;
+
+    do {
+        r = sock ? recv(fd, ch->data, CLIENT_PIPE_BUF, 0)
+                 : read(fd, ch->data, CLIENT_PIPE_BUF);
+    } while (r < 0 && errno == EINTR);
+    if (r > 0) {
+        ch->off = 0;
+        ch->len = (size_t)r;
+    }
+    return r;
+}
+
+/*
+ * --stream: a full-duplex byte pipe, stdin -> socket and socket -> stdout,
+ * like nc's readwrite().  Each direction holds at most one chunk and reads
+ * its source only when that chunk has been written out, so a slow side
+ * slows the other down instead of filling memory (back-pressure).  A
+ * descriptor with nothing to do is left out of poll (fd -1), so a hung-up
+ * one cannot make poll spin.  End of input half-closes the socket; the pipe
+ * ends when the peer closes and what it sent has been written.
+ */
+static int
+client_stream_loop(int fd, const char *peer, struct client_chunk *up,
+                   struct client_chunk *down, struct nk_err *err)
+{
+    int in_eof = 0, net_eof = 0, shut = 0;
+
+    while (!net_eof || down->len > 0) {
+        short sev = (short)((up->len > 0 ? POLLOUT : 0) |
+                            (!net_eof && down->len == 0 ? POLLIN : 0));
+        struct pollfd p[3] = {
+            {.fd = !in_eof && up->len == 0 ? STDIN_FILENO : -1,
+             .events = POLLIN},
+            {.fd = sev != 0 ? fd : -1, .events = sev},
+            {.fd = down->len > 0 ? STDOUT_FILENO : -1, .events = POLLOUT},
+        };
+        ssize_t r;
+
+        if (in_eof && up->len == 0 && !shut) {
+            shutdown(fd, SHUT_WR);
+            shut = 1;
+        }
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return nk__err_run(err, "poll: %s", strerror(errno));
+        }
+        if (p[0].revents != 0) {
+            r = client_chunk_read(up, STDIN_FILENO, 0);
+            if (r == 0)
+                in_eof = 1;
+            else if (r < 0 && errno != EAGAIN)
+                return nk__err_run(err, "read standard input: %s",
+                                   strerror(errno));
+        }
+        if ((p[1].revents & (POLLOUT | POLLERR | POLLHUP)) && up->len > 0 &&
+            client_chunk_write(up, fd, 1) < 0 && errno != EAGAIN) {
+            if (errno != EPIPE && errno != ECONNRESET)
+                return nk__err_run(err, "send to %s: %s", peer,
+                                   strerror(errno));
+            /* The peer stopped reading for good: drop our side, say so, and
+             * still take what it sent before it closed. */
+            nk__log(NK_LOG_WARN, "%s closed before reading all input", peer);
+            up->len = 0;
+            in_eof = shut = 1;
+        }
+        if ((p[1].revents & (POLLIN | POLLERR | POLLHUP)) && !net_eof &&
+            down->len == 0) {
+            r = client_chunk_read(down, fd, 1);
+            /* A reset ends the stream like a close: no more is coming. */
+            if (r == 0 || (r < 0 && errno == ECONNRESET))
+                net_eof = 1;
+            else if (r < 0 && errno != EAGAIN)
+                return nk__err_run(err, "recv from %s: %s", peer,
+                                   strerror(errno));
+        }
+        if (p[2].revents != 0 &&
+            client_chunk_write(down, STDOUT_FILENO, 0) < 0 && errno != EAGAIN)
+            return nk__err_run(err, "write to standard output: %s",
+                               strerror(errno));
+    }
+    return 0;
+}
+
+/* See client_stream.h. */
+int
+nk__client_stream(int fd, const char *peer, struct nk_err *err)
+{
+    struct client_chunk up = {nk__malloc(CLIENT_PIPE_BUF), 0, 0};
+    struct client_chunk down = {nk__malloc(CLIENT_PIPE_BUF), 0, 0};
+    int rc = -1;
+
+    if (up.data == NULL || down.data == NULL)
+        nk__err_run(err, "out of memory");
+    else
+        rc = client_stream_loop(fd, peer, &up, &down, err);
+    nk__free(up.data);
+    nk__free(down.data);
+    return rc;
+}

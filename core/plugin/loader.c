@@ -1,0 +1,486 @@
+/* loader.c -- plugin search, dlopen and checks.  See loader.h. */
+#include "plugin/loader.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "config/value.h"
+
+#ifndef NK_PLUGIN_INSTALL_DIR
+#define NK_PLUGIN_INSTALL_DIR "/usr/local/lib/netkit/plugins"
+#endif
+#ifndef NK_PLUGIN_REL_DIR
+#define NK_PLUGIN_REL_DIR "lib/netkit/plugins"
+#endif
+
+/* The v1 members every plugin has, through on_close. */
+#define LOADER_V1_SIZE                                                         \
+    (offsetof(struct nk_plugin, on_close) +                                    \
+     sizeof(((struct nk_plugin *)0)->on_close))
+
+/* Add each element of a colon-separated list. */
+static int
+loader_add_path(struct nk__strlist *dirs, const char *list)
+{
+    char *copy, *dir, *save;
+    int rc = 0;
+
+    if (list == NULL || *list == '\0')
+        return 0;
+    copy = nk__strdup(list);
+    if (copy == NULL)
+        return NK_ENOMEM;
+    for (dir = strtok_r(copy, ":", &save); dir != NULL && rc == 0;
+         dir = strtok_r(NULL, ":", &save))
+        rc = nk__strlist_add(dirs, dir);
+    nk__free(copy);
+    return rc;
+}
+
+int
+nk__plugin_dirs(const struct nk__settings *s, struct nk__strlist *dirs)
+{
+    char exe[PATH_MAX], rel[PATH_MAX + 64], *slash;
+    ssize_t n;
+    int rc = 0;
+
+    for (size_t i = 0; i < s->plugin_dirs.n && rc == 0; i++)
+        rc = nk__strlist_add(dirs, s->plugin_dirs.items[i]);
+    if (rc == 0)
+        rc = loader_add_path(dirs, getenv("NETKIT_PLUGIN_PATH"));
+    if (rc == 0)
+        rc = loader_add_path(dirs, s->plugin_path);
+    if (rc == 0)
+        rc = nk__strlist_add(dirs, NK_PLUGIN_INSTALL_DIR);
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (rc != 0 || n <= 0 || (exe[n] = '\0', slash = strrchr(exe, '/')) == NULL)
+        return rc;
+    *slash = '\0';
+    /* Installed under another prefix than configured (--prefix, DESTDIR):
+     * the plugin directory relative to bin/. */
+    snprintf(rel, sizeof(rel), "%s/../%s", exe, NK_PLUGIN_REL_DIR);
+    if (strcmp(rel, NK_PLUGIN_INSTALL_DIR) != 0)
+        rc = nk__strlist_add(dirs, rel);
+    /* The build tree: plugins/ beside the binary. */
+    snprintf(rel, sizeof(rel), "%s/plugins", exe);
+    if (rc == 0)
+        rc = nk__strlist_add(dirs, rel);
+    return rc;
+}
+
+/* Fail a load: one message naming the file, and the handle closed. */
+static int
+loader_fail(struct nk__plugin *p, struct nk_err *err, const char *msg)
+{
+    nk__err_set(err, "plugin %s: %s", p->path, msg);
+    nk__plugin_close(p);
+    return -1;
+}
+
+/* The loader's checks, in order, on a freshly opened object. */
+static int
+loader_check(struct nk__plugin *p, struct nk_err *err)
+{
+    nk_plugin_entry_fn entry;
+    const struct nk_plugin *d;
+    const char *missing;
+    char msg[200];
+
+    *(void **)&entry = dlsym(p->handle, NK_PLUGIN_ENTRY_SYMBOL);
+    if (entry == NULL)
+        return loader_fail(p, err,
+                           "not a netkit plugin (no " NK_PLUGIN_ENTRY_SYMBOL
+                           " symbol)");
+    d = entry();
+    if (d == NULL)
+        return loader_fail(p, err, "entry symbol returned NULL");
+    if (d->abi_major != NK_ABI_MAJOR) {
+        snprintf(msg, sizeof(msg),
+                 "built for plugin ABI %u, this netkit speaks %d",
+                 (unsigned)d->abi_major, NK_ABI_MAJOR);
+        return loader_fail(p, err, msg);
+    }
+    if (d->abi_minor > NK_ABI_MINOR) {
+        snprintf(msg, sizeof(msg),
+                 "needs plugin ABI %d.%u, this netkit has %d.%d", NK_ABI_MAJOR,
+                 (unsigned)d->abi_minor, NK_ABI_MAJOR, NK_ABI_MINOR);
+        return loader_fail(p, err, msg);
+    }
+    if (d->size < LOADER_V1_SIZE) {
+        snprintf(msg, sizeof(msg), "description too small (%u bytes)",
+                 (unsigned)d->size);
+        return loader_fail(p, err, msg);
+    }
+    if (d->name == NULL || strcmp(d->name, p->name) != 0) {
+        snprintf(msg, sizeof(msg), "calls itself '%.64s', not '%.64s'",
+                 d->name ? d->name : "(null)", p->name);
+        return loader_fail(p, err, msg);
+    }
+    missing = d->create == NULL       ? "create"
+              : d->destroy == NULL    ? "destroy"
+              : d->decode == NULL     ? "decode"
+              : d->encode == NULL     ? "encode"
+              : d->on_message == NULL ? "on_message"
+                                      : NULL;
+    if (missing != NULL) {
+        snprintf(msg, sizeof(msg), "missing required callback '%s'", missing);
+        return loader_fail(p, err, msg);
+    }
+    p->desc = d;
+    for (p->nopts = 0; d->options && d->options[p->nopts].name; p->nopts++)
+        ;
+    return 0;
+}
+
+int
+nk__plugin_open_path(const char *path, const char *name,
+                     struct nk__plugin **out, struct nk_err *err)
+{
+    struct nk__plugin *p = nk__calloc(1, sizeof(*p));
+
+    /* The record exists before dlopen so that every failure path below
+     * closes the handle through nk__plugin_close. */
+    if (p == NULL || (p->name = nk__strdup(name)) == NULL ||
+        (p->path = nk__strdup(path)) == NULL) {
+        nk__plugin_close(p);
+        return nk__err_set(err, "out of memory loading plugin %s", name);
+    }
+    p->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (p->handle == NULL) {
+        const char *why = dlerror();
+        size_t plen = strlen(path);
+        /* glibc's message starts with the path: do not say it twice. */
+        if (strncmp(why, path, plen) == 0 && strncmp(why + plen, ": ", 2) == 0)
+            why += plen + 2;
+        nk__err_set(err, "cannot load plugin %s: %s", path, why);
+        nk__plugin_close(p);
+        return -1;
+    }
+    if (loader_check(p, err) < 0)
+        return -1;
+    *out = p;
+    return 0;
+}
+
+int
+nk__plugin_open(const char *name, const struct nk__strlist *dirs,
+                struct nk__plugin **out, struct nk_err *err)
+{
+    char path[PATH_MAX], looked[400] = "";
+    size_t used = 0;
+
+    if (*name == '\0' || strchr(name, '/') != NULL)
+        return nk__err_set(err, "bad plugin name '%s'", name);
+    for (size_t i = 0; i < dirs->n; i++) {
+        snprintf(path, sizeof(path), "%s/%s.so", dirs->items[i], name);
+        if (access(path, F_OK) == 0)
+            return nk__plugin_open_path(path, name, out, err);
+        if (used < sizeof(looked))
+            used += (size_t)snprintf(looked + used, sizeof(looked) - used,
+                                     "%s%s", i ? ", " : "", dirs->items[i]);
+    }
+    return nk__err_set(err, "plugin '%s' not found (looked in: %s)", name,
+                       looked);
+}
+
+void
+nk__plugin_close(struct nk__plugin *p)
+{
+    const char *keep = getenv("NK_NO_DLCLOSE");
+
+    if (p == NULL)
+        return;
+    if (p->handle != NULL && (keep == NULL || strcmp(keep, "1") != 0))
+        dlclose(p->handle);
+    nk__free(p->name);
+    nk__free(p->path);
+    nk__free(p);
+}
+
+int
+nk__plugin_encode(const struct nk_plugin *d, void *inst, size_t payload_len,
+                  struct nk_wrap *w)
+{
+    int rc;
+
+    w->head_len = 0;
+    w->tail_len = 0;
+    rc = d->encode(inst, payload_len, w);
+    if (rc < 0)
+        return rc;
+    if (rc > 0 || w->head_len > NK_HDR_MAX || w->tail_len > NK_HDR_MAX)
+        return NK_EINVAL;
+    return 0;
+}
+
+int
+nk__plugin_check_transport(const struct nk__plugin *p, unsigned transport,
+                           struct nk_err *err)
+{
+    if ((p->desc->transports & transport) != 0)
+        return 0;
+    return nk__err_set(err, "plugin '%s' does not support %s", p->name,
+                       transport == NK_TRANSPORT_UDP ? "udp" : "tcp");
+}
+
+int
+nk__plugin_option_index(const struct nk__plugin *p, const char *key)
+{
+    for (size_t i = 0; i < p->nopts; i++)
+        if (strcmp(p->desc->options[i].name, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The option name closest to key, for "did you mean" (NULL if none near). */
+const char *
+nk__plugin_suggest(const struct nk__plugin *p, const char *key)
+{
+    const char *best = NULL;
+    int best_d = 3;
+
+    for (size_t i = 0; i < p->nopts; i++) {
+        int d = nk__edit_distance(key, p->desc->options[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = p->desc->options[i].name;
+        }
+    }
+    return best;
+}
+
+int
+nk__plugin_check_cli_opts(struct nk__plugin *const *plugins, size_t n,
+                          const struct nk__kvlist *cli, struct nk_err *err)
+{
+    for (size_t i = 0; i < cli->n && n > 0; i++) {
+        const char *key = cli->items[i].key, *near = NULL;
+        size_t j;
+
+        for (j = 0; j < n; j++)
+            if (nk__plugin_option_index(plugins[j], key) >= 0)
+                break;
+        if (j < n)
+            continue;
+        for (j = 0; j < n && near == NULL; j++)
+            near = nk__plugin_suggest(plugins[j], key);
+        return nk__err_set(
+            err, "-O %s: plugin '%s'%s has no option '%s'%s%s%s", key,
+            plugins[0]->name, n > 1 ? " (nor any other in use)" : "", key,
+            near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+    }
+    return 0;
+}
+
+/* Parse one KEY=VALUE into vals; an unknown key is an error only for the
+ * config section (cli keys may belong to another plugin in use). */
+static int
+loader_set_value(const struct nk__plugin *p, const struct nk__kv *kv,
+                 int from_cli, struct nk_value *vals, struct nk_err *err)
+{
+    int i = nk__plugin_option_index(p, kv->key);
+    const char *why, *near;
+    struct nk_value v;
+
+    if (i < 0 && from_cli)
+        return 0;
+    if (i < 0) {
+        near = nk__plugin_suggest(p, kv->key);
+        return nk__err_at(err, kv->file, kv->line,
+                          "[plugin.%s] unknown option '%s'%s%s%s", p->name,
+                          kv->key, near ? " (did you mean " : "",
+                          near ? near : "", near ? "?)" : "");
+    }
+    why = nk__parse_option(&p->desc->options[i], kv->val, kv->len, &v);
+    if (why != NULL) {
+        if (from_cli)
+            return nk__err_set(err, "-O %s=%s: %s", kv->key, kv->val, why);
+        return nk__err_at(err, kv->file, kv->line, "[plugin.%s] %s: %s",
+                          p->name, kv->key, why);
+    }
+    nk__free((char *)vals[i].str);
+    vals[i] = v;
+    return 0;
+}
+
+int
+nk__plugin_values(const struct nk__plugin *p, const struct nk__kvlist *conf,
+                  const struct nk__kvlist *cli, struct nk_value **out,
+                  struct nk_err *err)
+{
+    struct nk_value *vals = nk__calloc(p->nopts + 1, sizeof(*vals));
+    const struct nk_option *o = p->desc->options;
+    const char *why;
+
+    if (vals == NULL)
+        return nk__err_set(err, "out of memory");
+    for (size_t i = 0; i < p->nopts; i++) {
+        why = nk__parse_option(&o[i], o[i].def ? o[i].def : "",
+                               o[i].def ? strlen(o[i].def) : 0, &vals[i]);
+        if (why != NULL) {
+            nk__plugin_values_free(p, vals);
+            return nk__err_set(err, "plugin %s: bad default for %s: %s",
+                               p->name, o[i].name, why);
+        }
+    }
+    for (size_t i = 0; conf != NULL && i < conf->n; i++)
+        if (loader_set_value(p, &conf->items[i], 0, vals, err) < 0)
+            goto fail;
+    for (size_t i = 0; cli != NULL && i < cli->n; i++)
+        if (loader_set_value(p, &cli->items[i], 1, vals, err) < 0)
+            goto fail;
+    *out = vals;
+    return 0;
+fail:
+    nk__plugin_values_free(p, vals);
+    return -1;
+}
+
+void
+nk__plugin_values_free(const struct nk__plugin *p, struct nk_value *v)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < p->nopts; i++)
+        nk__free((char *)v[i].str);
+    nk__free(v);
+}
+
+static const char *
+loader_transports(unsigned t)
+{
+    if ((t & NK_TRANSPORT_TCP) && (t & NK_TRANSPORT_UDP))
+        return "tcp,udp";
+    return (t & NK_TRANSPORT_UDP)   ? "udp"
+           : (t & NK_TRANSPORT_TCP) ? "tcp"
+                                    : "-";
+}
+
+/* Is NAME.so already listed (an earlier directory shadows a later one)? */
+static int
+loader_seen(const struct nk__strlist *seen, const char *name)
+{
+    for (size_t i = 0; i < seen->n; i++)
+        if (strcmp(seen->items[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Only NAME.so entries interest `netkit plugins`. */
+static int
+loader_is_so(const struct dirent *de)
+{
+    size_t len = strlen(de->d_name);
+
+    return len > 3 && strcmp(de->d_name + len - 3, ".so") == 0;
+}
+
+/* Print one plugin file's line: usable or why not. */
+static void
+loader_print_one(const char *dir, const char *file, const char *name, FILE *out)
+{
+    struct nk__plugin *p;
+    struct nk_err err;
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (nk__plugin_open_path(path, name, &p, &err) < 0) {
+        fprintf(out, "%-12s %-8s %-10s (unusable: %s)\n", name, "-", "-",
+                err.msg);
+        return;
+    }
+    fprintf(out, "%-12s %-8s %-10s %s\n%-32s %s\n", name,
+            p->desc->version ? p->desc->version : "-",
+            loader_transports(p->desc->transports),
+            p->desc->summary ? p->desc->summary : "", "", path);
+    nk__plugin_close(p);
+}
+
+int
+nk__plugin_print_list(const struct nk__strlist *dirs, FILE *out)
+{
+    struct nk__strlist seen = {0};
+    struct dirent **ents;
+    char name[256];
+    int rc = 0;
+
+    fprintf(out, "%-12s %-8s %-10s %s\n", "NAME", "VERSION", "TRANSPORT",
+            "SUMMARY / PATH");
+    for (size_t i = 0; i < dirs->n; i++) {
+        /* Sorted, so the listing is the same on every run. */
+        int n = scandir(dirs->items[i], &ents, loader_is_so, alphasort);
+
+        for (int j = 0; j < n; j++) {
+            size_t len = strlen(ents[j]->d_name) - 3;
+            if (len < sizeof(name)) {
+                memcpy(name, ents[j]->d_name, len);
+                name[len] = '\0';
+                /* An earlier directory shadows a later one. */
+                if (!loader_seen(&seen, name)) {
+                    if (nk__strlist_add(&seen, name) < 0)
+                        rc = NK_ENOMEM;
+                    loader_print_one(dirs->items[i], ents[j]->d_name, name,
+                                     out);
+                }
+            }
+            free(ents[j]);
+        }
+        if (n >= 0)
+            free(ents);
+    }
+    nk__strlist_free(&seen);
+    return rc;
+}
+
+static const char *
+loader_type_name(const struct nk_option *o, char *buf, size_t size)
+{
+    switch (o->type) {
+    case NK_OPT_STRING:
+        return "string";
+    case NK_OPT_BOOL:
+        return "bool";
+    case NK_OPT_ENUM:
+        snprintf(buf, size, "%s", o->choices);
+        return buf;
+    case NK_OPT_INT:
+        snprintf(buf, size, "int %lld..%lld", o->min, o->max);
+        return buf;
+    case NK_OPT_SIZE:
+        snprintf(buf, size, "size %lld..%lld", o->min, o->max);
+        return buf;
+    }
+    return "?";
+}
+
+void
+nk__plugin_print_options(const struct nk__plugin *p, FILE *out)
+{
+    const struct nk_option *o = p->desc->options;
+    char type[64];
+
+    fprintf(out, "%s %s (%s): %s\n%s\n\n", p->name,
+            p->desc->version ? p->desc->version : "-",
+            loader_transports(p->desc->transports),
+            p->desc->summary ? p->desc->summary : "", p->path);
+    if (p->nopts == 0) {
+        fprintf(out, "no options\n");
+        return;
+    }
+    fprintf(out, "%-14s %-20s %-20s %s\n", "OPTION", "TYPE", "DEFAULT", "HELP");
+    for (size_t i = 0; i < p->nopts; i++) {
+        char def[80];
+        if (o[i].type == NK_OPT_STRING)
+            snprintf(def, sizeof(def), "\"%s\"", o[i].def ? o[i].def : "");
+        else
+            snprintf(def, sizeof(def), "%s", o[i].def ? o[i].def : "");
+        fprintf(out, "%-14s %-20s %-20s %s\n", o[i].name,
+                loader_type_name(&o[i], type, sizeof(type)), def,
+                o[i].help ? o[i].help : "");
+    }
+}

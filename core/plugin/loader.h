@@ -1,0 +1,90 @@
+/*
+ * loader.h -- finding, loading and checking protocol plugins.
+ *
+ * Search order for NAME.so: -L directories, $NETKIT_PLUGIN_PATH, the config's
+ * plugin_path (both colon-separated), the installed plugin directory, then
+ * "plugins/" next to the netkit binary (the build tree).
+ *
+ * All checks live in nk__plugin_open(), in order: dlopen, entry symbol, ABI
+ * major (exact), ABI minor (<= host), struct size, name == basename,
+ * required callbacks.  Any failure dlcloses and explains in one line.
+ */
+#ifndef NK_CORE_LOADER_H
+#define NK_CORE_LOADER_H
+
+#include <stdio.h>
+
+#include <netkit/plugin.h>
+
+#include "base/err.h"
+#include "config/settings.h"
+
+struct nk__plugin {
+    char *name;
+    char *path;
+    void *handle; /* dlopen handle; closed by nk__plugin_close */
+    const struct nk_plugin *desc;
+    size_t nopts; /* rows in desc->options */
+};
+
+/* Fill dirs with the plugin search path, in order. */
+int nk__plugin_dirs(const struct nk__settings *s, struct nk__strlist *dirs);
+
+/* Find NAME.so in dirs and load it.  An unknown name lists where it looked:
+ * "plugin 'nope' not found (looked in: a, b, c)" (status 2). */
+int nk__plugin_open(const char *name, const struct nk__strlist *dirs,
+                    struct nk__plugin **out, struct nk_err *err);
+
+/* Load one file; `name` must match its basename. */
+int nk__plugin_open_path(const char *path, const char *name,
+                         struct nk__plugin **out, struct nk_err *err);
+
+/* dlclose and free; NULL is fine.  Set NK_NO_DLCLOSE=1 in the environment to
+ * keep the object mapped, for readable LeakSanitizer stacks. */
+void nk__plugin_close(struct nk__plugin *p);
+
+/*
+ * Ask the plugin's encode how to wrap a message of payload_len bytes: zero
+ * w's lengths, call encode, and check what it filled in.  Returns 0, encode's
+ * own error (NK_EMSGSIZE), or NK_EINVAL for a plugin that broke the contract
+ * (a positive return, or a head or tail longer than NK_HDR_MAX), so no
+ * caller ever sends bytes from outside w.
+ */
+int nk__plugin_encode(const struct nk_plugin *d, void *inst, size_t payload_len,
+                      struct nk_wrap *w);
+
+/* "plugin 'raw' does not support udp" (status 2) unless it does. */
+int nk__plugin_check_transport(const struct nk__plugin *p, unsigned transport,
+                               struct nk_err *err);
+
+/*
+ * Validate option values against the plugin's table and fill *out (an array
+ * of p->nopts values, defaults for what was not given).  `conf` is the
+ * [plugin.NAME] section (may be NULL); `cli` the -O list, whose keys the
+ * plugin does not know are skipped (they may be for another plugin in use:
+ * nk__plugin_cli_unknown reports a key no plugin knows).  Later wins.
+ */
+int nk__plugin_values(const struct nk__plugin *p, const struct nk__kvlist *conf,
+                      const struct nk__kvlist *cli, struct nk_value **out,
+                      struct nk_err *err);
+void nk__plugin_values_free(const struct nk__plugin *p, struct nk_value *v);
+
+/* Index of option `key` in p's table, or -1. */
+int nk__plugin_option_index(const struct nk__plugin *p, const char *key);
+
+/* Every -O key must be an option of some plugin in use (plugins[0..n)):
+ * "-O prefx: plugin 'framed' has no option 'prefx' (did you mean prefix?)"
+ * (status 2) otherwise. */
+int nk__plugin_check_cli_opts(struct nk__plugin *const *plugins, size_t n,
+                              const struct nk__kvlist *cli, struct nk_err *err);
+
+/* The option name nearest to key (for "did you mean"), or NULL. */
+const char *nk__plugin_suggest(const struct nk__plugin *p, const char *key);
+
+/* `netkit plugins`: one line per plugin found in dirs. */
+int nk__plugin_print_list(const struct nk__strlist *dirs, FILE *out);
+
+/* `netkit plugins NAME`: the plugin and its options. */
+void nk__plugin_print_options(const struct nk__plugin *p, FILE *out);
+
+#endif /* NK_CORE_LOADER_H */

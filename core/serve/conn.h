@@ -1,0 +1,89 @@
+/*
+ * conn.h -- one accepted TCP connection.
+ *
+ * Data flows one way: socket -> read buffer -> plugin decode -> on_message
+ * -> host send -> output buffer -> socket.  Replies produced while a read is
+ * being processed are gathered and leave in one write at the end of it.
+ *
+ * The read and output buffers used while a connection is being served are
+ * its worker's (struct nk__server rbuf/wbuf); a connection's own `in` holds
+ * only a partial message between reads and its own `out` only the replies
+ * the socket would not take yet.  Both are freed once empty, so an idle
+ * connection costs just this struct.
+ *
+ * Back-pressure: when the output passes NK_CONN_HIGH_WATER bytes (the peer
+ * is not reading), the connection stops reading and stops decoding until
+ * the output drains below NK_CONN_LOW_WATER.
+ *
+ * Closing is deferred: nk__conn_close marks the connection and the
+ * memory is released after the current event dispatch, so a plugin may close
+ * the session it is running on.
+ */
+#ifndef NK_CORE_CONN_H
+#define NK_CORE_CONN_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/buf.h"
+#include "base/loop.h"
+#include "plugin/session.h"
+
+/* The first read of a connection asks for NK_CONN_READ_SIZE bytes; a read
+ * that fills its room doubles the next one, up to NK_CONN_READ_MAX, so bulk
+ * transfers take few syscalls while small exchanges keep small buffers. */
+#define NK_CONN_READ_SIZE  (16 * 1024)
+#define NK_CONN_READ_MAX   (256 * 1024)
+#define NK_CONN_HIGH_WATER (1024 * 1024)
+#define NK_CONN_LOW_WATER  (256 * 1024)
+/* A queue grows past the high-water mark only through sends that are not
+ * answers to its peer (a plugin writing to other sessions); past this the
+ * peer is a consumer that cannot keep up, and is closed. */
+#define NK_CONN_OUT_MAX (32 * 1024 * 1024)
+/* A reply at least this large is written straight from the plugin's iovecs
+ * (no copy) when nothing is queued before it. */
+#define NK_CONN_DIRECT_MIN (16 * 1024)
+/* Reads per wakeup, so one busy peer cannot starve the others (libuv: 32). */
+#define NK_CONN_READS_PER_WAKEUP 32
+
+struct nk__listener;
+
+struct nk__conn {
+    struct nk__io io; /* first member */
+    struct nk_session sess;
+    struct nk__listener *ls;
+    struct nk__buf in, out;         /* leftovers only; see above */
+    size_t need;                    /* bytes the message being read will take */
+    size_t rsize;                   /* bytes the next read asks for */
+    struct nk__conn *prev, *next;   /* the listener's LRU list */
+    uint64_t last_active;           /* loop time of the last read */
+    struct nk__defer free_ev;       /* deferred release */
+    unsigned opened : 1;            /* on_open succeeded: on_close is owed */
+    unsigned closing : 1;           /* no more callbacks; released soon */
+    unsigned close_after_write : 1; /* close once `out` is written */
+    unsigned paused : 1;            /* back-pressure: not reading */
+    unsigned eof : 1;               /* the peer half-closed */
+};
+
+/* Adopt an accepted descriptor: register, on_open, log "Connection from".
+ * The caller has taken one of the listener's slots (max_conns): the
+ * connection gives it back when it closes, or at once if this fails. */
+int nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
+                  socklen_t salen);
+
+/* The host's send for a TCP session.  See nk_host.send. */
+int nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt);
+
+/* Close after pending output is written (the plugin's host->close). */
+void nk__conn_close_after_write(struct nk__conn *c);
+
+/* Close now: on_close, log, release after dispatch.  `why` NULL: orderly. */
+void nk__conn_close(struct nk__conn *c, const char *why);
+
+/* Shutting down: stop reading, close once the output is written. */
+void nk__conn_drain(struct nk__conn *c);
+
+/* Close the connections idle past the listener's timeout; re-arm. */
+void nk__conn_idle_sweep(struct nk__listener *ls);
+
+#endif /* NK_CORE_CONN_H */

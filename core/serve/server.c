@@ -1,0 +1,614 @@
+/*
+ * server.c -- `netkit serve`: load the plugins every listener names, check
+ * their options, bind every address, then run one event loop per worker
+ * until SIGINT/SIGTERM, and drain.  See server.h.
+ *
+ * Everything that can be wrong with the settings is found before the first
+ * socket opens; everything that can fail at bind time fails before the
+ * first connection is accepted.
+ */
+#include "serve/server.h"
+
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "serve/conn.h"
+#include "serve/dgram.h"
+#include "serve/listen.h"
+#include "base/log.h"
+#include "plugin/session.h"
+
+#define SERVE_DRAIN_MS   2000
+#define SERVE_BIND_TRIES 16
+
+/* What every worker shares about one listener. */
+struct serve_listener {
+    const struct nk__listen_conf *conf;
+    const struct nk__plugin *plugin;
+    struct nk_value *values;
+    struct nk__sockopt_val *opts, *accept;
+    size_t nopts, naccept;
+    struct nk__bindaddr *addrs;
+    size_t naddrs;
+    int *fds;           /* [addr * nworkers + worker]; -1: address skipped */
+    atomic_llong slots; /* connections open, all workers (max_conns) */
+};
+
+struct nk__serve {
+    struct nk__settings *s;
+    struct nk__plugin **plugins; /* distinct plugins loaded */
+    size_t nplugins;
+    struct serve_listener *ls;
+    size_t nls;
+    struct nk__server *workers;
+    int nworkers;
+};
+
+/* ---- plugins and options ---------------------------------------------- */
+
+/* The loaded plugin called `name`, loading it on first use. */
+static const struct nk__plugin *
+serve_plugin(struct nk__serve *sv, const struct nk__strlist *dirs,
+             const char *name, struct nk_err *err)
+{
+    struct nk__plugin *p, **grown;
+
+    for (size_t i = 0; i < sv->nplugins; i++)
+        if (strcmp(sv->plugins[i]->name, name) == 0)
+            return sv->plugins[i];
+    if (nk__plugin_open(name, dirs, &p, err) < 0)
+        return NULL;
+    grown = nk__realloc(sv->plugins, (sv->nplugins + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        nk__plugin_close(p);
+        nk__err_set(err, "out of memory");
+        return NULL;
+    }
+    sv->plugins = grown;
+    sv->plugins[sv->nplugins++] = p;
+    return p;
+}
+
+/* Load every listener's plugin and validate its options; also validate each
+ * [plugin.NAME] section, in use or not, so a typo there is not ignored. */
+static int
+serve_prepare(struct nk__serve *sv, struct nk_err *err)
+{
+    struct nk__settings *s = sv->s;
+    struct nk__strlist dirs = {0};
+    int rc = -1;
+
+    if (nk__plugin_dirs(s, &dirs) < 0) {
+        nk__err_set(err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < s->nplugins; i++) {
+        const struct nk__plugin_conf *pc = &s->plugins[i];
+        const struct nk__plugin *p = serve_plugin(sv, &dirs, pc->name, err);
+        struct nk_value *v = NULL;
+        if (p == NULL) {
+            err->file = pc->file;
+            err->line = pc->line;
+            goto out;
+        }
+        if (nk__plugin_values(p, &pc->opts, NULL, &v, err) < 0)
+            goto out;
+        nk__plugin_values_free(p, v);
+    }
+    for (size_t i = 0; i < sv->nls; i++) {
+        struct serve_listener *sl = &sv->ls[i];
+        const struct nk__listen_conf *lc = sl->conf;
+        const struct nk__plugin_conf *pc;
+
+        sl->plugin = serve_plugin(sv, &dirs, lc->proto, err);
+        if (sl->plugin == NULL ||
+            nk__plugin_check_transport(sl->plugin, lc->transport, err) < 0) {
+            if (lc->file != NULL) {
+                err->file = lc->file;
+                err->line = lc->line;
+            }
+            goto out;
+        }
+        pc = nk__settings_find_plugin(s, lc->proto);
+        if (nk__plugin_values(sl->plugin, pc ? &pc->opts : NULL,
+                              &s->cli_plugin_opts, &sl->values, err) < 0 ||
+            nk__listen_sockopts(lc, &sl->opts, &sl->nopts, &sl->accept,
+                                &sl->naccept, err) < 0 ||
+            nk__listen_resolve(lc, &sl->addrs, &sl->naddrs, err) < 0)
+            goto out;
+    }
+    rc = nk__plugin_check_cli_opts(sv->plugins, sv->nplugins,
+                                   &s->cli_plugin_opts, err);
+out:
+    nk__strlist_free(&dirs);
+    return rc;
+}
+
+/* ---- binding ------------------------------------------------------------ */
+
+static void
+serve_set_port(struct nk__bindaddr *a, int port)
+{
+    if (a->ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
+}
+
+static void
+serve_close_fds(struct serve_listener *sl, int nworkers)
+{
+    for (size_t i = 0; i < sl->naddrs * (size_t)nworkers; i++) {
+        if (sl->fds[i] >= 0)
+            close(sl->fds[i]);
+        sl->fds[i] = -1;
+    }
+}
+
+/*
+ * Bind every address of a listener for every worker.  Port 0 picks a free
+ * port with the first bind and uses it for every other address; if another
+ * address has it taken, start over with a new one.
+ */
+static int
+serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
+{
+    int nw = sv->nworkers;
+
+    for (int attempt = 0; attempt < SERVE_BIND_TRIES; attempt++) {
+        int port = sl->conf->port, retry = 0, bound = 0;
+
+        for (size_t a = 0; a < sl->naddrs && !retry; a++) {
+            for (int w = 0; w < nw; w++) {
+                struct nk__bindaddr *ba = &sl->addrs[a];
+                int fd;
+
+                serve_set_port(ba, port);
+                fd = nk__listen_socket(sl->conf, ba, sl->opts, sl->nopts,
+                                       nw > 1, w == 0, err);
+                if (fd < 0 && ba->implicit &&
+                    (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
+                    nk__log(NK_LOG_WARN, "Skipping %s", err->msg);
+                    break;
+                }
+                if (fd < 0 && errno == EADDRINUSE && sl->conf->port == 0 &&
+                    bound > 0) {
+                    retry = 1;
+                    break;
+                }
+                if (fd < 0) {
+                    serve_close_fds(sl, nw);
+                    return -1;
+                }
+                sl->fds[a * (size_t)nw + (size_t)w] = fd;
+                bound++;
+                if (port == 0) {
+                    struct sockaddr_storage ss;
+                    socklen_t len = sizeof(ss);
+                    getsockname(fd, (struct sockaddr *)&ss, &len);
+                    port = nk__addr_port((struct sockaddr *)&ss);
+                }
+            }
+        }
+        if (retry) {
+            serve_close_fds(sl, nw);
+            continue;
+        }
+        if (bound == 0)
+            return nk__err_run(err, "[listen.%s]: no address could be bound",
+                               sl->conf->name);
+        return 0;
+    }
+    return nk__err_run(err,
+                       "[listen.%s]: no free port found for all its "
+                       "addresses",
+                       sl->conf->name);
+}
+
+static void
+serve_log_listen(const struct nk__serve *sv, const struct serve_listener *sl)
+{
+    for (size_t a = 0; a < sl->naddrs; a++) {
+        int fd = sl->fds[a * (size_t)sv->nworkers];
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char where[NK_ADDRSTRLEN];
+
+        if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+            continue;
+        nk__addr_format((struct sockaddr *)&ss, where, sizeof(where));
+        nk__log(NK_LOG_INFO, "Listen on %s (%s, %s)", where,
+                sl->conf->transport == NK_TRANSPORT_UDP ? "udp" : "tcp",
+                sl->plugin->name);
+    }
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+void
+nk__server_conn_gone(struct nk__server *srv)
+{
+    if (srv->draining && srv->nconns == 0)
+        nk__loop_stop(&srv->loop);
+}
+
+static void
+server_on_idle(struct nk__loop *loop, struct nk__timer *t)
+{
+    struct nk__listener *ls =
+        (struct nk__listener *)((char *)t -
+                                offsetof(struct nk__listener, idle_timer));
+
+    (void)loop;
+    nk__conn_idle_sweep(ls);
+}
+
+static void
+server_close_listeners(struct nk__server *srv)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct nk__listener *ls = &srv->listeners[i];
+        for (size_t j = 0; j < ls->nsocks; j++) {
+            if (ls->socks[j].io.fd < 0)
+                continue;
+            nk__io_stop(&srv->loop, &ls->socks[j].io);
+            close(ls->socks[j].io.fd);
+            ls->socks[j].io.fd = -1;
+        }
+        nk__timer_stop(&srv->loop, &ls->idle_timer);
+    }
+    nk__timer_stop(&srv->loop, &srv->accept_timer);
+}
+
+/* Close what is still open after the drain period. */
+static void
+server_on_drain_timeout(struct nk__loop *loop, struct nk__timer *t)
+{
+    struct nk__server *srv =
+        (struct nk__server *)((char *)t -
+                              offsetof(struct nk__server, drain_timer));
+
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        while (srv->listeners[i].lru_head != NULL)
+            nk__conn_close(srv->listeners[i].lru_head, "shutdown");
+    nk__loop_stop(loop);
+}
+
+/* Stop accepting, let replies drain for a bounded time, then stop. */
+static void
+server_drain(struct nk__server *srv)
+{
+    if (srv->draining)
+        return;
+    srv->draining = 1;
+    server_close_listeners(srv);
+    /* Draining one connection may reorder the list (write progress moves it
+     * to the tail) or close others (a plugin's on_close): walk on, skipping
+     * those already draining, and start over when the next one closed --
+     * it is unlinked then, but its memory lives until this dispatch ends. */
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct nk__listener *ls = &srv->listeners[i];
+        struct nk__conn *c = ls->lru_head, *next;
+        for (; c != NULL; c = next) {
+            next = c->next;
+            if (!c->close_after_write)
+                nk__conn_drain(c);
+            if (next != NULL && next->closing)
+                next = ls->lru_head;
+        }
+    }
+    if (srv->nconns == 0)
+        nk__loop_stop(&srv->loop);
+    else
+        nk__timer_start(&srv->loop, &srv->drain_timer,
+                        srv->loop.now + SERVE_DRAIN_MS);
+}
+
+static void
+server_on_wake(struct nk__loop *loop, struct nk__io *io, unsigned events)
+{
+    struct nk__server *srv =
+        (struct nk__server *)((char *)io - offsetof(struct nk__server, wake));
+    uint64_t v;
+
+    (void)loop, (void)events;
+    if (read(io->fd, &v, sizeof(v)) < 0 && errno == EAGAIN)
+        return;
+    server_drain(srv);
+}
+
+static void
+server_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
+{
+    struct nk__server *srv =
+        (struct nk__server *)((char *)io - offsetof(struct nk__server, sig));
+    struct signalfd_siginfo si;
+    uint64_t one = 1;
+
+    (void)loop, (void)events;
+    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            nk__log(NK_LOG_INFO, "SIGHUP: nothing to reload, still serving");
+            continue;
+        }
+        nk__log(NK_LOG_INFO, "Shutting down (%s)",
+                strsignal((int)si.ssi_signo));
+        for (int w = 0; w < srv->owner->nworkers; w++) {
+            ssize_t rc =
+                write(srv->owner->workers[w].wake.fd, &one, sizeof(one));
+            (void)rc; /* an eventfd write only fails if it would overflow */
+        }
+    }
+}
+
+/* Build worker w: its loop, its listeners (one plugin instance each). */
+static int
+server_init(struct nk__serve *sv, int w, struct nk_err *err)
+{
+    struct nk__server *srv = &sv->workers[w];
+
+    srv->id = w;
+    srv->owner = sv;
+    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    nk__timer_init(&srv->drain_timer, server_on_drain_timeout);
+    nk__timer_init(&srv->accept_timer, nk__listen_on_resume);
+    nk__io_init(&srv->wake, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
+                server_on_wake);
+    nk__io_init(&srv->sig, -1, server_on_signal);
+    if (nk__loop_init(&srv->loop) < 0 || srv->wake.fd < 0 ||
+        nk__io_set(&srv->loop, &srv->wake, NK_IO_READ) < 0)
+        return nk__err_run(err, "cannot set up the event loop: %s",
+                           strerror(errno));
+    srv->listeners = nk__calloc(sv->nls, sizeof(*srv->listeners));
+    if (srv->listeners == NULL)
+        return nk__err_set(err, "out of memory");
+    srv->nlisteners = sv->nls;
+    /* Every listener is ready for server_fini before any create can fail. */
+    for (size_t i = 0; i < sv->nls; i++) {
+        srv->listeners[i].srv = srv;
+        nk__timer_init(&srv->listeners[i].idle_timer, server_on_idle);
+    }
+    for (size_t i = 0; i < sv->nls; i++) {
+        struct serve_listener *sl = &sv->ls[i];
+        struct nk__listener *ls = &srv->listeners[i];
+        struct nk_setup su = {
+            .size = sizeof(su),
+            .host = &nk__host,
+            .opts = sl->values,
+            .transport = sl->conf->transport,
+            .max_message = (1u << 20) + 2 * NK_HDR_MAX,
+        };
+        int rc;
+
+        ls->slots = &sl->slots;
+        ls->conf = sl->conf;
+        ls->plugin = sl->plugin;
+        ls->accept_opts = sl->accept;
+        ls->naccept_opts = sl->naccept;
+        ls->idle_ms = (uint64_t)(sl->conf->idle_timeout * 1000);
+        rc = sl->plugin->desc->create(&su);
+        if (rc < 0) {
+            nk__err_at(err, sl->conf->file, sl->conf->line, "plugin %s: %s",
+                       sl->plugin->name, su.err[0] ? su.err : nk_strerror(rc));
+            return -1;
+        }
+        ls->inst = su.inst;
+        ls->max_message = su.max_message;
+    }
+    return 0;
+}
+
+/* Hand worker w its sockets and start watching them. */
+static int
+server_adopt(struct nk__serve *sv, int w, struct nk_err *err)
+{
+    struct nk__server *srv = &sv->workers[w];
+
+    for (size_t i = 0; i < sv->nls; i++) {
+        struct serve_listener *sl = &sv->ls[i];
+        struct nk__listener *ls = &srv->listeners[i];
+        int udp = sl->conf->transport == NK_TRANSPORT_UDP;
+
+        ls->socks = nk__calloc(sl->naddrs, sizeof(*ls->socks));
+        if (ls->socks == NULL)
+            return nk__err_set(err, "out of memory");
+        for (size_t a = 0; a < sl->naddrs; a++) {
+            int *fd = &sl->fds[a * (size_t)sv->nworkers + (size_t)w];
+            struct nk__sock *sk = &ls->socks[ls->nsocks];
+
+            if (*fd < 0)
+                continue;
+            sk->ls = ls;
+            sk->family = sl->addrs[a].ss.ss_family;
+            sk->pktinfo = udp && nk__listen_is_wildcard(&sl->addrs[a]);
+            nk__io_init(&sk->io, *fd,
+                        udp ? nk__dgram_on_io : nk__listen_on_accept);
+            *fd = -1; /* the worker owns it now */
+            ls->nsocks++;
+            if ((udp && nk__dgram_new(sk) < 0) ||
+                nk__io_set(&srv->loop, &sk->io, NK_IO_READ) < 0)
+                return nk__err_run(err, "cannot watch a listening socket");
+        }
+    }
+    return 0;
+}
+
+static void
+server_fini(struct nk__server *srv)
+{
+    server_close_listeners(srv);
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct nk__listener *ls = &srv->listeners[i];
+        while (ls->lru_head != NULL)
+            nk__conn_close(ls->lru_head, "shutdown");
+        for (size_t j = 0; j < ls->nsocks; j++)
+            nk__dgram_free(ls->socks[j].dgram);
+        if (ls->udp_dropped > 0)
+            nk__log(NK_LOG_INFO,
+                    "[listen.%s] dropped %llu malformed "
+                    "datagram%s",
+                    ls->conf->name, (unsigned long long)ls->udp_dropped,
+                    ls->udp_dropped == 1 ? "" : "s");
+        if (ls->inst != NULL)
+            ls->plugin->desc->destroy(ls->inst);
+        nk__free(ls->socks);
+    }
+    /* Release connections closed just above. */
+    nk__loop_run_deferred(&srv->loop);
+    nk__free(srv->listeners);
+    nk__buf_free(&srv->rbuf);
+    nk__buf_free(&srv->wbuf);
+    if (srv->wake.fd >= 0)
+        close(srv->wake.fd);
+    if (srv->sig.fd >= 0)
+        close(srv->sig.fd);
+    if (srv->spare_fd >= 0)
+        close(srv->spare_fd);
+    nk__loop_fini(&srv->loop);
+}
+
+static void *
+server_thread(void *arg)
+{
+    struct nk__server *srv = arg;
+
+    nk__loop_run(&srv->loop);
+    return NULL;
+}
+
+/* ---- the whole run ------------------------------------------------------ */
+
+/* Many connections need many descriptors: take the hard limit. */
+static void
+serve_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int
+serve_run(struct nk__serve *sv, struct nk_err *err)
+{
+    sigset_t set, old;
+    int started = 1, rc = 0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    signal(SIGPIPE, SIG_IGN);
+    sv->workers[0].sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sv->workers[0].sig.fd < 0 ||
+        nk__io_set(&sv->workers[0].loop, &sv->workers[0].sig, NK_IO_READ) < 0) {
+        rc = nk__err_run(err, "signalfd: %s", strerror(errno));
+        goto out;
+    }
+    for (; started < sv->nworkers; started++)
+        if (pthread_create(&sv->workers[started].thread, NULL, server_thread,
+                           &sv->workers[started]) != 0) {
+            rc = nk__err_run(err, "cannot start worker %d", started);
+            break;
+        }
+    if (rc == 0) {
+        nk__log(NK_LOG_INFO, "Ready (%d worker%s)", sv->nworkers,
+                sv->nworkers == 1 ? "" : "s");
+        nk__loop_run(&sv->workers[0].loop);
+    } else
+        server_drain(&sv->workers[0]);
+    for (int w = 1; w < started; w++) {
+        uint64_t one = 1;
+        ssize_t n = write(sv->workers[w].wake.fd, &one, sizeof(one));
+        (void)n;
+        pthread_join(sv->workers[w].thread, NULL);
+    }
+out:
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static void
+serve_free(struct nk__serve *sv)
+{
+    for (int w = 0; sv->workers != NULL && w < sv->nworkers; w++)
+        server_fini(&sv->workers[w]);
+    for (size_t i = 0; i < sv->nls; i++) {
+        struct serve_listener *sl = &sv->ls[i];
+        if (sl->fds != NULL)
+            serve_close_fds(sl, sv->nworkers);
+        if (sl->plugin != NULL)
+            nk__plugin_values_free(sl->plugin, sl->values);
+        nk__free(sl->fds);
+        nk__free(sl->opts);
+        nk__free(sl->accept);
+        nk__free(sl->addrs);
+    }
+    for (size_t i = 0; i < sv->nplugins; i++)
+        nk__plugin_close(sv->plugins[i]);
+    nk__free(sv->plugins);
+    nk__free(sv->ls);
+    nk__free(sv->workers);
+}
+
+int
+nk__serve(struct nk__settings *s, struct nk_err *err)
+{
+    struct nk__serve sv = {.s = s, .nworkers = s->workers};
+    int rc = -1;
+
+    sv.ls = nk__calloc(s->nlisteners, sizeof(*sv.ls));
+    sv.nls = s->nlisteners;
+    if (sv.ls == NULL && s->nlisteners > 0) {
+        nk__err_set(err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < sv.nls; i++)
+        sv.ls[i].conf = &s->listeners[i];
+    if (serve_prepare(&sv, err) < 0)
+        goto out;
+    serve_raise_nofile();
+    sv.workers = nk__calloc((size_t)sv.nworkers, sizeof(*sv.workers));
+    if (sv.workers == NULL) {
+        nk__err_set(err, "out of memory");
+        goto out;
+    }
+    for (int w = 0; w < sv.nworkers; w++) {
+        sv.workers[w].wake.fd = sv.workers[w].sig.fd = -1;
+        sv.workers[w].spare_fd = -1;
+        sv.workers[w].loop.epfd = -1;
+    }
+    for (int w = 0; w < sv.nworkers; w++)
+        if (server_init(&sv, w, err) < 0)
+            goto out;
+    for (size_t i = 0; i < sv.nls; i++) {
+        struct serve_listener *sl = &sv.ls[i];
+        sl->fds = nk__malloc(sl->naddrs * (size_t)sv.nworkers * sizeof(int));
+        if (sl->fds == NULL) {
+            nk__err_set(err, "out of memory");
+            goto out;
+        }
+        memset(sl->fds, -1, sl->naddrs * (size_t)sv.nworkers * sizeof(int));
+        if (serve_bind(&sv, sl, err) < 0)
+            goto out;
+        serve_log_listen(&sv, sl);
+    }
+    for (int w = 0; w < sv.nworkers; w++)
+        if (server_adopt(&sv, w, err) < 0)
+            goto out;
+    rc = serve_run(&sv, err);
+out:
+    serve_free(&sv);
+    return rc;
+}

@@ -1,0 +1,95 @@
+/*
+ * server.h -- `netkit serve`: workers, listeners and their sockets.
+ *
+ * A worker is one thread with one event loop.  Each listener (a
+ * [listen.NAME] section, or the command line's) exists once per worker, with
+ * its own plugin instance, so a plugin's callbacks for one instance always
+ * run on one thread.  With several workers every worker has its own
+ * listening socket per address, bound with SO_REUSEPORT, and the kernel
+ * spreads connections and datagrams across them.
+ */
+#ifndef NK_CORE_SERVER_H
+#define NK_CORE_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "base/addr.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "plugin/loader.h"
+#include "base/loop.h"
+#include "config/settings.h"
+#include "config/sockopt.h"
+
+struct nk__conn;
+struct nk__server;
+struct nk__dgram;
+
+/* One bound socket of a listener, in one worker. */
+struct nk__sock {
+    struct nk__io io; /* first member: the loop hands this back */
+    struct nk__listener *ls;
+    int family;
+    struct nk__dgram *dgram; /* UDP batch state, NULL for TCP */
+    int pktinfo; /* UDP on a wildcard address: answer from the request's
+                    destination address (IP_PKTINFO / IPV6_RECVPKTINFO) */
+};
+
+/* One listener in one worker. */
+struct nk__listener {
+    struct nk__server *srv;
+    const struct nk__listen_conf *conf;
+    const struct nk__plugin *plugin;
+    void *inst;         /* the plugin instance of this listener+worker */
+    size_t max_message; /* from nk_setup: the largest message buffered */
+    const struct nk__sockopt_val *accept_opts; /* re-set on accepted sockets */
+    size_t naccept_opts;
+    struct nk__sock *socks;
+    size_t nsocks;
+    size_t nconns; /* this worker's connections */
+    /* Every worker's connections of this listener, against max_conns: a
+     * connection takes a slot before it is adopted (nk__listen_on_accept)
+     * and gives it back when it closes (nk__conn_close). */
+    atomic_llong *slots;
+    /* Every connection, least recently active first: the idle timer expires
+     * from the head, activity moves a connection to the tail, both O(1). */
+    struct nk__conn *lru_head, *lru_tail;
+    uint64_t idle_ms; /* 0: no idle timeout */
+    struct nk__timer idle_timer;
+    uint64_t udp_dropped; /* malformed datagrams dropped */
+};
+
+struct nk__server {
+    struct nk__loop loop;
+    int id;
+    struct nk__listener *listeners;
+    size_t nlisteners;
+    size_t nconns;
+    int spare_fd; /* closed to accept-and-shed when out of descriptors */
+    int draining;
+    struct nk__io wake; /* eventfd: another thread asks this one to stop */
+    struct nk__io sig;  /* signalfd, worker 0 only */
+    struct nk__timer drain_timer;
+    struct nk__timer accept_timer; /* resumes accepting after EMFILE */
+    uint64_t fd_warned;            /* when EMFILE was last logged (ms) */
+    /* Shared by every connection of this worker, one at a time: reads land
+     * in rbuf and replies gather in wbuf while a connection's batch runs
+     * (`batch`); only what is left over -- a partial message, a reply the
+     * socket would not take -- is copied into the connection's own buffers.
+     * So an idle connection owns no buffer at all. */
+    struct nk__buf rbuf, wbuf;
+    struct nk__conn *batch;
+    struct nk__serve *owner;
+    pthread_t thread;
+};
+
+/* Run `netkit serve` with finished settings.  Returns 0 after a clean stop
+ * (SIGINT/SIGTERM), or -1 with err (status 2 config, 1 run-time). */
+int nk__serve(struct nk__settings *s, struct nk_err *err);
+
+/* Listener helpers used by conn.c and dgram.c. */
+void nk__server_conn_gone(struct nk__server *srv);
+
+#endif /* NK_CORE_SERVER_H */
