@@ -190,6 +190,14 @@ set_idle(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_max_output(struct nk__settings *s, const char *arg)
+{
+    s->cli_set |= NK_SET_MAX_OUTPUT;
+    return nk__parse_size(arg, NK_MAX_OUTPUT_MIN, NK_MAX_OUTPUT_MAX,
+                          &s->cli.max_output);
+}
+
+static const char *
 set_workers(struct nk__settings *s, const char *arg)
 {
     long long n;
@@ -270,6 +278,8 @@ static const struct cli_opt cli_opts[] = {
      "connections at once per listener (default 16384)"},
     {"idle-timeout", 0, "SECONDS", C_SERVE, set_idle,
      "close connections idle this long (default 0: never)"},
+    {"max-output", 0, "BYTES", C_SERVE, set_max_output,
+     "output queued for one peer before it is closed (k/M/G; default 32M)"},
     {"workers", 'w', "N", C_SERVE, set_workers,
      "worker threads, each with its own event loop (default 1)"},
     {"message", 'm', "TEXT", C_CONNECT, set_message,

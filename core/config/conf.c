@@ -209,6 +209,14 @@ conf_set_llong(struct conf_ctx *c, const struct conf_key *k, void *field,
 }
 
 static const char *
+conf_set_size(struct conf_ctx *c, const struct conf_key *k, void *field,
+              const char *val)
+{
+    (void)c;
+    return nk__parse_size(val, k->min, k->max, field);
+}
+
+static const char *
 conf_set_seconds(struct conf_ctx *c, const struct conf_key *k, void *field,
                  const char *val)
 {
@@ -268,6 +276,8 @@ static const struct conf_key conf_keys[] = {
      NULL, NULL, 0, 0},
     {CONF_LISTEN, "idle_timeout", conf_set_seconds, CONF_LC(idle_timeout), 0, 0,
      NULL, NULL, 0, 0},
+    {CONF_LISTEN, "max_output", conf_set_size, CONF_LC(max_output),
+     NK_MAX_OUTPUT_MIN, NK_MAX_OUTPUT_MAX, NULL, NULL, 0, 0},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))

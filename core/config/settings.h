@@ -17,6 +17,12 @@
 #define NK_DEFAULT_PORT      9999
 #define NK_DEFAULT_MAX_CONNS 16384
 #define NK_DEFAULT_PROTO     "raw"
+/* Output queued for one peer before it is closed: a peer that never reads
+ * is paused first (it gets no more answers), so only sends from elsewhere
+ * -- a plugin writing to other sessions -- can queue this much. */
+#define NK_DEFAULT_MAX_OUTPUT (32LL << 20)
+#define NK_MAX_OUTPUT_MIN     (64LL << 10)
+#define NK_MAX_OUTPUT_MAX     (1LL << 40)
 
 /* A growable list of owned strings. */
 struct nk__strlist {
@@ -58,6 +64,7 @@ struct nk__listen_conf {
     int family;               /* AF_UNSPEC (any), AF_INET, AF_INET6 */
     long long max_conns;      /* TCP connections at once */
     double idle_timeout;      /* seconds, 0 = none */
+    long long max_output;     /* bytes queued for one peer before closing */
     struct nk__kvlist sockopts;
     const char *file; /* where the section starts, for errors */
     int line;
@@ -91,7 +98,8 @@ enum {
     NK_SET_MAX_CONNS = 1 << 5,
     NK_SET_IDLE = 1 << 6,
     NK_SET_WORKERS = 1 << 7,
-    NK_SET_LOG_LEVEL = 1 << 8
+    NK_SET_LOG_LEVEL = 1 << 8,
+    NK_SET_MAX_OUTPUT = 1 << 9
 };
 
 struct nk__settings {

@@ -44,6 +44,7 @@
 #include "base/addr.h"
 #include "base/alloc.h"
 #include "connect/client_stream.h"
+#include "plugin/contract.h"
 #include "plugin/loader.h"
 #include "base/log.h"
 #include "config/sockopt.h"
@@ -76,12 +77,16 @@ struct client {
     unsigned long sent, missed; /* UDP: messages sent, replies missed */
 };
 
+static int64_t client_now_ms(void);
+
 /* ---- the host table the codec gets -------------------------------------- */
 
 /*
  * The client only calls the codec (create, decode, encode), which never
  * sends or closes; those services exist so that the table is complete, and
- * refuse politely.  Log works, so a plugin's create can explain itself.
+ * refuse politely with NK_ENOTSUP (create has role NK_ROLE_CONNECT and no
+ * ctx, so a plugin knows not to call them).  Log works, so a plugin's
+ * create can explain itself.
  */
 static int
 client_host_send(struct nk_session *sess, const struct iovec *iov, int iovcnt)
@@ -136,6 +141,73 @@ client_host_set_data(struct nk_session *sess, void *data)
     (void)sess, (void)data;
 }
 
+static nk_sid
+client_host_session_id(struct nk_session *sess)
+{
+    (void)sess;
+    return 0;
+}
+
+static int
+client_host_send_to(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
+                    int iovcnt)
+{
+    (void)ctx, (void)sid, (void)iov, (void)iovcnt;
+    return NK_ENOTSUP;
+}
+
+static int
+client_host_close_to(struct nk_ctx *ctx, nk_sid sid)
+{
+    (void)ctx, (void)sid;
+    return NK_ENOTSUP;
+}
+
+static size_t
+client_host_queued(struct nk_session *sess)
+{
+    (void)sess;
+    return 0;
+}
+
+static nk_timer_id
+client_host_timer_start(struct nk_ctx *ctx, struct nk_session *sess,
+                        uint64_t delay_ms, uint64_t repeat_ms, nk_timer_fn fn,
+                        void *arg)
+{
+    (void)ctx, (void)sess, (void)delay_ms, (void)repeat_ms, (void)fn, (void)arg;
+    return 0;
+}
+
+static int
+client_host_timer_stop(struct nk_ctx *ctx, nk_timer_id id)
+{
+    (void)ctx, (void)id;
+    return NK_ENOENT;
+}
+
+static int
+client_host_post(struct nk_ctx *ctx, int worker, const void *data, size_t len)
+{
+    (void)ctx, (void)worker, (void)data, (void)len;
+    return NK_ENOTSUP;
+}
+
+static int
+client_host_connect(struct nk_ctx *ctx, const char *host, const char *port,
+                    void *data, nk_sid *sid)
+{
+    (void)ctx, (void)host, (void)port, (void)data, (void)sid;
+    return NK_ENOTSUP;
+}
+
+static uint64_t
+client_host_now_ms(struct nk_ctx *ctx)
+{
+    (void)ctx;
+    return (uint64_t)client_now_ms();
+}
+
 static const struct nk_host client_host = {
     .size = sizeof(struct nk_host),
     .send = client_host_send,
@@ -144,6 +216,15 @@ static const struct nk_host client_host = {
     .peer_name = client_host_peer_name,
     .get_data = client_host_get_data,
     .set_data = client_host_set_data,
+    .session_id = client_host_session_id,
+    .send_to = client_host_send_to,
+    .close_to = client_host_close_to,
+    .queued = client_host_queued,
+    .timer_start = client_host_timer_start,
+    .timer_stop = client_host_timer_stop,
+    .post = client_host_post,
+    .connect = client_host_connect,
+    .now_ms = client_host_now_ms,
 };
 
 /* ---- time --------------------------------------------------------------- */
@@ -236,6 +317,8 @@ client_plugin(struct client *c, const char *name, struct nk_err *err)
     su.opts = c->values;
     su.transport = c->transport;
     su.max_message = ((size_t)1 << 20) + 2 * NK_HDR_MAX;
+    su.role = NK_ROLE_CONNECT;
+    su.workers = 1;
     rc = c->plugin->desc->create(&su);
     if (rc < 0)
         return nk__err_set(err, "plugin %s: %s", name,
@@ -396,10 +479,10 @@ client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
     }
     /* One contiguous buffer, so a UDP message is one datagram and a TCP one
      * leaves in as few segments as the socket allows. */
-    memcpy(c->sbuf, w.head, w.head_len);
+    memcpy(c->sbuf, nk__wrap_head(&w), w.head_len);
     if (n > 0)
         memcpy(c->sbuf + w.head_len, p, n);
-    memcpy(c->sbuf + w.head_len + n, w.tail, w.tail_len);
+    memcpy(c->sbuf + w.head_len + n, nk__wrap_tail(&w), w.tail_len);
     while (off < total) {
         ssize_t sent = send(c->fd, c->sbuf + off, total - off, MSG_NOSIGNAL);
 

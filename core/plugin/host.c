@@ -1,7 +1,13 @@
 /*
  * host.c -- the services table every plugin instance gets (struct nk_host):
- * the only way a plugin reaches the core.  Each service dispatches on the
- * session's transport to the TCP connection or the UDP socket behind it.
+ * the only way a plugin reaches the core.  Each session service dispatches
+ * on the session's transport to the TCP connection or the UDP socket
+ * behind it; instance services (timers, post, connect) act on the
+ * instance's listener in its worker (struct nk_ctx).
+ *
+ * No service calls the plugin back: what a send or close causes (on_close,
+ * on_drain), and what post delivers (on_post), runs from the loop after the
+ * plugin's current callback has returned.
  */
 #include "plugin/session.h"
 
@@ -11,6 +17,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "serve/timers.h"
 #include "serve/conn.h"
 #include "serve/dgram.h"
 #include "base/log.h"
@@ -54,6 +61,13 @@ nk__session_fini(struct nk_session *s)
     s->peer = NULL;
 }
 
+/* The TCP connection behind a session, or NULL (none, or UDP). */
+static struct nk__conn *
+host_conn(struct nk_session *s)
+{
+    return s != NULL && s->transport == NK_TRANSPORT_TCP ? CONN_OF(s) : NULL;
+}
+
 static int
 host_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
 {
@@ -67,8 +81,10 @@ host_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
 static void
 host_close(struct nk_session *s)
 {
-    if (s != NULL && s->transport == NK_TRANSPORT_TCP)
-        nk__conn_close_after_write(CONN_OF(s));
+    struct nk__conn *c = host_conn(s);
+
+    if (c != NULL && !c->closing)
+        nk__conn_close_after_write(c);
 }
 
 static void host_log(struct nk_session *s, enum nk_log_level level,
@@ -113,6 +129,157 @@ host_set_data(struct nk_session *s, void *data)
         s->data = data;
 }
 
+static nk_sid
+host_session_id(struct nk_session *s)
+{
+    return host_conn(s) != NULL ? s->sid : 0;
+}
+
+/* A session of this worker by handle (NULL: stale, or another worker's). */
+static struct nk__conn *
+host_local(struct nk__server *srv, nk_sid sid)
+{
+    if (NK_SID_WORKER(sid) != srv->id)
+        return NULL;
+    return nk__handle_get(&srv->sessions, NK_SID_HANDLE(sid));
+}
+
+/* Post send or close work for a session another worker owns. */
+static int
+host_mail_session(struct nk_ctx *ctx, enum nk__mail_kind kind, nk_sid sid,
+                  const struct iovec *iov, int iovcnt)
+{
+    struct nk__server *owner =
+        nk__server_worker(ctx->ls->srv, NK_SID_WORKER(sid));
+    struct nk__mail *m;
+    size_t len = 0;
+
+    if (owner == NULL || sid == 0)
+        return NK_ENOENT;
+    for (int i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
+    m = nk__mail_new(kind, ctx->ls->index, sid, len);
+    if (m == NULL)
+        return NK_ENOMEM;
+    len = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(m->data + len, iov[i].iov_base, iov[i].iov_len);
+        len += iov[i].iov_len;
+    }
+    return nk__mailbox_put(&owner->mail, m);
+}
+
+static int
+host_send_to(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
+             int iovcnt)
+{
+    struct nk__conn *c;
+
+    if (ctx == NULL || iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX ||
+        (iovcnt > 0 && iov == NULL))
+        return NK_EINVAL;
+    if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
+        return host_mail_session(ctx, NK_MAIL_SEND, sid, iov, iovcnt);
+    c = host_local(ctx->ls->srv, sid);
+    return c != NULL ? nk__conn_send(c, iov, iovcnt) : NK_ENOENT;
+}
+
+static int
+host_close_to(struct nk_ctx *ctx, nk_sid sid)
+{
+    struct nk__conn *c;
+
+    if (ctx == NULL)
+        return NK_EINVAL;
+    if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
+        return host_mail_session(ctx, NK_MAIL_CLOSE, sid, NULL, 0);
+    c = host_local(ctx->ls->srv, sid);
+    if (c == NULL)
+        return NK_ENOENT;
+    nk__conn_close_after_write(c);
+    return 0;
+}
+
+static size_t
+host_queued(struct nk_session *s)
+{
+    struct nk__conn *c = host_conn(s);
+
+    return c != NULL && !c->closing ? nk__conn_queued(c) : 0;
+}
+
+static nk_timer_id
+host_timer_start(struct nk_ctx *ctx, struct nk_session *s, uint64_t delay_ms,
+                 uint64_t repeat_ms, nk_timer_fn fn, void *arg)
+{
+    struct nk__conn *c = host_conn(s);
+
+    if (ctx == NULL || fn == NULL || (s != NULL && c == NULL) ||
+        (c != NULL && (c->closing || c->ls != ctx->ls)))
+        return 0;
+    return nk__ptimer_start(ctx->ls, c, delay_ms, repeat_ms, fn, arg);
+}
+
+static int
+host_timer_stop(struct nk_ctx *ctx, nk_timer_id id)
+{
+    return ctx != NULL ? nk__ptimer_stop(ctx->ls, id) : NK_EINVAL;
+}
+
+static int
+host_post_one(struct nk_ctx *ctx, struct nk__server *to, const void *data,
+              size_t len)
+{
+    struct nk__mail *m = nk__mail_new(NK_MAIL_POST, ctx->ls->index, 0, len);
+
+    if (m == NULL)
+        return NK_ENOMEM;
+    if (len > 0)
+        memcpy(m->data, data, len);
+    return nk__mailbox_put(&to->mail, m);
+}
+
+static int
+host_post(struct nk_ctx *ctx, int worker, const void *data, size_t len)
+{
+    struct nk__listener *ls;
+    int n, rc = 0;
+
+    if (ctx == NULL || (len > 0 && data == NULL))
+        return NK_EINVAL;
+    ls = ctx->ls;
+    n = ls->plugin->desc->flags & NK_PLUGIN_ONE_INSTANCE
+            ? 1
+            : nk__server_nworkers(ls->srv);
+    if (ls->plugin->desc->on_post == NULL || worker < NK_WORKER_ALL ||
+        worker >= n)
+        return NK_EINVAL;
+    if (worker != NK_WORKER_ALL)
+        return host_post_one(ctx, nk__server_worker(ls->srv, worker), data,
+                             len);
+    for (int w = 0; w < n; w++) {
+        int one = host_post_one(ctx, nk__server_worker(ls->srv, w), data, len);
+        if (one < 0)
+            rc = one; /* the others still get theirs */
+    }
+    return rc;
+}
+
+static int
+host_connect(struct nk_ctx *ctx, const char *host, const char *port, void *data,
+             nk_sid *sid)
+{
+    if (ctx == NULL)
+        return NK_EINVAL;
+    return nk__conn_connect(ctx->ls, host, port, data, sid);
+}
+
+static uint64_t
+host_now_ms(struct nk_ctx *ctx)
+{
+    return ctx != NULL ? ctx->ls->srv->loop.now : 0;
+}
+
 const struct nk_host nk__host = {
     .size = sizeof(struct nk_host),
     .send = host_send,
@@ -121,4 +288,13 @@ const struct nk_host nk__host = {
     .peer_name = host_peer_name,
     .get_data = host_get_data,
     .set_data = host_set_data,
+    .session_id = host_session_id,
+    .send_to = host_send_to,
+    .close_to = host_close_to,
+    .queued = host_queued,
+    .timer_start = host_timer_start,
+    .timer_stop = host_timer_stop,
+    .post = host_post,
+    .connect = host_connect,
+    .now_ms = host_now_ms,
 };

@@ -131,7 +131,10 @@ loader_check(struct nk__plugin *p, struct nk_err *err)
         snprintf(msg, sizeof(msg), "missing required callback '%s'", missing);
         return loader_fail(p, err, msg);
     }
-    p->desc = d;
+    /* Members a plugin of an older minor lacks read as NULL/0 from a copy
+     * of the host's size, so no caller ever reads past the plugin's. */
+    memcpy(&p->full, d, d->size < sizeof(p->full) ? d->size : sizeof(p->full));
+    p->desc = &p->full;
     for (p->nopts = 0; d->options && d->options[p->nopts].name; p->nopts++)
         ;
     return 0;
@@ -208,12 +211,13 @@ nk__plugin_encode(const struct nk_plugin *d, void *inst, size_t payload_len,
 {
     int rc;
 
-    w->head_len = 0;
-    w->tail_len = 0;
+    *w = (struct nk_wrap){0};
     rc = d->encode(inst, payload_len, w);
     if (rc < 0)
         return rc;
-    if (rc > 0 || w->head_len > NK_HDR_MAX || w->tail_len > NK_HDR_MAX)
+    if (rc > 0 ||
+        w->head_len > (w->head_ext != NULL ? NK_WRAP_MAX : NK_HDR_MAX) ||
+        w->tail_len > (w->tail_ext != NULL ? NK_WRAP_MAX : NK_HDR_MAX))
         return NK_EINVAL;
     return 0;
 }

@@ -23,8 +23,9 @@ struct nk__plugin {
     char *name;
     char *path;
     void *handle; /* dlopen handle; closed by nk__plugin_close */
-    const struct nk_plugin *desc;
-    size_t nopts; /* rows in desc->options */
+    const struct nk_plugin *desc; /* &full */
+    struct nk_plugin full; /* the plugin's description at the host's size */
+    size_t nopts;          /* rows in desc->options */
 };
 
 /* Fill dirs with the plugin search path, in order. */
@@ -45,10 +46,11 @@ void nk__plugin_close(struct nk__plugin *p);
 
 /*
  * Ask the plugin's encode how to wrap a message of payload_len bytes: zero
- * w's lengths, call encode, and check what it filled in.  Returns 0, encode's
- * own error (NK_EMSGSIZE), or NK_EINVAL for a plugin that broke the contract
- * (a positive return, or a head or tail longer than NK_HDR_MAX), so no
- * caller ever sends bytes from outside w.
+ * w, call encode, and check what it filled in.  Returns 0, encode's own
+ * error (NK_EMSGSIZE), or NK_EINVAL for a plugin that broke the contract (a
+ * positive return, a head or tail longer than NK_HDR_MAX, or NK_WRAP_MAX
+ * through an _ext pointer), so no caller ever sends bytes from outside what
+ * encode pointed at.  Read the bytes with nk__wrap_head / nk__wrap_tail.
  */
 int nk__plugin_encode(const struct nk_plugin *d, void *inst, size_t payload_len,
                       struct nk_wrap *w);

@@ -28,12 +28,23 @@ union nk__sockaddr {
 
 struct nk_session {
     struct nk__listener *ls;
+    nk_sid sid; /* TCP: the handle (worker in the top byte); UDP: 0 */
     void *data; /* the plugin's per-session pointer */
     char *peer; /* host->peer_name's text, made on first use */
     union nk__sockaddr addr;
     socklen_t addrlen;
     unsigned transport; /* NK_TRANSPORT_TCP or NK_TRANSPORT_UDP */
 };
+
+/* The host's side of a plugin instance: one listener in one worker. */
+struct nk_ctx {
+    struct nk__listener *ls;
+};
+
+/* A session handle's worker (top byte) and its handle-table part. */
+#define NK_SID_WORKER(sid) ((int)((sid) >> 56))
+#define NK_SID_MAKE(w, h)  ((uint64_t)(w) << 56 | (h))
+#define NK_SID_HANDLE(sid) ((sid) & ~((uint64_t)0xff << 56))
 
 /* Set the session's peer address (at most sizeof(union nk__sockaddr)). */
 void nk__session_set_addr(struct nk_session *s, const struct sockaddr *sa,

@@ -5,12 +5,16 @@
 #include "serve/conn.h"
 
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netdb.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "plugin/contract.h"
 #include "plugin/loader.h"
 #include "base/log.h"
 #include "serve/server.h"
@@ -74,16 +78,40 @@ lru_touch(struct nk__conn *c)
 
 /* ---- opening and closing -------------------------------------------- */
 
+/* Work the loop runs for a connection after the current dispatch, so that
+ * the plugin is never called back from inside a host service. */
+#define CONN_LATER_DRAIN   0x1u /* on_drain */
+#define CONN_LATER_RELEASE 0x2u /* on_close, then free */
+
 static void
-conn_release(struct nk__defer *d)
+conn_later(struct nk__conn *c, unsigned what)
+{
+    c->pending |= what;
+    nk__loop_defer(conn_loop(c), &c->later);
+}
+
+static void
+conn_run_later(struct nk__defer *d)
 {
     struct nk__conn *c =
-        (struct nk__conn *)((char *)d - offsetof(struct nk__conn, free_ev));
+        (struct nk__conn *)((char *)d - offsetof(struct nk__conn, later));
+    const struct nk_plugin *p = conn_plugin(c);
+    unsigned what = c->pending;
 
-    nk__buf_free(&c->in);
-    nk__buf_free(&c->out);
-    nk__session_fini(&c->sess);
-    nk__free(c);
+    c->pending = 0;
+    if (what & CONN_LATER_RELEASE) {
+        /* on_close runs last of all the session's callbacks; the memory
+         * stays valid until it returns. */
+        if (c->opened && p->on_close != NULL)
+            p->on_close(c->ls->inst, &c->sess);
+        nk__buf_free(&c->in);
+        nk__buf_free(&c->out);
+        nk__session_fini(&c->sess);
+        nk__free(c);
+        return;
+    }
+    if ((what & CONN_LATER_DRAIN) && !c->closing && p->on_drain != NULL)
+        p->on_drain(c->ls->inst, &c->sess);
 }
 
 void
@@ -91,7 +119,6 @@ nk__conn_close(struct nk__conn *c, const char *why)
 {
     struct nk__listener *ls = c->ls;
     struct nk__server *srv = ls->srv;
-    const struct nk_plugin *p = conn_plugin(c);
     char peer[NK_ADDRSTRLEN];
 
     if (c->closing)
@@ -100,21 +127,73 @@ nk__conn_close(struct nk__conn *c, const char *why)
     if (srv->batch == c)
         nk__buf_consume(&srv->wbuf,
                         nk__buf_len(&srv->wbuf)); /* undeliverable */
-    if (c->opened && p->on_close != NULL)
-        p->on_close(ls->inst, &c->sess);
+    nk__ptimer_stop_all(&c->timers);
+    nk__handle_del(&srv->sessions, NK_SID_HANDLE(c->sess.sid));
     nk__io_stop(conn_loop(c), &c->io);
     close(c->io.fd);
     lru_unlink(c);
     ls->nconns--;
     srv->nconns--;
-    atomic_fetch_sub(ls->slots, 1);
+    if (!c->outbound)
+        atomic_fetch_sub(ls->slots, 1);
     nk__session_format(&c->sess, peer, sizeof(peer));
     if (why != NULL)
         nk__log(NK_LOG_INFO, "Connection closed %s (%s)", peer, why);
     else
         nk__log(NK_LOG_INFO, "Connection closed %s", peer);
-    nk__loop_defer(conn_loop(c), &c->free_ev);
+    conn_later(c, CONN_LATER_RELEASE);
     nk__server_conn_gone(srv);
+}
+
+/* A connection's record, registered with the loop and given a handle;
+ * NULL when out of memory (nothing to undo then). */
+static struct nk__conn *
+conn_new(struct nk__listener *ls, int fd, const struct sockaddr *sa,
+         socklen_t salen)
+{
+    struct nk__server *srv = ls->srv;
+    struct nk__conn *c = nk__calloc(1, sizeof(*c));
+    uint64_t h;
+
+    if (c == NULL)
+        return NULL;
+    h = nk__handle_add(&srv->sessions, c);
+    if (h == 0) {
+        nk__free(c);
+        return NULL;
+    }
+    nk__io_init(&c->io, fd, conn_on_io);
+    c->ls = ls;
+    c->sess.ls = ls;
+    c->sess.sid = NK_SID_MAKE(srv->id, h);
+    c->sess.transport = NK_TRANSPORT_TCP;
+    nk__session_set_addr(&c->sess, sa, salen);
+    c->later.cb = conn_run_later;
+    c->rsize = NK_CONN_READ_SIZE;
+    return c;
+}
+
+/* Undo conn_new for a connection that never opened. */
+static void
+conn_discard(struct nk__conn *c)
+{
+    nk__handle_del(&c->ls->srv->sessions, NK_SID_HANDLE(c->sess.sid));
+    nk__free(c);
+}
+
+/* Count the connection in and start its idle clock. */
+static void
+conn_adopt(struct nk__conn *c)
+{
+    struct nk__listener *ls = c->ls;
+    struct nk__loop *loop = conn_loop(c);
+
+    ls->nconns++;
+    ls->srv->nconns++;
+    c->last_active = loop->now;
+    lru_append(c);
+    if (ls->idle_ms > 0 && !nk__timer_active(&ls->idle_timer))
+        nk__timer_start(loop, &ls->idle_timer, loop->now + ls->idle_ms);
 }
 
 int
@@ -123,7 +202,7 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
 {
     struct nk__loop *loop = &ls->srv->loop;
     const struct nk_plugin *p = ls->plugin->desc;
-    struct nk__conn *c = nk__calloc(1, sizeof(*c));
+    struct nk__conn *c = conn_new(ls, fd, sa, salen);
     char why[160], peer[NK_ADDRSTRLEN];
     int rc;
 
@@ -133,32 +212,22 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
         nk__log(NK_LOG_WARN, "Connection dropped: out of memory");
         return NK_ENOMEM;
     }
-    nk__io_init(&c->io, fd, conn_on_io);
-    c->ls = ls;
-    c->sess.ls = ls;
-    c->sess.transport = NK_TRANSPORT_TCP;
-    nk__session_set_addr(&c->sess, sa, salen);
     nk__session_format(&c->sess, peer, sizeof(peer));
-    c->free_ev.cb = conn_release;
-    c->rsize = NK_CONN_READ_SIZE;
     for (size_t i = 0; i < ls->naccept_opts; i++)
         if (nk__sockopt_apply(fd, &ls->accept_opts[i], why, sizeof(why)) < 0)
             nk__log(NK_LOG_WARN, "%s on %s", why, peer);
     rc = nk__io_set(loop, &c->io, NK_IO_READ);
     if (rc < 0) {
         close(fd);
-        nk__free(c);
+        conn_discard(c);
         atomic_fetch_sub(ls->slots, 1);
         nk__log(NK_LOG_WARN, "Connection dropped: %s", nk_strerror(rc));
         return rc;
     }
-    ls->nconns++;
-    ls->srv->nconns++;
-    c->last_active = loop->now;
-    lru_append(c);
+    conn_adopt(c);
     nk__log(NK_LOG_INFO, "Connection from %s", peer);
-    /* opened is still 0 here, so a close from inside on_open does not call
-     * on_close before on_open has even returned. */
+    /* opened is still 0 during on_open: a refusal owes no on_close.  A
+     * close from inside on_open is deferred, and finds opened set. */
     if (p->on_open != NULL) {
         rc = p->on_open(ls->inst, &c->sess);
         if (rc < 0) {
@@ -167,15 +236,72 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
         }
     }
     c->opened = 1;
-    if (c->closing) {
-        /* Closed from inside on_open (host->close, a failed send): the
-         * close skipped on_close then, and it is owed now. */
-        if (p->on_close != NULL)
-            p->on_close(ls->inst, &c->sess);
-        return 0;
+    return 0;
+}
+
+/* The outbound connection is up, or failed: tell the plugin. */
+static void
+conn_connected(struct nk__conn *c)
+{
+    const struct nk_plugin *p = conn_plugin(c);
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+
+    if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (soerr == EINPROGRESS)
+        return; /* not yet */
+    c->connecting = 0;
+    if (soerr != 0) {
+        /* s is valid for this call only; no on_close follows. */
+        p->on_connect(c->ls->inst, &c->sess, -soerr);
+        nk__conn_close(c, strerror(soerr));
+        return;
     }
-    if (ls->idle_ms > 0 && !nk__timer_active(&ls->idle_timer))
-        nk__timer_start(loop, &ls->idle_timer, loop->now + ls->idle_ms);
+    c->opened = 1;
+    p->on_connect(c->ls->inst, &c->sess, 0);
+}
+
+int
+nk__conn_connect(struct nk__listener *ls, const char *host, const char *port,
+                 void *data, nk_sid *sid)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV},
+                    *ai;
+    struct nk__conn *c;
+    int fd, rc, one = 1;
+
+    if (host == NULL || port == NULL || ls->plugin->desc->on_connect == NULL ||
+        getaddrinfo(host, port, &hints, &ai) != 0)
+        return NK_EINVAL;
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        freeaddrinfo(ai);
+        return rc;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c = conn_new(ls, fd, ai->ai_addr, ai->ai_addrlen);
+    rc = c == NULL ? NK_ENOMEM : 0;
+    if (rc == 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
+        errno != EINPROGRESS)
+        rc = -errno;
+    freeaddrinfo(ai);
+    if (rc == 0)
+        rc = nk__io_set(conn_loop(c), &c->io, NK_IO_WRITE);
+    if (rc < 0) {
+        close(fd);
+        if (c != NULL)
+            conn_discard(c);
+        return rc;
+    }
+    c->outbound = 1;
+    c->connecting = 1;
+    c->sess.data = data;
+    conn_adopt(c);
+    if (sid != NULL)
+        *sid = c->sess.sid;
     return 0;
 }
 
@@ -187,6 +313,12 @@ conn_update_mask(struct nk__conn *c)
 {
     unsigned mask = 0;
 
+    if (c->connecting) {
+        /* Writable means connected, or failed: conn_connected says. */
+        if (nk__io_set(conn_loop(c), &c->io, NK_IO_WRITE) < 0)
+            nk__conn_close(c, "cannot watch the socket");
+        return;
+    }
     if (!c->paused && !c->close_after_write && !c->eof)
         mask |= NK_IO_READ;
     /* Paused, wait for writability even with nothing queued: the event
@@ -241,14 +373,23 @@ conn_flush(struct nk__conn *c)
         }
         nk__buf_consume(w, nk__buf_len(w));
     }
+    if (c->connecting)
+        return; /* the queue waits for the connection */
     if (conn_write(c, &c->out) < 0)
         return;
     if (nk__buf_len(&c->out) == 0) {
         nk__buf_free(&c->out);
         if (c->close_after_write || c->eof) {
-            nk__conn_close(c, NULL);
+            nk__conn_close(c, c->closing_why);
             return;
         }
+        if (c->blocked) {
+            /* The socket takes output again: on_drain, from the loop. */
+            c->blocked = 0;
+            conn_later(c, CONN_LATER_DRAIN);
+        }
+    } else {
+        c->blocked = 1;
     }
     conn_update_mask(c);
 }
@@ -303,31 +444,34 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
     size_t total = 0, size;
     int n, rc;
 
-    if (iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX)
+    if (iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX || (iovcnt > 0 && iov == NULL))
         return NK_EINVAL;
     if (c->closing)
-        return 0; /* the peer is gone: nothing to deliver to */
-    for (int i = 0; i < iovcnt; i++)
+        return NK_EPIPE; /* the peer is gone: nothing to deliver to */
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > 0 && iov[i].iov_base == NULL)
+            return NK_EINVAL;
         total += iov[i].iov_len;
+    }
     rc = nk__plugin_encode(conn_plugin(c), c->ls->inst, total, &w);
     if (rc < 0)
         return rc;
-    v[0] = (struct iovec){w.head, w.head_len};
+    v[0] = (struct iovec){(void *)nk__wrap_head(&w), w.head_len};
     memcpy(&v[1], iov, (size_t)iovcnt * sizeof(*iov));
-    v[iovcnt + 1] = (struct iovec){w.tail, w.tail_len};
+    v[iovcnt + 1] = (struct iovec){(void *)nk__wrap_tail(&w), w.tail_len};
     n = iovcnt + 2;
     size = w.head_len + total + w.tail_len;
-    if (nk__buf_len(&c->out) > NK_CONN_OUT_MAX) {
+    if (nk__buf_len(&c->out) > c->ls->max_output) {
         /* Answers to this peer stop at the high-water mark (it is paused),
          * so only sends from elsewhere -- a plugin writing to other
          * sessions -- get a queue this long: a consumer that cannot keep
          * up.  One large message is always taken whole. */
         nk__conn_close(c, "output queue over its limit");
-        return 0;
+        return NK_EPIPE;
     }
     b = conn_outbuf(c);
     if (nk__buf_len(b) == 0 && nk__buf_len(&c->out) == 0 &&
-        size >= NK_CONN_DIRECT_MIN) {
+        size >= NK_CONN_DIRECT_MIN && !c->connecting) {
         /* Large and first in line: gathered write, no copy. */
         conn_send_direct(c, v, n, size);
         b = &c->out;
@@ -338,7 +482,7 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
             nk__buf_append(b, v[i].iov_base, v[i].iov_len);
     }
     if (c->closing)
-        return 0;
+        return NK_EPIPE; /* the write failed: the peer is gone */
     if (nk__buf_len(b) > NK_CONN_HIGH_WATER) {
         /* The peer is not keeping up: stop decoding until it drains. */
         conn_flush(c);
@@ -348,6 +492,15 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
         conn_flush(c);
     }
     return 0;
+}
+
+size_t
+nk__conn_queued(const struct nk__conn *c)
+{
+    const struct nk__server *srv = c->ls->srv;
+
+    return nk__buf_len(&c->out) +
+           (srv->batch == c ? nk__buf_len(&srv->wbuf) : 0);
 }
 
 void
@@ -360,16 +513,8 @@ nk__conn_close_after_write(struct nk__conn *c)
 
 /* ---- reading -------------------------------------------------------- */
 
-/* Close on bad input, after writing the replies to the messages before it
- * (as much as the socket takes now). */
-static void
-conn_refuse(struct nk__conn *c, const char *why)
-{
-    conn_flush(c);
-    nk__conn_close(c, why);
-}
-
-/* Refuse a message over the listener's max_message: log and close. */
+/* Refuse a message over the listener's max_message: log and close after
+ * writing the replies to the messages before it. */
 static void
 conn_too_big(struct nk__conn *c, size_t size)
 {
@@ -379,7 +524,37 @@ conn_too_big(struct nk__conn *c, size_t size)
     nk__log(NK_LOG_WARN,
             "Message of %zu bytes from %s is over the limit of %zu: closing",
             size, peer, c->ls->max_message);
-    conn_refuse(c, "frame too big");
+    c->close_after_write = 1;
+    c->closing_why = "frame too big";
+}
+
+/* decode said the input is malformed: let the plugin answer it
+ * (on_bad_input), then close once the answers are written. */
+static void
+conn_bad_input(struct nk__conn *c, int err, const char *why)
+{
+    const struct nk_plugin *p = conn_plugin(c);
+    char peer[NK_ADDRSTRLEN];
+
+    nk__session_format(&c->sess, peer, sizeof(peer));
+    nk__log(NK_LOG_WARN, "Bad input from %s: %s%s%s: closing", peer,
+            nk_strerror(err), why != NULL ? ": " : "", why != NULL ? why : "");
+    if (p->on_bad_input != NULL)
+        p->on_bad_input(c->ls->inst, &c->sess, err, why);
+    c->close_after_write = 1;
+    c->closing_why = "bad input";
+}
+
+/* The plugin's decode broke its contract: that costs the connection. */
+static void
+conn_broken(struct nk__conn *c, const char *rule)
+{
+    char peer[NK_ADDRSTRLEN];
+
+    nk__session_format(&c->sess, peer, sizeof(peer));
+    nk__log(NK_LOG_ERROR, "Plugin %s broke the decode contract (%s) on %s",
+            c->ls->plugin->name, rule, peer);
+    nk__conn_close(c, "plugin error");
 }
 
 /* Decode and answer every complete message in `in`. */
@@ -388,19 +563,25 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
 {
     const struct nk_plugin *p = conn_plugin(c);
     struct nk__listener *ls = c->ls;
-    char peer[NK_ADDRSTRLEN];
 
     while (!c->closing && !c->paused && !c->close_after_write &&
            nk__buf_len(in) > 0) {
         struct nk_frame f = {0};
-        long rc = p->decode(ls->inst, nk__buf_data(in), nk__buf_len(in), &f);
+        const uint8_t *buf = nk__buf_data(in);
+        size_t len = nk__buf_len(in);
+        long rc = p->decode(ls->inst, buf, len, &f);
+        const char *broken =
+            nk__decode_check(rc, buf, len, &f, 1, ls->max_message);
 
-        if (rc > 0 && (size_t)rc <= nk__buf_len(in) &&
-            (size_t)rc > ls->max_message) {
+        if (broken != NULL) {
+            conn_broken(c, broken);
+            return;
+        }
+        if (rc > 0 && (size_t)rc > ls->max_message) {
             /* Arrived whole in one read, but over the limit all the same. */
             conn_too_big(c, (size_t)rc);
             return;
-        } else if (rc > 0 && (size_t)rc <= nk__buf_len(in)) {
+        } else if (rc > 0) {
             int mrc;
             c->need = 0;
             mrc = p->on_message(ls->inst, &c->sess, f.payload, f.payload_len);
@@ -412,17 +593,13 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
         } else if (rc == NK_ENEEDMORE) {
             /* A codec that cannot tell the length yet (a line protocol)
              * has at least what is buffered plus one byte to go. */
-            size_t need = f.need > 0 ? f.need : nk__buf_len(in) + 1;
+            size_t need = f.need > 0 ? f.need : len + 1;
             if (need > ls->max_message)
                 conn_too_big(c, need);
             c->need = f.need;
             return;
         } else {
-            nk__session_format(&c->sess, peer, sizeof(peer));
-            nk__log(NK_LOG_WARN, "Bad input from %s: %s: closing", peer,
-                    rc > 0 ? "decoder overran its input"
-                           : nk_strerror((int)rc));
-            conn_refuse(c, "bad input");
+            conn_bad_input(c, (int)rc, f.why);
         }
     }
 }
@@ -530,6 +707,12 @@ conn_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
     (void)loop;
     if (c->closing)
         return;
+    if (c->connecting) {
+        conn_connected(c);
+        if (!c->closing && !c->connecting)
+            conn_end_batch(c); /* write what was sent meanwhile */
+        return;
+    }
     if (events & NK_IO_READ)
         conn_on_readable(c);
     else if (events & NK_IO_WRITE)

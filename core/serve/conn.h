@@ -15,9 +15,15 @@
  * is not reading), the connection stops reading and stops decoding until
  * the output drains below NK_CONN_LOW_WATER.
  *
- * Closing is deferred: nk__conn_close marks the connection and the
- * memory is released after the current event dispatch, so a plugin may close
- * the session it is running on.
+ * Closing is deferred: nk__conn_close marks the connection, closes the
+ * socket and stops its timers; on_close runs and the memory is released
+ * after the current event dispatch.  So a plugin may close any session from
+ * any callback, and no host service ever calls the plugin back (on_close,
+ * on_drain and on_connect run from the loop, never from inside send).
+ *
+ * Outbound connections (host->connect) are connections too: the same
+ * buffers, codec and limits, with one more state (connecting) and one more
+ * event (on_connect).  They do not count against max_conns.
  */
 #ifndef NK_CORE_CONN_H
 #define NK_CORE_CONN_H
@@ -28,6 +34,7 @@
 #include "base/buf.h"
 #include "base/loop.h"
 #include "plugin/session.h"
+#include "serve/timers.h"
 
 /* The first read of a connection asks for NK_CONN_READ_SIZE bytes; a read
  * that fills its room doubles the next one, up to NK_CONN_READ_MAX, so bulk
@@ -37,8 +44,9 @@
 #define NK_CONN_HIGH_WATER (1024 * 1024)
 #define NK_CONN_LOW_WATER  (256 * 1024)
 /* A queue grows past the high-water mark only through sends that are not
- * answers to its peer (a plugin writing to other sessions); past this the
- * peer is a consumer that cannot keep up, and is closed. */
+ * answers to its peer (a plugin writing to other sessions); past the
+ * listener's max_output (this by default) the peer is a consumer that
+ * cannot keep up, and is closed. */
 #define NK_CONN_OUT_MAX (32 * 1024 * 1024)
 /* A reply at least this large is written straight from the plugin's iovecs
  * (no copy) when nothing is queued before it. */
@@ -52,14 +60,20 @@ struct nk__conn {
     struct nk__io io; /* first member */
     struct nk_session sess;
     struct nk__listener *ls;
-    struct nk__buf in, out;         /* leftovers only; see above */
-    size_t need;                    /* bytes the message being read will take */
-    size_t rsize;                   /* bytes the next read asks for */
-    struct nk__conn *prev, *next;   /* the listener's LRU list */
-    uint64_t last_active;           /* loop time of the last read */
-    struct nk__defer free_ev;       /* deferred release */
-    unsigned opened : 1;            /* on_open succeeded: on_close is owed */
-    unsigned closing : 1;           /* no more callbacks; released soon */
+    struct nk__buf in, out;       /* leftovers only; see above */
+    size_t need;                  /* bytes the message being read will take */
+    size_t rsize;                 /* bytes the next read asks for */
+    struct nk__conn *prev, *next; /* the listener's LRU list */
+    uint64_t last_active;         /* loop time of the last read */
+    struct nk__ptimer *timers;    /* the session's plugin timers */
+    struct nk__defer later;       /* runs `pending` after the dispatch */
+    unsigned pending;             /* CONN_LATER_* bits */
+    const char *closing_why;      /* logged when a close_after_write ends */
+    unsigned opened : 1;          /* on_open succeeded: on_close is owed */
+    unsigned outbound : 1;        /* opened by host->connect */
+    unsigned connecting : 1;      /* outbound, not connected yet */
+    unsigned blocked : 1;         /* the socket refused output: on_drain owed */
+    unsigned closing : 1;         /* no more callbacks; released soon */
     unsigned close_after_write : 1; /* close once `out` is written */
     unsigned paused : 1;            /* back-pressure: not reading */
     unsigned eof : 1;               /* the peer half-closed */
@@ -71,8 +85,15 @@ struct nk__conn {
 int nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
                   socklen_t salen);
 
+/* Open an outbound connection for ls's instance (host->connect). */
+int nk__conn_connect(struct nk__listener *ls, const char *host,
+                     const char *port, void *data, nk_sid *sid);
+
 /* The host's send for a TCP session.  See nk_host.send. */
 int nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt);
+
+/* Output queued for the peer and not yet written (host->queued). */
+size_t nk__conn_queued(const struct nk__conn *c);
 
 /* Close after pending output is written (the plugin's host->close). */
 void nk__conn_close_after_write(struct nk__conn *c);

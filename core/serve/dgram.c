@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "plugin/contract.h"
 #include "plugin/loader.h"
 #include "base/log.h"
 #include "serve/server.h"
@@ -163,16 +164,18 @@ nk__dgram_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
     rc = nk__plugin_encode(p, sk->ls->inst, total, &w);
     if (rc < 0)
         return rc;
+    if (w.head_len + total + w.tail_len > SLOT_OUT)
+        return NK_EMSGSIZE;
     if (dg->nout == NK_DGRAM_BATCH)
         dgram_flush(sk);
     slot = dg->out + (size_t)dg->nout * SLOT_OUT;
-    memcpy(slot, w.head, w.head_len);
+    memcpy(slot, nk__wrap_head(&w), w.head_len);
     off = w.head_len;
     for (int i = 0; i < iovcnt; i++) {
         memcpy(slot + off, iov[i].iov_base, iov[i].iov_len);
         off += iov[i].iov_len;
     }
-    memcpy(slot + off, w.tail, w.tail_len);
+    memcpy(slot + off, nk__wrap_tail(&w), w.tail_len);
     off += w.tail_len;
     memcpy(&dg->to[dg->nout], &s->addr, s->addrlen);
     dg->outiov[dg->nout] = (struct iovec){slot, off};
@@ -201,6 +204,7 @@ dgram_handle(struct nk__sock *sk, unsigned i)
     struct dgram_session ds = {.sk = sk};
     struct nk_frame f = {0};
     char peer[NK_ADDRSTRLEN];
+    const char *broken;
     long rc;
 
     ds.s.ls = ls;
@@ -212,6 +216,12 @@ dgram_handle(struct nk__sock *sk, unsigned i)
      * (a raw echo answers it, a framed codec finds no header). */
     rc = (mh->msg_flags & MSG_TRUNC) ? NK_EMSGSIZE
                                      : p->decode(ls->inst, data, len, &f);
+    broken = nk__decode_check(rc, data, len, &f, 0, ls->max_message);
+    if (broken != NULL) {
+        nk__log(NK_LOG_ERROR, "Plugin %s broke the decode contract (%s)",
+                ls->plugin->name, broken);
+        rc = NK_EPROTO; /* dropped, never answered */
+    }
     if (rc >= 0 && (size_t)rc == len && (size_t)rc <= ls->max_message) {
         p->on_message(ls->inst, &ds.s, f.payload, f.payload_len);
         nk__session_fini(&ds.s);

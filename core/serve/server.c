@@ -24,7 +24,9 @@
 #include "serve/dgram.h"
 #include "serve/listen.h"
 #include "base/log.h"
+#include "plugin/contract.h"
 #include "plugin/session.h"
+#include "serve/timers.h"
 
 #define SERVE_DRAIN_MS   2000
 #define SERVE_BIND_TRIES 16
@@ -158,10 +160,19 @@ serve_close_fds(struct serve_listener *sl, int nworkers)
  * port with the first bind and uses it for every other address; if another
  * address has it taken, start over with a new one.
  */
+/* How many workers serve a listener: all, or one for a plugin that keeps a
+ * single instance. */
+static int
+serve_listener_workers(const struct nk__serve *sv,
+                       const struct serve_listener *sl)
+{
+    return sl->plugin->desc->flags & NK_PLUGIN_ONE_INSTANCE ? 1 : sv->nworkers;
+}
+
 static int
 serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
 {
-    int nw = sv->nworkers;
+    int nw = serve_listener_workers(sv, sl), stride = sv->nworkers;
 
     for (int attempt = 0; attempt < SERVE_BIND_TRIES; attempt++) {
         int port = sl->conf->port, retry = 0, bound = 0;
@@ -185,10 +196,10 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
                     break;
                 }
                 if (fd < 0) {
-                    serve_close_fds(sl, nw);
+                    serve_close_fds(sl, stride);
                     return -1;
                 }
-                sl->fds[a * (size_t)nw + (size_t)w] = fd;
+                sl->fds[a * (size_t)stride + (size_t)w] = fd;
                 bound++;
                 if (port == 0) {
                     struct sockaddr_storage ss;
@@ -199,7 +210,7 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
             }
         }
         if (retry) {
-            serve_close_fds(sl, nw);
+            serve_close_fds(sl, stride);
             continue;
         }
         if (bound == 0)
@@ -232,6 +243,60 @@ serve_log_listen(const struct nk__serve *sv, const struct serve_listener *sl)
 }
 
 /* ---- workers ------------------------------------------------------------ */
+
+struct nk__server *
+nk__server_worker(struct nk__server *srv, int w)
+{
+    return w >= 0 && w < srv->owner->nworkers ? &srv->owner->workers[w] : NULL;
+}
+
+int
+nk__server_nworkers(const struct nk__server *srv)
+{
+    return srv->owner->nworkers;
+}
+
+/* Act on one piece of mail from another thread (or from this one: a post
+ * to NK_WORKER_ALL includes the poster's own instance). */
+static void
+server_on_mail_one(struct nk__server *srv, struct nk__mail *m)
+{
+    struct nk__listener *ls = &srv->listeners[m->listener];
+    struct nk__conn *c;
+
+    if (m->kind == NK_MAIL_POST) {
+        if (ls->serving && ls->inst != NULL &&
+            ls->plugin->desc->on_post != NULL)
+            ls->plugin->desc->on_post(ls->inst, m->data, m->len);
+        return;
+    }
+    c = nk__handle_get(&srv->sessions, NK_SID_HANDLE(m->sid));
+    if (c == NULL || c->closing)
+        return; /* it closed while the mail was on its way */
+    if (m->kind == NK_MAIL_SEND) {
+        struct iovec iov = {m->data, m->len};
+        nk__conn_send(c, &iov, 1);
+    } else {
+        nk__conn_close_after_write(c);
+    }
+}
+
+static void
+server_on_mail(struct nk__loop *loop, struct nk__io *io, unsigned events)
+{
+    struct nk__server *srv =
+        (struct nk__server *)((char *)io -
+                              offsetof(struct nk__server, mail_io));
+    struct nk__mail *m = nk__mailbox_take(&srv->mail);
+
+    (void)loop, (void)events;
+    while (m != NULL) {
+        struct nk__mail *next = m->next;
+        server_on_mail_one(srv, m);
+        nk__free(m);
+        m = next;
+    }
+}
 
 void
 nk__server_conn_gone(struct nk__server *srv)
@@ -349,33 +414,72 @@ server_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
     }
 }
 
-/* Build worker w: its loop, its listeners (one plugin instance each). */
-static int
-server_init(struct nk__serve *sv, int w, struct nk_err *err)
+/* Make worker w safe to tear down, whatever fails later: nothing here can
+ * fail, and server_fini works on every worker after it. */
+static void
+server_prepare(struct nk__serve *sv, int w)
 {
     struct nk__server *srv = &sv->workers[w];
 
     srv->id = w;
     srv->owner = sv;
-    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    srv->loop.epfd = -1;
+    srv->spare_fd = -1;
+    srv->mail.efd = -1;
     nk__timer_init(&srv->drain_timer, server_on_drain_timeout);
     nk__timer_init(&srv->accept_timer, nk__listen_on_resume);
-    nk__io_init(&srv->wake, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
-                server_on_wake);
+    nk__io_init(&srv->wake, -1, server_on_wake);
     nk__io_init(&srv->sig, -1, server_on_signal);
+    nk__io_init(&srv->mail_io, -1, server_on_mail);
+}
+
+/* Build worker w's loop, wake-up and mailbox, and its listeners. */
+static int
+server_init(struct nk__serve *sv, int w, struct nk_err *err)
+{
+    struct nk__server *srv = &sv->workers[w];
+
+    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    srv->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (nk__loop_init(&srv->loop) < 0 || srv->wake.fd < 0 ||
+        nk__mailbox_init(&srv->mail) < 0 ||
         nk__io_set(&srv->loop, &srv->wake, NK_IO_READ) < 0)
+        return nk__err_run(err, "cannot set up the event loop: %s",
+                           strerror(errno));
+    srv->mail_io.fd = srv->mail.efd;
+    if (nk__io_set(&srv->loop, &srv->mail_io, NK_IO_READ) < 0)
         return nk__err_run(err, "cannot set up the event loop: %s",
                            strerror(errno));
     srv->listeners = nk__calloc(sv->nls, sizeof(*srv->listeners));
     if (srv->listeners == NULL)
         return nk__err_set(err, "out of memory");
     srv->nlisteners = sv->nls;
-    /* Every listener is ready for server_fini before any create can fail. */
     for (size_t i = 0; i < sv->nls; i++) {
-        srv->listeners[i].srv = srv;
-        nk__timer_init(&srv->listeners[i].idle_timer, server_on_idle);
+        struct serve_listener *sl = &sv->ls[i];
+        struct nk__listener *ls = &srv->listeners[i];
+
+        ls->srv = srv;
+        ls->index = i;
+        ls->ctx.ls = ls;
+        ls->slots = &sl->slots;
+        ls->conf = sl->conf;
+        ls->plugin = sl->plugin;
+        ls->accept_opts = sl->accept;
+        ls->naccept_opts = sl->naccept;
+        ls->idle_ms = (uint64_t)(sl->conf->idle_timeout * 1000);
+        ls->max_output = sl->conf->max_output;
+        ls->serving = w < serve_listener_workers(sv, sl);
+        nk__timer_init(&ls->idle_timer, server_on_idle);
     }
+    return 0;
+}
+
+/* Create worker w's plugin instances, one per listener it serves. */
+static int
+server_create(struct nk__serve *sv, int w, struct nk_err *err)
+{
+    struct nk__server *srv = &sv->workers[w];
+
     for (size_t i = 0; i < sv->nls; i++) {
         struct serve_listener *sl = &sv->ls[i];
         struct nk__listener *ls = &srv->listeners[i];
@@ -385,22 +489,31 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
             .opts = sl->values,
             .transport = sl->conf->transport,
             .max_message = (1u << 20) + 2 * NK_HDR_MAX,
+            .role = NK_ROLE_SERVE,
+            .ctx = &ls->ctx,
+            .worker = w,
+            .workers = serve_listener_workers(sv, sl),
         };
+        char why[100];
+        const char *broken;
         int rc;
 
-        ls->slots = &sl->slots;
-        ls->conf = sl->conf;
-        ls->plugin = sl->plugin;
-        ls->accept_opts = sl->accept;
-        ls->naccept_opts = sl->naccept;
-        ls->idle_ms = (uint64_t)(sl->conf->idle_timeout * 1000);
+        if (!ls->serving)
+            continue;
         rc = sl->plugin->desc->create(&su);
-        if (rc < 0) {
+        broken = nk__create_check(rc, why, sizeof(why));
+        if (rc < 0 || broken != NULL) {
             nk__err_at(err, sl->conf->file, sl->conf->line, "plugin %s: %s",
-                       sl->plugin->name, su.err[0] ? su.err : nk_strerror(rc));
+                       sl->plugin->name,
+                       broken != NULL ? broken
+                       : su.err[0]    ? su.err
+                                      : nk_strerror(rc));
+            if (broken != NULL && su.inst != NULL)
+                sl->plugin->desc->destroy(su.inst); /* it did create one */
             return -1;
         }
         ls->inst = su.inst;
+        ls->created = 1;
         ls->max_message = su.max_message;
     }
     return 0;
@@ -449,6 +562,12 @@ server_fini(struct nk__server *srv)
         struct nk__listener *ls = &srv->listeners[i];
         while (ls->lru_head != NULL)
             nk__conn_close(ls->lru_head, "shutdown");
+    }
+    /* on_close for the connections closed just above, while every
+     * instance still lives; then no timer may fire, and destroy. */
+    nk__loop_run_deferred(&srv->loop);
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct nk__listener *ls = &srv->listeners[i];
         for (size_t j = 0; j < ls->nsocks; j++)
             nk__dgram_free(ls->socks[j].dgram);
         if (ls->udp_dropped > 0)
@@ -457,12 +576,14 @@ server_fini(struct nk__server *srv)
                     "datagram%s",
                     ls->conf->name, (unsigned long long)ls->udp_dropped,
                     ls->udp_dropped == 1 ? "" : "s");
-        if (ls->inst != NULL)
+        nk__ptimer_stop_all(&ls->timers);
+        if (ls->created)
             ls->plugin->desc->destroy(ls->inst);
         nk__free(ls->socks);
     }
-    /* Release connections closed just above. */
-    nk__loop_run_deferred(&srv->loop);
+    nk__mailbox_fini(&srv->mail);
+    nk__handles_free(&srv->sessions);
+    nk__handles_free(&srv->timers);
     nk__free(srv->listeners);
     nk__buf_free(&srv->rbuf);
     nk__buf_free(&srv->wbuf);
@@ -584,13 +705,13 @@ nk__serve(struct nk__settings *s, struct nk_err *err)
         nk__err_set(err, "out of memory");
         goto out;
     }
-    for (int w = 0; w < sv.nworkers; w++) {
-        sv.workers[w].wake.fd = sv.workers[w].sig.fd = -1;
-        sv.workers[w].spare_fd = -1;
-        sv.workers[w].loop.epfd = -1;
-    }
+    for (int w = 0; w < sv.nworkers; w++)
+        server_prepare(&sv, w);
     for (int w = 0; w < sv.nworkers; w++)
         if (server_init(&sv, w, err) < 0)
+            goto out;
+    for (int w = 0; w < sv.nworkers; w++)
+        if (server_create(&sv, w, err) < 0)
             goto out;
     for (size_t i = 0; i < sv.nls; i++) {
         struct serve_listener *sl = &sv.ls[i];

@@ -16,12 +16,15 @@
 #include <stdint.h>
 
 #include "base/addr.h"
+#include "base/handles.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "plugin/loader.h"
 #include "base/loop.h"
 #include "config/settings.h"
 #include "config/sockopt.h"
+#include "plugin/session.h"
+#include "serve/mailbox.h"
 
 struct nk__conn;
 struct nk__server;
@@ -39,11 +42,18 @@ struct nk__sock {
 
 /* One listener in one worker. */
 struct nk__listener {
+    struct nk_ctx ctx; /* what the plugin instance names itself by */
     struct nk__server *srv;
+    size_t index; /* in the worker's listeners, the same in every worker */
     const struct nk__listen_conf *conf;
     const struct nk__plugin *plugin;
     void *inst;         /* the plugin instance of this listener+worker */
+    int created;        /* create succeeded: destroy is owed */
     size_t max_message; /* from nk_setup: the largest message buffered */
+    size_t max_output;  /* output queued for one peer before it is closed */
+    int serving;        /* 0: an NK_PLUGIN_ONE_INSTANCE listener that
+                           another worker serves (no instance here) */
+    struct nk__ptimer *timers;                 /* the instance's own timers */
     const struct nk__sockopt_val *accept_opts; /* re-set on accepted sockets */
     size_t naccept_opts;
     struct nk__sock *socks;
@@ -81,6 +91,10 @@ struct nk__server {
      * So an idle connection owns no buffer at all. */
     struct nk__buf rbuf, wbuf;
     struct nk__conn *batch;
+    struct nk__handles sessions; /* nk_sid -> struct nk__conn */
+    struct nk__handles timers;   /* nk_timer_id -> struct nk__ptimer */
+    struct nk__mailbox mail;     /* work posted by other threads */
+    struct nk__io mail_io;
     struct nk__serve *owner;
     pthread_t thread;
 };
@@ -91,5 +105,9 @@ int nk__serve(struct nk__settings *s, struct nk_err *err);
 
 /* Listener helpers used by conn.c and dgram.c. */
 void nk__server_conn_gone(struct nk__server *srv);
+
+/* Worker w of srv's run (NULL if there is none), and how many there are. */
+struct nk__server *nk__server_worker(struct nk__server *srv, int w);
+int nk__server_nworkers(const struct nk__server *srv);
 
 #endif /* NK_CORE_SERVER_H */

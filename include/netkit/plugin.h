@@ -29,7 +29,27 @@
  *   { on_open -> on_message* -> on_close } per TCP connection (UDP: on_message
  *   per datagram, no open/close) -> destroy() -> dlclose.
  *
- * All callbacks of one instance are called from one thread.
+ * Threads.  With `-w N` there are N workers, each a thread with its own
+ * event loop, and by default each listener has one instance per worker:
+ * every callback of an instance runs on that worker's thread, so an
+ * instance needs no locks.  Instances of one listener talk to each other
+ * with `post` (a message to one worker's instance, or to all of them), and
+ * reach a session of another worker with `send_to`/`close_to` and its
+ * handle (nk_sid).  A plugin whose state cannot be split (one keyspace) sets
+ * NK_PLUGIN_ONE_INSTANCE: the listener then has a single instance and every
+ * one of its connections is served by one worker.
+ *
+ * Lifetime.  A session pointer is valid from on_open (or a successful
+ * on_connect) until on_close returns; for UDP, during on_message only.
+ * Keep a handle (host->session_id) to refer to a session from another
+ * worker or without knowing whether it is still open: a stale handle is an
+ * error (NK_ENOENT), never a crash.
+ *
+ * No re-entry.  The host never calls the plugin back from inside a host
+ * service: a send that fails or a close only marks the session, and
+ * on_close -- and anything else they cause -- runs after the outermost
+ * callback has returned.  So a plugin may loop over its own list of
+ * sessions, sending to each, and free a session's data in on_close.
  *
  * A worked example is plugins/raw.c (about 100 lines); plugins/framed.c shows
  * a length-prefixed codec.  docs/plugin-guide.md walks through writing one.
@@ -101,8 +121,11 @@ extern "C" {
 #define NK_TRANSPORT_TCP 0x1u
 #define NK_TRANSPORT_UDP 0x2u
 
-/* The most bytes `encode` may put before, and after, a message. */
-#define NK_HDR_MAX 16
+/* The most bytes `encode` may put before, and after, a message in
+ * nk_wrap's own arrays; a longer head or tail goes through head_ext and
+ * tail_ext, up to NK_WRAP_MAX bytes each (ABI 1.1). */
+#define NK_HDR_MAX  16
+#define NK_WRAP_MAX 65536
 
 /* The most iovecs one `send` may carry. */
 #define NK_SEND_IOV_MAX 8
@@ -161,6 +184,26 @@ struct nk_value {
 /* One peer: a TCP connection, or for UDP the sender of one datagram. */
 struct nk_session;
 
+/* The host's side of one plugin instance, handed to create (nk_setup.ctx)
+ * and valid until destroy returns.  Services that act for the instance
+ * rather than for a session take it. */
+struct nk_ctx;
+
+/* A session handle: usable from any worker of the listener, and at any
+ * time; a handle whose session has closed is stale, and services given one
+ * return NK_ENOENT.  0 is never a valid handle. */
+typedef uint64_t nk_sid;
+
+/* A timer handle (0 is never valid); see nk_host.timer_start. */
+typedef uint64_t nk_timer_id;
+
+/* A timer fired.  s is the session the timer belongs to, or NULL for an
+ * instance timer. */
+typedef void (*nk_timer_fn)(void *inst, struct nk_session *s, void *arg);
+
+/* post's worker argument: every worker's instance, this one included. */
+#define NK_WORKER_ALL (-1)
+
 struct nk_host {
     /* sizeof(struct nk_host) of the host: members past it do not exist. */
     uint32_t size;
@@ -172,8 +215,11 @@ struct nk_host {
      * tail together, in one write where it can.  The bytes are copied or sent
      * before send returns: the plugin owns nothing afterwards.
      * Returns 0, or NK_EMSGSIZE (encode refused the length), NK_EINVAL,
-     * NK_ENOMEM.  A peer that stops reading does not make send fail: the host
-     * queues, and stops reading from that peer past its high-water mark.
+     * NK_ENOMEM, or NK_EPIPE when the session is closing (the plugin or the
+     * host closed it, or the peer's output passed the listener's
+     * max_output): nothing was queued.  A peer that stops reading does not
+     * make send fail at once: the host queues, and stops reading from that
+     * peer past its high-water mark (see `queued` and on_drain).
      */
     int (*send)(struct nk_session *s, const struct iovec *iov, int iovcnt);
 
@@ -195,6 +241,74 @@ struct nk_host {
     /* One pointer of plugin data per session (TCP only; NULL at first). */
     void *(*get_data)(struct nk_session *s);
     void (*set_data)(struct nk_session *s, void *data);
+
+    /* ---- ABI 1.1 ------------------------------------------------------ */
+
+    /* The session's handle, for send_to / close_to (0 for a UDP session,
+     * which lives for one on_message only). */
+    nk_sid (*session_id)(struct nk_session *s);
+
+    /*
+     * send and close by handle, from any callback or timer of any instance
+     * of the listener.  On the session's own worker they act at once, like
+     * send and close; from another worker the payload is copied and the
+     * work is posted to the session's worker.  Returns 0, NK_ENOENT for a
+     * stale handle (known at once on the same worker only: a cross-worker
+     * send to a session that closes meanwhile is dropped), or send's errors.
+     */
+    int (*send_to)(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
+                   int iovcnt);
+    int (*close_to)(struct nk_ctx *ctx, nk_sid sid);
+
+    /* Bytes queued for the session's peer that the socket has not taken
+     * yet.  Use it to stream a large reply in pieces, or to drop messages
+     * for a slow reader; on_drain says when the queue has emptied. */
+    size_t (*queued)(struct nk_session *s);
+
+    /*
+     * Start a timer: fn(inst, s, arg) runs on this instance's thread after
+     * delay_ms, then every repeat_ms if repeat_ms > 0.  s == NULL makes an
+     * instance timer; else it belongs to the TCP session s and is stopped
+     * when s closes (no timer of a session fires after its on_close, and
+     * none fires after destroy).  A timer fires within one loop turn of its
+     * deadline (millisecond clock).  Returns the timer's id, or 0 (no
+     * memory, a UDP session, a closing session).  A one-shot timer's id is
+     * stale once it has fired.
+     */
+    nk_timer_id (*timer_start)(struct nk_ctx *ctx, struct nk_session *s,
+                               uint64_t delay_ms, uint64_t repeat_ms,
+                               nk_timer_fn fn, void *arg);
+    /* Stop a timer of this instance.  Returns 0, or NK_ENOENT when it has
+     * already fired (one-shot), been stopped, or died with its session.
+     * Safe from inside the timer's own callback. */
+    int (*timer_stop)(struct nk_ctx *ctx, nk_timer_id id);
+
+    /*
+     * Post len bytes (copied) to the instance of this listener on worker
+     * `worker` (0 .. nk_setup.workers - 1), or to every worker's instance
+     * with NK_WORKER_ALL, this one included: the plugin's on_post runs
+     * there, on that worker's thread, after the current callback returns.
+     * Posts from one worker to another arrive in the order they were made.
+     * Returns 0, NK_EINVAL (no on_post, a bad worker), NK_ENOMEM, or
+     * NK_EAGAIN when the target's queue is over its limit (16 MiB).
+     */
+    int (*post)(struct nk_ctx *ctx, int worker, const void *data, size_t len);
+
+    /*
+     * Open a TCP connection to host (an IP literal) and port, as a session
+     * of this instance: it uses the plugin's codec, limits and callbacks
+     * like an accepted one, and runs on this worker.  data becomes the
+     * session's get_data.  The result arrives in on_connect, never before
+     * connect returns.  *sid (may be NULL) gets the new session's handle;
+     * sends made before on_connect are queued until the connection is up.
+     * Returns 0, NK_EINVAL (bad address, no on_connect), NK_ENOMEM, or a
+     * -errno from socket(2).
+     */
+    int (*connect)(struct nk_ctx *ctx, const char *host, const char *port,
+                   void *data, nk_sid *sid);
+
+    /* The loop's clock: monotonic milliseconds, as timers count them. */
+    uint64_t (*now_ms)(struct nk_ctx *ctx);
 };
 
 /* ---------------------------------------------------------------------------
@@ -219,7 +333,19 @@ struct nk_setup {
 
     void *inst;    /* out: the instance, passed to every other callback */
     char err[160]; /* out: on failure, why (no trailing newline) */
+
+    /* ---- ABI 1.1 ------------------------------------------------------ */
+    unsigned role;      /* NK_ROLE_SERVE or NK_ROLE_CONNECT */
+    struct nk_ctx *ctx; /* this instance's context for host services */
+    int worker;         /* this instance's worker, 0 .. workers - 1 */
+    int workers;        /* instances of this listener (1 with
+                           NK_PLUGIN_ONE_INSTANCE, and for connect) */
 };
+
+/* nk_setup.role: serving a listener, or `netkit connect` (which uses the
+ * codec only: encode frames requests, decode finds replies). */
+#define NK_ROLE_SERVE   1u
+#define NK_ROLE_CONNECT 2u
 
 /* ---------------------------------------------------------------------------
  * The codec
@@ -230,6 +356,9 @@ struct nk_frame {
     const uint8_t *payload; /* the message's payload (inside buf) */
     size_t payload_len;
     size_t need; /* with NK_ENEEDMORE: total bytes of the message if known */
+    /* 1.1: with a malformed-input error, a short static reason for the log
+     * and on_bad_input ("line too long"); NULL if none. */
+    const char *why;
 };
 
 /*
@@ -259,9 +388,17 @@ typedef long (*nk_decode_fn)(void *inst, const uint8_t *buf, size_t len,
  */
 struct nk_wrap {
     uint8_t head[NK_HDR_MAX];
-    size_t head_len; /* 0..NK_HDR_MAX */
+    size_t head_len; /* 0..NK_HDR_MAX, or 0..NK_WRAP_MAX with head_ext */
     uint8_t tail[NK_HDR_MAX];
-    size_t tail_len; /* 0..NK_HDR_MAX */
+    size_t tail_len; /* 0..NK_HDR_MAX, or 0..NK_WRAP_MAX with tail_ext */
+
+    /* 1.1: a head or tail longer than NK_HDR_MAX (an HTTP request line and
+     * its headers).  Point these at head_len / tail_len bytes that the
+     * plugin owns and keeps unchanged until its next encode call, such as
+     * a buffer in the instance; the host copies them before then.  NULL:
+     * the arrays above are used. */
+    const uint8_t *head_ext;
+    const uint8_t *tail_ext;
 };
 
 /*
@@ -269,8 +406,9 @@ struct nk_wrap {
  * 0, or NK_EMSGSIZE when the length cannot be expressed (a 1-byte length
  * field and 256 bytes).  An unframed protocol leaves w empty.  The same
  * function frames the server's replies and `netkit connect`'s requests.
- * Any other result (a positive return, a length past NK_HDR_MAX) breaks
- * the contract: the host's send then fails with NK_EINVAL.
+ * Any other result (a positive return, a length past NK_HDR_MAX without
+ * an _ext pointer, or past NK_WRAP_MAX) breaks the contract: the host's
+ * send then fails with NK_EINVAL.
  */
 typedef int (*nk_encode_fn)(void *inst, size_t payload_len, struct nk_wrap *w);
 
@@ -309,10 +447,43 @@ struct nk_plugin {
     int (*on_message)(void *inst, struct nk_session *s, const uint8_t *payload,
                       size_t len);
 
-    /* Optional (TCP).  Called exactly once for each successful on_open, when
-     * the connection is gone for any reason; free per-session data here. */
+    /* Optional (TCP).  Called exactly once for each successful on_open (and
+     * each successful on_connect), when the connection is gone for any
+     * reason, after the callback that closed it has returned; free
+     * per-session data here.  The session is valid until it returns; sends
+     * to it fail with NK_EPIPE. */
     void (*on_close)(void *inst, struct nk_session *s);
+
+    /* ---- ABI 1.1: every member below is optional ---------------------- */
+
+    /* NK_PLUGIN_* flags. */
+    unsigned flags;
+
+    /* decode said the input is malformed: answer it with send if the
+     * protocol has an error reply.  err is decode's code, why its
+     * frame->why (may be NULL).  The host then closes the session after
+     * writing what is queued. */
+    void (*on_bad_input)(void *inst, struct nk_session *s, int err,
+                         const char *why);
+
+    /* The session's output queue, which the socket had stopped taking,
+     * is empty again: a good time to send the next piece. */
+    void (*on_drain)(void *inst, struct nk_session *s);
+
+    /* A message another instance (or this one) posted with host->post.
+     * data is borrowed for the call. */
+    void (*on_post)(void *inst, const void *data, size_t len);
+
+    /* An outbound connection (host->connect) is up (status 0: the session
+     * is open, and on_close is owed) or failed (status < 0, a -errno: s is
+     * valid for this call only, get_data still works, no on_close). */
+    void (*on_connect)(void *inst, struct nk_session *s, int status);
 };
+
+/* nk_plugin.flags: one instance per listener, all of whose connections
+ * and datagrams one worker serves (for state that cannot be split, like a
+ * keyspace).  Without it, each worker has an instance of its own. */
+#define NK_PLUGIN_ONE_INSTANCE 0x1u
 
 /* Fill the version header of a struct nk_plugin; unset members are NULL. */
 #define NK_PLUGIN_INIT(...)                                                    \
