@@ -44,8 +44,7 @@ nk__mailbox_fini(struct nk__mailbox *mb)
 }
 
 struct nk__mail *
-nk__mail_new(enum nk__mail_kind kind, size_t listener, uint64_t sid,
-             size_t len)
+nk__mail_new(enum nk__mail_kind kind, size_t listener, uint64_t sid, size_t len)
 {
     struct nk__mail *m = nk__malloc(sizeof(*m) + len);
 

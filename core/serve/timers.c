@@ -51,9 +51,8 @@ ptimer_fire(struct nk__loop *loop, struct nk__timer *t)
 }
 
 nk_timer_id
-nk__ptimer_start(struct nk__listener *ls, struct nk__conn *c,
-                 uint64_t delay_ms, uint64_t repeat_ms, nk_timer_fn fn,
-                 void *arg)
+nk__ptimer_start(struct nk__listener *ls, struct nk__conn *c, uint64_t delay_ms,
+                 uint64_t repeat_ms, nk_timer_fn fn, void *arg)
 {
     struct nk__server *srv = ls->srv;
     struct nk__ptimer *pt = nk__calloc(1, sizeof(*pt));

@@ -120,6 +120,23 @@ class Server:
                                          % (pattern.pattern, self.stderr()))
                 self.cond.wait(left)
 
+    def wait_count(self, text, n, timeout=DEADLINE):
+        """Wait until n stderr lines contain text."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while sum(1 for l in self.lines
+                      if l is not None and text in l) < n:
+                if None in self.lines:
+                    raise AssertionError("netkit exited before %d x %r; "
+                                         "stderr:\n%s"
+                                         % (n, text, self.stderr()))
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("timed out waiting for %d x %r; "
+                                         "stderr:\n%s"
+                                         % (n, text, self.stderr()))
+                self.cond.wait(left)
+
     def stderr(self):
         with self.cond:
             return "\n".join(l for l in self.lines if l is not None)
