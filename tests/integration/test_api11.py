@@ -105,6 +105,89 @@ class BroadcastTest(unittest.TestCase):
             self.assertEqual(srv.stop(), 0)
 
 
+class HandleTest(unittest.TestCase):
+    def test_send_and_close_by_handle_across_workers(self):
+        # Eight clients on four workers: each learns its handle; client 0
+        # reaches every other one by handle (most are on other workers),
+        # then closes one; a handle of a closed session is stale.
+        with serve("-p", "bcast", "-w", "4") as srv:
+            port = srv.port()
+            socks = [connect("127.0.0.1", port) for _ in range(8)]
+            srv.wait_count("Connection from", 8)
+            sids = []
+            for s in socks:
+                s.sendall(frame(b"/id"))
+                sids.append(recv_frame(s).decode())
+            worker = [int(sid, 16) >> 56 for sid in sids]  # the top byte
+            self.assertGreater(len(set(worker)), 1,
+                               "all on one worker: %s" % sids)
+            me = socks[0]
+            for i, s in enumerate(socks[1:], 1):
+                me.sendall(frame(b"/tell %s hi %d" % (sids[i].encode(), i)))
+                self.assertEqual(recv_frame(me), b"/rc 0")
+                self.assertEqual(recv_frame(s), b"hi %d" % i)
+            me.sendall(frame(b"/kick " + sids[1].encode()))
+            self.assertEqual(recv_frame(me), b"/rc 0")
+            assert_closed(self, socks[1])
+            srv.wait_count("Connection closed", 1)
+            # Stale now: NK_ENOENT (-2) when the session was this worker's;
+            # another worker's drops the send silently (rc 0).
+            me.sendall(frame(b"/tell %s late" % sids[1].encode()))
+            rc = recv_frame(me)
+            same = worker[1] == worker[0]
+            self.assertEqual(rc, b"/rc -2" if same else b"/rc 0")
+            me.sendall(frame(b"/tell %s self" % sids[0].encode()))
+            self.assertEqual(recv_frame(me), b"self")
+            self.assertEqual(recv_frame(me), b"/rc 0")
+            me.sendall(frame(b"/tell 1234 bogus"))
+            self.assertEqual(recv_frame(me), b"/rc -2")
+            for s in socks:
+                s.close()
+            self.assertEqual(srv.stop(), 0)
+
+
+class DrainTest(unittest.TestCase):
+    def test_stream_paced_by_on_drain(self):
+        # 64 chunks of 64 KiB to a client that reads slowly at first: the
+        # plugin keeps at most ~256 KiB queued, resumes on on_drain, and
+        # every chunk arrives in order.
+        with serve("-p", "stream", "-o", "SO_SNDBUF=65536") as srv:
+            with connect("127.0.0.1", srv.port()) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+                s.sendall(frame(b"stream 64"))
+                for k in range(64):
+                    chunk = recv_frame(s)
+                    self.assertEqual(len(chunk), 65536)
+                    self.assertEqual(chunk[:15], b"%015d" % k)
+                done = recv_frame(s).decode()
+                waits = int(done.split()[1].split("=")[1])
+                peak = int(done.split()[2].split("=")[1])
+                self.assertGreater(waits, 0, done)
+                self.assertLess(peak, 256 * 1024 + 2 * 65540, done)
+            self.assertEqual(srv.stop(), 0)
+
+
+class OneInstanceTest(unittest.TestCase):
+    def test_one_counter_across_workers(self):
+        # NK_PLUGIN_ONE_INSTANCE: with -w 4, one instance counts for every
+        # connection, and create was told workers=1.
+        with serve("-p", "counter", "-w", "4") as srv:
+            def client(i):
+                got = []
+                with connect("127.0.0.1", srv.port()) as s:
+                    for _ in range(50):
+                        s.sendall(frame(b"incr"))
+                        got.append(int(recv_frame(s)))
+                return got
+            results = nktest.concurrently(8, client)
+            values = sorted(v for r in results.values() for v in r)
+            self.assertEqual(values, list(range(1, 401)))
+            with connect("127.0.0.1", srv.port()) as s:
+                s.sendall(frame(b"workers"))
+                self.assertEqual(recv_frame(s), b"workers=1")
+            self.assertEqual(srv.stop(), 0)
+
+
 class TimerTest(unittest.TestCase):
     def test_timers(self):
         with serve("-p", "timers") as srv:

@@ -85,8 +85,7 @@ test_handles_many(void **state)
     for (int i = 0; i < 5000; i += 2)
         nk__handle_del(&h, ids[i]);
     for (int i = 0; i < 5000; i++)
-        assert_ptr_equal(nk__handle_get(&h, ids[i]),
-                         i % 2 ? &items[i] : NULL);
+        assert_ptr_equal(nk__handle_get(&h, ids[i]), i % 2 ? &items[i] : NULL);
     nk__handles_free(&h);
 }
 

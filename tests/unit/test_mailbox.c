@@ -65,7 +65,7 @@ test_mailbox_limit(void **state)
     assert_int_equal(nk__mailbox_put(&mb, m), 0);
     m = nk__mail_new(NK_MAIL_POST, 0, 0, NK_MAILBOX_MAX / 2);
     assert_int_equal(nk__mailbox_put(&mb, m), NK_EAGAIN); /* freed */
-    nk__mailbox_fini(&mb); /* frees what waits */
+    nk__mailbox_fini(&mb);                                /* frees what waits */
 }
 
 #define SENDERS 4
