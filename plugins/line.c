@@ -30,11 +30,16 @@
  * UDP.  A datagram is one message, never split: one trailing "\n" or
  * "\r\n" is removed when present (`nc -u` sends one; a datagram without it
  * is a line all the same), and a "\n" inside it stays in the payload.  It is
- * answered with one datagram, prefix + payload + "\n".  A datagram over
- * max_line is dropped.  There is no exit word over UDP.
+ * answered with one datagram, prefix + payload + "\n": one reply per
+ * datagram, so a datagram of many short lines cannot make the server send
+ * many datagrams to a forged source address.  A datagram over max_line is
+ * dropped.  There is no exit word over UDP.
  *
- * exit_word (default "exit", as for raw): a TCP line equal to it closes the
- * connection without a reply.
+ * Defaults.  prefix "echo : ", as framed, so the line and framed echoes
+ * answer a message with the same payload; eol lf, what nc and Unix tools
+ * read (crlf is there for clients of CRLF protocols; both are accepted);
+ * exit_word "exit", as raw: a TCP line equal to it closes the connection
+ * without a reply, which ends an nc session.
  */
 #include <stdio.h>
 #include <stdlib.h>
