@@ -495,12 +495,17 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
 }
 
 size_t
-nk__conn_queued(const struct nk__conn *c)
+nk__conn_queued(struct nk__conn *c)
 {
     const struct nk__server *srv = c->ls->srv;
+    size_t n =
+        nk__buf_len(&c->out) + (srv->batch == c ? nk__buf_len(&srv->wbuf) : 0);
 
-    return nk__buf_len(&c->out) +
-           (srv->batch == c ? nk__buf_len(&srv->wbuf) : 0);
+    /* A plugin that saw a queue may be waiting for it to empty: owe it an
+     * on_drain, however the queue empties (even in this batch's write). */
+    if (n > 0)
+        c->blocked = 1;
+    return n;
 }
 
 void

@@ -72,8 +72,9 @@ struct nk__conn {
     unsigned opened : 1;          /* on_open succeeded: on_close is owed */
     unsigned outbound : 1;        /* opened by host->connect */
     unsigned connecting : 1;      /* outbound, not connected yet */
-    unsigned blocked : 1;         /* the socket refused output: on_drain owed */
-    unsigned closing : 1;         /* no more callbacks; released soon */
+    unsigned blocked : 1; /* on_drain owed once `out` empties: the socket
+                             refused output, or the plugin saw a queue */
+    unsigned closing : 1; /* no more callbacks; released soon */
     unsigned close_after_write : 1; /* close once `out` is written */
     unsigned paused : 1;            /* back-pressure: not reading */
     unsigned eof : 1;               /* the peer half-closed */
@@ -93,7 +94,7 @@ int nk__conn_connect(struct nk__listener *ls, const char *host,
 int nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt);
 
 /* Output queued for the peer and not yet written (host->queued). */
-size_t nk__conn_queued(const struct nk__conn *c);
+size_t nk__conn_queued(struct nk__conn *c);
 
 /* Close after pending output is written (the plugin's host->close). */
 void nk__conn_close_after_write(struct nk__conn *c);

@@ -466,8 +466,9 @@ struct nk_plugin {
     void (*on_bad_input)(void *inst, struct nk_session *s, int err,
                          const char *why);
 
-    /* The session's output queue, which the socket had stopped taking,
-     * is empty again: a good time to send the next piece. */
+    /* The session's output queue is empty again, after the socket had
+     * stopped taking it or the plugin saw it non-empty (queued() > 0): a
+     * good time to send the next piece.  Called once per such wait. */
     void (*on_drain)(void *inst, struct nk_session *s);
 
     /* A message another instance (or this one) posted with host->post.

@@ -139,7 +139,8 @@ class HandleTest(unittest.TestCase):
             me.sendall(frame(b"/tell %s self" % sids[0].encode()))
             self.assertEqual(recv_frame(me), b"self")
             self.assertEqual(recv_frame(me), b"/rc 0")
-            me.sendall(frame(b"/tell 1234 bogus"))
+            bogus = worker[0] << 56 | 0x1234  # on me's worker: known stale
+            me.sendall(frame(b"/tell %x bogus" % bogus))
             self.assertEqual(recv_frame(me), b"/rc -2")
             for s in socks:
                 s.close()
