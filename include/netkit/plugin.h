@@ -52,7 +52,9 @@
  * sessions, sending to each, and free a session's data in on_close.
  *
  * A worked example is plugins/raw.c (about 100 lines); plugins/framed.c shows
- * a length-prefixed codec.  docs/plugin-guide.md walks through writing one.
+ * a length-prefixed codec and plugins/line.c a newline-delimited one.
+ * examples/pubsub uses sessions across workers and timers, and
+ * docs/plugin-guide.md walks through writing a plugin.
  *
  * Minimal plugin (a whole-chunk codec that answers "hi " + message):
  *

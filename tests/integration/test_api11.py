@@ -149,13 +149,15 @@ class HandleTest(unittest.TestCase):
 
 class DrainTest(unittest.TestCase):
     def test_stream_paced_by_on_drain(self):
-        # 64 chunks of 64 KiB to a client that reads slowly at first: the
-        # plugin keeps at most ~256 KiB queued, resumes on on_drain, and
-        # every chunk arrives in order.
+        # 64 chunks of 64 KiB to a client that does not read until the
+        # plugin has had to wait: it keeps at most ~256 KiB queued, resumes
+        # on on_drain, and every chunk arrives in order.
         with serve("-p", "stream", "-o", "SO_SNDBUF=65536") as srv:
             with connect("127.0.0.1", srv.port()) as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
                 s.sendall(frame(b"stream 64"))
+                # Not reading yet: the plugin must come to wait.
+                srv.wait_for("stream: waiting for on_drain")
                 for k in range(64):
                     chunk = recv_frame(s)
                     self.assertEqual(len(chunk), 65536)
