@@ -190,6 +190,20 @@ set_idle(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_message_timeout(struct nk__settings *s, const char *arg)
+{
+    s->cli_set |= NK_SET_MESSAGE_TIMEOUT;
+    return nk__parse_seconds(arg, &s->cli.message_timeout);
+}
+
+static const char *
+set_write_timeout(struct nk__settings *s, const char *arg)
+{
+    s->cli_set |= NK_SET_WRITE_TIMEOUT;
+    return nk__parse_seconds(arg, &s->cli.write_timeout);
+}
+
+static const char *
 set_max_output(struct nk__settings *s, const char *arg)
 {
     s->cli_set |= NK_SET_MAX_OUTPUT;
@@ -277,7 +291,13 @@ static const struct cli_opt cli_opts[] = {
     {"max-conns", 0, "N", C_SERVE, set_max_conns,
      "connections at once per listener (default 16384)"},
     {"idle-timeout", 0, "SECONDS", C_SERVE, set_idle,
-     "close connections idle this long (default 0: never)"},
+     "close connections idle this long (default 300; 0: never)"},
+    {"message-timeout", 0, "SECONDS", C_SERVE, set_message_timeout,
+     "close a connection whose begun message is not complete within this "
+     "(default 30; 0: never)"},
+    {"write-timeout", 0, "SECONDS", C_SERVE, set_write_timeout,
+     "close a connection whose queued output is not written within this "
+     "(default 60; 0: never)"},
     {"max-output", 0, "BYTES", C_SERVE, set_max_output,
      "output queued for one peer before it is closed (k/M/G; default 32M)"},
     {"workers", 'w', "N", C_SERVE, set_workers,

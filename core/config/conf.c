@@ -276,6 +276,10 @@ static const struct conf_key conf_keys[] = {
      NULL, NULL, 0, 0},
     {CONF_LISTEN, "idle_timeout", conf_set_seconds, CONF_LC(idle_timeout), 0, 0,
      NULL, NULL, 0, 0},
+    {CONF_LISTEN, "message_timeout", conf_set_seconds, CONF_LC(message_timeout),
+     0, 0, NULL, NULL, 0, 0},
+    {CONF_LISTEN, "write_timeout", conf_set_seconds, CONF_LC(write_timeout), 0,
+     0, NULL, NULL, 0, 0},
     {CONF_LISTEN, "max_output", conf_set_size, CONF_LC(max_output),
      NK_MAX_OUTPUT_MIN, NK_MAX_OUTPUT_MAX, NULL, NULL, 0, 0},
 };

@@ -3,7 +3,7 @@
  *
  * Sections: [netkit] (plugin_path, log_level, workers), [listen.NAME] (proto,
  * host (repeatable), port, transport, family, max_conns, idle_timeout,
- * max_output,
+ * message_timeout, write_timeout, max_output,
  * sockopt.NAME), [plugin.NAME] (any key: validated later against the
  * plugin's own option table, with the line kept for the error message).
  *

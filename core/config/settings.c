@@ -122,7 +122,9 @@ nk__listen_conf_init(struct nk__listen_conf *l)
     l->transport = NK_TRANSPORT_TCP;
     l->family = AF_UNSPEC;
     l->max_conns = NK_DEFAULT_MAX_CONNS;
-    l->idle_timeout = 0;
+    l->idle_timeout = NK_DEFAULT_IDLE_TIMEOUT;
+    l->message_timeout = NK_DEFAULT_MESSAGE_TIMEOUT;
+    l->write_timeout = NK_DEFAULT_WRITE_TIMEOUT;
     l->max_output = NK_DEFAULT_MAX_OUTPUT;
 }
 
@@ -149,6 +151,8 @@ settings_listen_copy(struct nk__listen_conf *dst,
     dst->max_conns = src->max_conns;
     dst->idle_timeout = src->idle_timeout;
     dst->max_output = src->max_output;
+    dst->message_timeout = src->message_timeout;
+    dst->write_timeout = src->write_timeout;
     dst->name = nk__strdup(name);
     dst->proto = nk__strdup(src->proto != NULL ? src->proto : NK_DEFAULT_PROTO);
     if (dst->name == NULL || dst->proto == NULL)
@@ -310,6 +314,10 @@ settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
         l->idle_timeout = s->cli.idle_timeout;
     if (s->cli_set & NK_SET_MAX_OUTPUT)
         l->max_output = s->cli.max_output;
+    if (s->cli_set & NK_SET_MESSAGE_TIMEOUT)
+        l->message_timeout = s->cli.message_timeout;
+    if (s->cli_set & NK_SET_WRITE_TIMEOUT)
+        l->write_timeout = s->cli.write_timeout;
     for (size_t i = 0; i < l->sockopts.n; i++)
         if (settings_check_sockopt(l, &l->sockopts.items[i], err) < 0)
             return -1;

@@ -21,8 +21,16 @@
  * is paused first (it gets no more answers), so only sends from elsewhere
  * -- a plugin writing to other sessions -- can queue this much. */
 #define NK_DEFAULT_MAX_OUTPUT (32LL << 20)
-#define NK_MAX_OUTPUT_MIN     (64LL << 10)
-#define NK_MAX_OUTPUT_MAX     (1LL << 40)
+/* Deadlines, in seconds (0: none).  Idle: nothing read or written, as
+ * HAProxy's `timeout client`; message: a begun message must be complete,
+ * as nginx's client_header_timeout, which defeats a slow drip; write:
+ * output waiting for a peer must be written, as nginx's send_timeout, so a
+ * peer that reads too slowly (or not at all) cannot hold a slot. */
+#define NK_DEFAULT_IDLE_TIMEOUT    300.0
+#define NK_DEFAULT_MESSAGE_TIMEOUT 30.0
+#define NK_DEFAULT_WRITE_TIMEOUT   60.0
+#define NK_MAX_OUTPUT_MIN          (64LL << 10)
+#define NK_MAX_OUTPUT_MAX          (1LL << 40)
 
 /* A growable list of owned strings. */
 struct nk__strlist {
@@ -64,6 +72,8 @@ struct nk__listen_conf {
     int family;               /* AF_UNSPEC (any), AF_INET, AF_INET6 */
     long long max_conns;      /* TCP connections at once */
     double idle_timeout;      /* seconds, 0 = none */
+    double message_timeout;   /* seconds to complete a begun message */
+    double write_timeout;     /* seconds for queued output to be written */
     long long max_output;     /* bytes queued for one peer before closing */
     struct nk__kvlist sockopts;
     const char *file; /* where the section starts, for errors */
@@ -99,7 +109,9 @@ enum {
     NK_SET_IDLE = 1 << 6,
     NK_SET_WORKERS = 1 << 7,
     NK_SET_LOG_LEVEL = 1 << 8,
-    NK_SET_MAX_OUTPUT = 1 << 9
+    NK_SET_MAX_OUTPUT = 1 << 9,
+    NK_SET_MESSAGE_TIMEOUT = 1 << 10,
+    NK_SET_WRITE_TIMEOUT = 1 << 11
 };
 
 struct nk__settings {

@@ -114,6 +114,53 @@ conn_run_later(struct nk__defer *d)
         p->on_drain(c->ls->inst, &c->sess);
 }
 
+/* ---- deadlines ------------------------------------------------------ */
+
+/* The earliest of the connection's message and write deadlines, or 0. */
+static uint64_t
+conn_next_deadline(const struct nk__conn *c)
+{
+    const struct nk__listener *ls = c->ls;
+    uint64_t m = c->msg_since && ls->message_ms ? c->msg_since + ls->message_ms
+                                                : 0,
+             w = c->out_since && ls->write_ms ? c->out_since + ls->write_ms : 0;
+
+    return m == 0 ? w : w == 0 || m < w ? m : w;
+}
+
+/* Arm the deadline timer if a deadline began and it is not armed: the timer
+ * is lazy, and looks again when it fires, so the fast path (a message
+ * whole in one read, a reply the socket takes at once) never touches it. */
+static void
+conn_watch_deadline(struct nk__conn *c)
+{
+    uint64_t when;
+
+    if (nk__timer_active(&c->deadline) || (when = conn_next_deadline(c)) == 0)
+        return;
+    nk__timer_start(conn_loop(c), &c->deadline, when);
+}
+
+static void
+conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
+{
+    struct nk__conn *c =
+        (struct nk__conn *)((char *)t - offsetof(struct nk__conn, deadline));
+    struct nk__listener *ls = c->ls;
+
+    if (c->msg_since && ls->message_ms &&
+        c->msg_since + ls->message_ms <= loop->now) {
+        ls->closed_message++;
+        nk__conn_close(c, "message timeout");
+    } else if (c->out_since && ls->write_ms &&
+               c->out_since + ls->write_ms <= loop->now) {
+        ls->closed_write++;
+        nk__conn_close(c, "write timeout");
+    } else {
+        conn_watch_deadline(c);
+    }
+}
+
 void
 nk__conn_close(struct nk__conn *c, const char *why)
 {
@@ -128,6 +175,7 @@ nk__conn_close(struct nk__conn *c, const char *why)
         nk__buf_consume(&srv->wbuf,
                         nk__buf_len(&srv->wbuf)); /* undeliverable */
     nk__ptimer_stop_all(&c->timers);
+    nk__timer_stop(conn_loop(c), &c->deadline);
     nk__handle_del(&srv->sessions, NK_SID_HANDLE(c->sess.sid));
     nk__io_stop(conn_loop(c), &c->io);
     close(c->io.fd);
@@ -163,6 +211,7 @@ conn_new(struct nk__listener *ls, int fd, const struct sockaddr *sa,
         return NULL;
     }
     nk__io_init(&c->io, fd, conn_on_io);
+    nk__timer_init(&c->deadline, conn_on_deadline);
     c->ls = ls;
     c->sess.ls = ls;
     c->sess.sid = NK_SID_MAKE(srv->id, h);
@@ -379,6 +428,7 @@ conn_flush(struct nk__conn *c)
         return;
     if (nk__buf_len(&c->out) == 0) {
         nk__buf_free(&c->out);
+        c->out_since = 0;
         if (c->close_after_write || c->eof) {
             nk__conn_close(c, c->closing_why);
             return;
@@ -390,6 +440,10 @@ conn_flush(struct nk__conn *c)
         }
     } else {
         c->blocked = 1;
+        if (c->out_since == 0) {
+            c->out_since = conn_loop(c)->now;
+            conn_watch_deadline(c);
+        }
     }
     conn_update_mask(c);
 }
@@ -589,6 +643,7 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
         } else if (rc > 0) {
             int mrc;
             c->need = 0;
+            c->msg_since = 0;
             mrc = p->on_message(ls->inst, &c->sess, f.payload, f.payload_len);
             nk__buf_consume(in, (size_t)rc);
             if (mrc == NK_ECLOSE)
@@ -602,6 +657,10 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
             if (need > ls->max_message)
                 conn_too_big(c, need);
             c->need = f.need;
+            if (c->msg_since == 0) {
+                c->msg_since = conn_loop(c)->now;
+                conn_watch_deadline(c);
+            }
             return;
         } else {
             conn_bad_input(c, (int)rc, f.why);
@@ -738,8 +797,10 @@ nk__conn_idle_sweep(struct nk__listener *ls)
     struct nk__loop *loop = &ls->srv->loop;
 
     while (ls->lru_head != NULL &&
-           ls->lru_head->last_active + ls->idle_ms <= loop->now)
+           ls->lru_head->last_active + ls->idle_ms <= loop->now) {
+        ls->closed_idle++;
         nk__conn_close(ls->lru_head, "idle timeout");
+    }
     if (ls->lru_head != NULL)
         nk__timer_start(loop, &ls->idle_timer,
                         ls->lru_head->last_active + ls->idle_ms);

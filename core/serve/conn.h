@@ -65,6 +65,9 @@ struct nk__conn {
     size_t rsize;                 /* bytes the next read asks for */
     struct nk__conn *prev, *next; /* the listener's LRU list */
     uint64_t last_active;         /* loop time of the last read */
+    struct nk__timer deadline;    /* message and write deadlines */
+    uint64_t msg_since;           /* a partial message began (0: none) */
+    uint64_t out_since;           /* output began to wait (0: none) */
     struct nk__ptimer *timers;    /* the session's plugin timers */
     struct nk__defer later;       /* runs `pending` after the dispatch */
     unsigned pending;             /* CONN_LATER_* bits */

@@ -467,6 +467,8 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
         ls->accept_opts = sl->accept;
         ls->naccept_opts = sl->naccept;
         ls->idle_ms = (uint64_t)(sl->conf->idle_timeout * 1000);
+        ls->message_ms = (uint64_t)(sl->conf->message_timeout * 1000);
+        ls->write_ms = (uint64_t)(sl->conf->write_timeout * 1000);
         ls->max_output = sl->conf->max_output;
         ls->serving = w < serve_listener_workers(sv, sl);
         nk__timer_init(&ls->idle_timer, server_on_idle);
@@ -570,6 +572,13 @@ server_fini(struct nk__server *srv)
         struct nk__listener *ls = &srv->listeners[i];
         for (size_t j = 0; j < ls->nsocks; j++)
             nk__dgram_free(ls->socks[j].dgram);
+        if (ls->closed_idle + ls->closed_message + ls->closed_write > 0)
+            nk__log(NK_LOG_INFO,
+                    "[listen.%s] closed on a deadline: %llu idle, %llu "
+                    "message, %llu write",
+                    ls->conf->name, (unsigned long long)ls->closed_idle,
+                    (unsigned long long)ls->closed_message,
+                    (unsigned long long)ls->closed_write);
         if (ls->udp_dropped > 0)
             nk__log(NK_LOG_INFO,
                     "[listen.%s] dropped %llu malformed "

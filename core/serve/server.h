@@ -66,7 +66,11 @@ struct nk__listener {
     /* Every connection, least recently active first: the idle timer expires
      * from the head, activity moves a connection to the tail, both O(1). */
     struct nk__conn *lru_head, *lru_tail;
-    uint64_t idle_ms; /* 0: no idle timeout */
+    uint64_t idle_ms;    /* 0: no idle timeout */
+    uint64_t message_ms; /* 0: no deadline for a begun message */
+    uint64_t write_ms;   /* 0: no deadline for queued output */
+    /* Connections closed by each deadline (logged at exit). */
+    uint64_t closed_idle, closed_message, closed_write;
     struct nk__timer idle_timer;
     uint64_t udp_dropped; /* malformed datagrams dropped */
 };

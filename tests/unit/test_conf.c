@@ -269,7 +269,9 @@ test_conf_good_listeners(void **state)
     assert_string_equal(l->proto, NK_DEFAULT_PROTO);
     assert_int_equal(l->port, NK_DEFAULT_PORT);
     assert_int_equal(l->max_conns, NK_DEFAULT_MAX_CONNS);
-    assert_true(l->idle_timeout == 0);
+    assert_true(l->idle_timeout == NK_DEFAULT_IDLE_TIMEOUT);
+    assert_true(l->message_timeout == NK_DEFAULT_MESSAGE_TIMEOUT);
+    assert_true(l->write_timeout == NK_DEFAULT_WRITE_TIMEOUT);
 }
 
 /* CRLF line endings load like LF ones: no '\r' reaches a value. */

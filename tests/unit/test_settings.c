@@ -92,7 +92,7 @@ test_settings_init_defaults(void **state)
     assert_int_equal(f->s.cli.transport, NK_TRANSPORT_TCP);
     assert_int_equal(f->s.cli.family, AF_UNSPEC);
     assert_int_equal(f->s.cli.max_conns, NK_DEFAULT_MAX_CONNS);
-    assert_true(f->s.cli.idle_timeout == 0);
+    assert_true(f->s.cli.idle_timeout == NK_DEFAULT_IDLE_TIMEOUT);
 }
 
 /* A string list keeps copies in order. */
