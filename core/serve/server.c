@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "serve/access.h"
 #include "serve/conn.h"
 #include "serve/dgram.h"
 #include "serve/listen.h"
@@ -40,6 +41,7 @@ struct serve_listener {
     size_t naddrs;
     int *fds;           /* [addr * nworkers + worker]; -1: address skipped */
     atomic_llong slots; /* connections open, all workers (max_conns) */
+    struct nk__access access;
 };
 
 struct nk__serve {
@@ -389,6 +391,7 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
         int rc;
 
         ls->slots = &sl->slots;
+        ls->access = &sl->access;
         ls->conf = sl->conf;
         ls->plugin = sl->plugin;
         ls->accept_opts = sl->accept;
@@ -546,6 +549,7 @@ serve_free(struct nk__serve *sv)
         server_fini(&sv->workers[w]);
     for (size_t i = 0; i < sv->nls; i++) {
         struct serve_listener *sl = &sv->ls[i];
+        nk__access_report(&sl->access, sl->conf);
         if (sl->fds != NULL)
             serve_close_fds(sl, sv->nworkers);
         if (sl->plugin != NULL)

@@ -26,6 +26,7 @@
 struct nk__conn;
 struct nk__server;
 struct nk__dgram;
+struct nk__access;
 
 /* One bound socket of a listener, in one worker. */
 struct nk__sock {
@@ -58,7 +59,8 @@ struct nk__listener {
     struct nk__conn *lru_head, *lru_tail;
     uint64_t idle_ms; /* 0: no idle timeout */
     struct nk__timer idle_timer;
-    uint64_t udp_dropped; /* malformed datagrams dropped */
+    uint64_t udp_dropped;      /* malformed datagrams dropped */
+    struct nk__access *access; /* allow/deny counts, every worker's */
 };
 
 struct nk__server {
