@@ -21,10 +21,13 @@
 
 #include "base/alloc.h"
 #include "serve/access.h"
+#include "serve/activation.h"
 #include "serve/conn.h"
 #include "serve/dgram.h"
 #include "serve/listen.h"
 #include "base/log.h"
+#include "serve/notify.h"
+#include "serve/privs.h"
 #include "plugin/session.h"
 
 #define SERVE_DRAIN_MS   2000
@@ -164,7 +167,11 @@ static int
 serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
 {
     int nw = sv->nworkers;
+    int got = nk__activation_adopt(sl->conf, nw, &sl->addrs, &sl->naddrs,
+                                   &sl->fds, err);
 
+    if (got != 0)
+        return got < 0 ? -1 : 0; /* systemd's socket, or a mismatch */
     for (int attempt = 0; attempt < SERVE_BIND_TRIES; attempt++) {
         int port = sl->conf->port, retry = 0, bound = 0;
 
@@ -343,6 +350,8 @@ server_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
         }
         nk__log(NK_LOG_INFO, "Shutting down (%s)",
                 strsignal((int)si.ssi_signo));
+        nk__notify("STOPPING=1\nSTATUS=Shutting down (%s)",
+                   strsignal((int)si.ssi_signo));
         for (int w = 0; w < srv->owner->nworkers; w++) {
             ssize_t rc =
                 write(srv->owner->workers[w].wake.fd, &one, sizeof(one));
@@ -528,6 +537,8 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
     if (rc == 0) {
         nk__log(NK_LOG_INFO, "Ready (%d worker%s)", sv->nworkers,
                 sv->nworkers == 1 ? "" : "s");
+        nk__notify("READY=1\nSTATUS=Serving %zu listener%s", sv->nls,
+                   sv->nls == 1 ? "" : "s");
         nk__loop_run(&sv->workers[0].loop);
     } else
         server_drain(&sv->workers[0]);
@@ -596,6 +607,8 @@ nk__serve(struct nk__settings *s, struct nk_err *err)
     for (int w = 0; w < sv.nworkers; w++)
         if (server_init(&sv, w, err) < 0)
             goto out;
+    if (nk__activation_init(err) < 0)
+        goto out;
     for (size_t i = 0; i < sv.nls; i++) {
         struct serve_listener *sl = &sv.ls[i];
         sl->fds = nk__malloc(sl->naddrs * (size_t)sv.nworkers * sizeof(int));
@@ -608,6 +621,9 @@ nk__serve(struct nk__settings *s, struct nk_err *err)
             goto out;
         serve_log_listen(&sv, sl);
     }
+    nk__activation_done();
+    if (nk__privileges_drop(s, err) < 0)
+        goto out;
     for (int w = 0; w < sv.nworkers; w++)
         if (server_adopt(&sv, w, err) < 0)
             goto out;
