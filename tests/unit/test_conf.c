@@ -340,6 +340,36 @@ test_conf_good_limits(void **state)
 
 /* The shipped example: framed on localhost:9999 over TCP, the plugin
  * defaults written out. */
+/* user/group resolved at load; allow/deny kept in file order with their
+ * lines; the PROXY keys parsed. */
+static void
+test_conf_good_ops(void **state)
+{
+    struct fixture *f = *state;
+    const struct nk__listen_conf *l;
+
+    load_ok(f, GOOD_DIR "/ops.ini");
+    assert_string_equal(f->s.user, "nobody");
+    assert_string_equal(f->s.group, "nogroup");
+    assert_int_equal(f->s.uid, 65534);
+    assert_int_equal(f->s.gid, 65534);
+    assert_int_equal(f->s.user_line, 3);
+    l = &f->s.listeners[0];
+    assert_int_equal(l->acl.n, 6);
+    assert_false(l->acl.items[0].allow);
+    assert_int_equal(l->acl.items[0].line, 8);
+    assert_true(l->acl.items[1].allow);
+    assert_int_equal(l->acl.items[2].line, 9);
+    assert_int_equal(l->acl.items[4].cidr.family, AF_INET); /* mapped */
+    assert_int_equal(l->acl.items[4].cidr.prefix, 8);
+    assert_int_equal(l->acl.items[5].cidr.family, AF_UNSPEC); /* all */
+    assert_string_equal(l->acl.items[5].file, GOOD_DIR "/ops.ini");
+    assert_int_equal(l->proxy_protocol, 2);
+    assert_int_equal(l->proxy_line, 12);
+    assert_int_equal(l->proxy_trusted.n, 3);
+    assert_int_equal(l->proxy_trusted_line, 13);
+}
+
 static void
 test_conf_shipped_netkit_ini(void **state)
 {
@@ -499,21 +529,14 @@ main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_conf_bad_goldens),
-        T(test_conf_good_empty),
-        T(test_conf_good_quoting),
-        T(test_conf_good_listeners),
-        T(test_conf_good_crlf),
-        T(test_conf_good_comments),
-        T(test_conf_good_bom),
-        T(test_conf_good_limits),
-        T(test_conf_shipped_netkit_ini),
-        T(test_conf_shipped_multi_ini),
-        T(test_conf_cli_wins_over_netkit),
-        T(test_conf_cannot_open),
-        T(test_conf_cannot_read),
-        T(test_conf_default_path),
-        T(test_conf_oom),
+        T(test_conf_bad_goldens),       T(test_conf_good_ops),
+        T(test_conf_good_empty),        T(test_conf_good_quoting),
+        T(test_conf_good_listeners),    T(test_conf_good_crlf),
+        T(test_conf_good_comments),     T(test_conf_good_bom),
+        T(test_conf_good_limits),       T(test_conf_shipped_netkit_ini),
+        T(test_conf_shipped_multi_ini), T(test_conf_cli_wins_over_netkit),
+        T(test_conf_cannot_open),       T(test_conf_cannot_read),
+        T(test_conf_default_path),      T(test_conf_oom),
     };
 #undef T
 
