@@ -59,8 +59,9 @@ struct nk__listener {
     struct nk__conn *lru_head, *lru_tail;
     uint64_t idle_ms; /* 0: no idle timeout */
     struct nk__timer idle_timer;
-    uint64_t udp_dropped;      /* malformed datagrams dropped */
-    struct nk__access *access; /* allow/deny counts, every worker's */
+    uint64_t udp_dropped; /* malformed datagrams dropped */
+    /* allow/deny: the denials of every worker's copy of this listener */
+    struct nk__access *access;
 };
 
 struct nk__server {
