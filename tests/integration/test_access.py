@@ -120,10 +120,11 @@ class AccessTest(unittest.TestCase):
 
     @unittest.skipUnless(have_ipv6(), "no IPv6 on this machine")
     def test_v4_mapped_peer_matches_ipv4_rules(self):
-        # On a dual-stack socket an IPv4 client is ::ffff:127.0.0.3; the
+        # An IPv6 socket bound to ::ffff:127.0.0.1 (a dual-stack socket,
+        # on loopback only) sees its IPv4 client as ::ffff:127.0.0.3; the
         # IPv4 rule applies to it, over TCP and UDP.
         for udp in (False, True):
-            args = ["-p", "framed", "-H", "::", "-P", "0",
+            args = ["-p", "framed", "-H", "::ffff:127.0.0.1", "-P", "0",
                     "--deny", "127.0.0.3"] + (["-u"] if udp else [])
             with self.subTest(udp=udp), Server(*args) as srv:
                 port = srv.port("udp" if udp else "tcp")
@@ -159,6 +160,12 @@ class AccessTest(unittest.TestCase):
             err = srv.stderr()
             self.assertIn("[listen.cli] denied 10 connections", err)
             self.assertLessEqual(len(DENIED.findall(err)), 2, err)
+
+    def test_bad_cli_range(self):
+        r = nktest.run("serve", "-p", "framed", "--deny", "10.0.0.0/33")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.decode(), "netkit: option --deny: prefix "
+                         "/33 is longer than 32 bits\n")
 
     def test_cli_rules_come_first(self):
         # The file denies 127.0.0.0/8; --allow 127.0.0.2 is checked first.
