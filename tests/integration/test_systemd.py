@@ -26,14 +26,15 @@ def free_port(kind):
         return s.getsockname()[1]
 
 
-def activated(config, tcp_port, udp_port):
+def activated(config, tcp_port, udp_port, workers):
     """netkit under two nested systemd-socket-activate: a TCP socket named
     main and a UDP socket named dns (the inner one passes the outer one's
     descriptor on, so it names both)."""
     launcher = [ACTIVATE, "-l", "127.0.0.1:%d" % tcp_port, "--fdname=main",
                 ACTIVATE, "-d", "-l", "127.0.0.1:%d" % udp_port,
                 "--fdname=main:dns"]
-    return Server("-c", config, launcher=launcher, wait_listen=False)
+    return Server("-c", config, "-w", str(workers), launcher=launcher,
+                  wait_listen=False)
 
 
 @unittest.skipUnless(ACTIVATE, "systemd-socket-activate not installed")
@@ -43,11 +44,17 @@ class SocketActivationTest(unittest.TestCase):
               "[listen.own]\nproto = raw\nhost = 127.0.0.1\nport = 0\n")
 
     def test_tcp_and_udp_from_inherited_descriptors(self):
+        # One worker, and three sharing each inherited socket.
+        for workers in (1, 3):
+            with self.subTest(workers=workers):
+                self.serve_activated(workers)
+
+    def serve_activated(self, workers):
         with config_file(self.CONFIG) as path:
             for attempt in range(5):
                 tcp_port = free_port(socket.SOCK_STREAM)
                 udp_port = free_port(socket.SOCK_DGRAM)
-                srv = activated(path, tcp_port, udp_port)
+                srv = activated(path, tcp_port, udp_port, workers)
                 try:
                     srv.wait_for(LISTENING)
                     break
@@ -73,6 +80,10 @@ class SocketActivationTest(unittest.TestCase):
                 with t:
                     t.sendall(frame(b"hi"))
                     self.assertEqual(recv_frame(t), b"echo : hi")
+                for i in range(2 * workers):  # whichever worker accepts
+                    with nktest.connect("127.0.0.1", tcp_port) as c:
+                        c.sendall(frame(b"%d" % i))
+                        self.assertEqual(recv_frame(c), b"echo : %d" % i)
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                     u.settimeout(nktest.DEADLINE)
                     u.sendto(frame(b"dns"), ("127.0.0.1", udp_port))
