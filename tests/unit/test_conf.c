@@ -529,14 +529,22 @@ main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_conf_bad_goldens),       T(test_conf_good_ops),
-        T(test_conf_good_empty),        T(test_conf_good_quoting),
-        T(test_conf_good_listeners),    T(test_conf_good_crlf),
-        T(test_conf_good_comments),     T(test_conf_good_bom),
-        T(test_conf_good_limits),       T(test_conf_shipped_netkit_ini),
-        T(test_conf_shipped_multi_ini), T(test_conf_cli_wins_over_netkit),
-        T(test_conf_cannot_open),       T(test_conf_cannot_read),
-        T(test_conf_default_path),      T(test_conf_oom),
+        T(test_conf_bad_goldens),
+        T(test_conf_good_empty),
+        T(test_conf_good_quoting),
+        T(test_conf_good_listeners),
+        T(test_conf_good_crlf),
+        T(test_conf_good_comments),
+        T(test_conf_good_bom),
+        T(test_conf_good_limits),
+        T(test_conf_shipped_netkit_ini),
+        T(test_conf_shipped_multi_ini),
+        T(test_conf_cli_wins_over_netkit),
+        T(test_conf_cannot_open),
+        T(test_conf_cannot_read),
+        T(test_conf_default_path),
+        T(test_conf_oom),
+        T(test_conf_good_ops), /* user/group, allow/deny, PROXY keys */
     };
 #undef T
 
