@@ -274,7 +274,7 @@ conf_set_trusted(struct conf_ctx *c, const struct conf_key *k, void *field,
     return conf_cidr_why(nk__cidr_list_parse(field, val));
 }
 
-/* A user or group name, or a numeric id the system may not list. */
+/* A numeric user or group id ("65534"), for a name lookup that failed. */
 static int
 conf_numeric_id(const char *val, unsigned long *id)
 {
