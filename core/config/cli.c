@@ -15,6 +15,7 @@
 
 #include "base/addr.h"
 #include "base/alloc.h"
+#include "base/cidr.h"
 #include "config/value.h"
 
 /* Which commands take an option (bit per enum nk__command). */
@@ -212,6 +213,18 @@ set_max_output(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_allow(struct nk__settings *s, const char *arg)
+{
+    return nk__acl_parse(&s->cli_acl, 1, arg, NULL, 0);
+}
+
+static const char *
+set_deny(struct nk__settings *s, const char *arg)
+{
+    return nk__acl_parse(&s->cli_acl, 0, arg, NULL, 0);
+}
+
+static const char *
 set_workers(struct nk__settings *s, const char *arg)
 {
     long long n;
@@ -300,6 +313,11 @@ static const struct cli_opt cli_opts[] = {
      "(default 60; 0: never)"},
     {"max-output", 0, "BYTES", C_SERVE, set_max_output,
      "output queued for one peer before it is closed (k/M/G; default 32M)"},
+    {"allow", 0, "CIDR", C_SERVE, set_allow,
+     "allow clients in CIDR (10.0.0.0/8, ::1, all), repeatable"},
+    {"deny", 0, "CIDR", C_SERVE, set_deny,
+     "deny clients in CIDR, repeatable; rules apply in order, before the "
+     "config's, the first match decides, no match allows"},
     {"workers", 'w', "N", C_SERVE, set_workers,
      "worker threads, each with its own event loop (default 1)"},
     {"message", 'm', "TEXT", C_CONNECT, set_message,

@@ -25,6 +25,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +40,7 @@
 #include <netkit/plugin.h>
 
 #include "base/alloc.h"
+#include "base/cidr.h"
 #include "config/sockopt.h"
 #include "config/value.h"
 
@@ -66,7 +69,7 @@ enum conf_kind { CONF_NONE, CONF_NETKIT, CONF_LISTEN, CONF_PLUGIN };
 #define CONF_NONEMPTY 0x2u
 
 /* At most this many keys in the table (sizes conf_ctx.seen). */
-#define CONF_KEYS_MAX 16
+#define CONF_KEYS_MAX 24
 
 struct conf_key;
 
@@ -239,6 +242,107 @@ conf_set_choice(struct conf_ctx *c, const struct conf_key *k, void *field,
     return why;
 }
 
+/* A cidr.c phrase, with its allocation failure as the shared one. */
+static const char *
+conf_cidr_why(const char *why)
+{
+    return why != NULL && strcmp(why, "out of memory") == 0 ? conf_enomem : why;
+}
+
+/* allow / deny: ranges appended to the listener's rules in file order
+ * (k->min: 1 for allow, 0 for deny). */
+static const char *
+conf_set_acl(struct conf_ctx *c, const struct conf_key *k, void *field,
+             const char *val)
+{
+    return conf_cidr_why(
+        nk__acl_parse(field, (int)k->min, val, c->file, c->lineno));
+}
+
+static const char *
+conf_set_proxy(struct conf_ctx *c, const struct conf_key *k, void *field,
+               const char *val)
+{
+    const char *why = conf_set_choice(c, k, field, val);
+
+    if (why == NULL)
+        c->s->listeners[c->index].proxy_line = c->lineno;
+    return why;
+}
+
+static const char *
+conf_set_trusted(struct conf_ctx *c, const struct conf_key *k, void *field,
+                 const char *val)
+{
+    struct nk__listen_conf *l = &c->s->listeners[c->index];
+
+    (void)k;
+    if (l->proxy_trusted_line == 0)
+        l->proxy_trusted_line = c->lineno;
+    return conf_cidr_why(nk__cidr_list_parse(field, val));
+}
+
+/* A numeric user or group id ("65534"), for a name lookup that failed. */
+static int
+conf_numeric_id(const char *val, unsigned long *id)
+{
+    char *end;
+
+    if (*val < '0' || *val > '9')
+        return 0;
+    *id = strtoul(val, &end, 10);
+    return *end == '\0' && *id < 0xffffffffUL;
+}
+
+/* user: looked up now, so a typo stops netkit before any socket opens.
+ * Its primary group is the group unless `group` says otherwise. */
+static const char *
+conf_set_user(struct conf_ctx *c, const struct conf_key *k, void *field,
+              const char *val)
+{
+    static _Thread_local char why[160];
+    struct passwd *pw;
+    unsigned long id;
+
+    if (*val == '\0')
+        return "empty value";
+    errno = 0;
+    pw = getpwnam(val);
+    if (pw == NULL && conf_numeric_id(val, &id))
+        pw = getpwuid((uid_t)id);
+    if (pw == NULL) {
+        snprintf(why, sizeof(why), "unknown user '%s'", val);
+        return why;
+    }
+    c->s->uid = pw->pw_uid;
+    if (c->s->group == NULL)
+        c->s->gid = pw->pw_gid;
+    c->s->user_line = c->lineno;
+    return conf_set_string(c, k, field, val);
+}
+
+static const char *
+conf_set_group(struct conf_ctx *c, const struct conf_key *k, void *field,
+               const char *val)
+{
+    static _Thread_local char why[160];
+    struct group *gr;
+    unsigned long id;
+
+    if (*val == '\0')
+        return "empty value";
+    gr = getgrnam(val);
+    if (gr == NULL && conf_numeric_id(val, &id))
+        gr = getgrgid((gid_t)id);
+    if (gr == NULL) {
+        snprintf(why, sizeof(why), "unknown group '%s'", val);
+        return why;
+    }
+    c->s->gid = gr->gr_gid;
+    c->s->group_line = c->lineno;
+    return conf_set_string(c, k, field, val);
+}
+
 /* ---- the key table ------------------------------------------------------ */
 
 static const int conf_families[] = {AF_UNSPEC, AF_INET, AF_INET6};
@@ -262,6 +366,9 @@ static const struct conf_key conf_keys[] = {
      "error|warn|info|debug", NULL, 0, NK_SET_LOG_LEVEL},
     {CONF_NETKIT, "workers", conf_set_int, CONF_NK(workers), 1, 64, NULL, NULL,
      0, NK_SET_WORKERS},
+    {CONF_NETKIT, "user", conf_set_user, CONF_NK(user), 0, 0, NULL, NULL, 0, 0},
+    {CONF_NETKIT, "group", conf_set_group, CONF_NK(group), 0, 0, NULL, NULL, 0,
+     0},
     {CONF_LISTEN, "proto", conf_set_string, CONF_LC(proto), 0, 0, NULL, NULL,
      CONF_NONEMPTY, 0},
     {CONF_LISTEN, "host", conf_set_host, CONF_LC(hosts), 0, 0, NULL, NULL,
@@ -282,6 +389,14 @@ static const struct conf_key conf_keys[] = {
      0, NULL, NULL, 0, 0},
     {CONF_LISTEN, "max_output", conf_set_size, CONF_LC(max_output),
      NK_MAX_OUTPUT_MIN, NK_MAX_OUTPUT_MAX, NULL, NULL, 0, 0},
+    {CONF_LISTEN, "allow", conf_set_acl, CONF_LC(acl), 1, 0, NULL, NULL,
+     CONF_REPEAT, 0},
+    {CONF_LISTEN, "deny", conf_set_acl, CONF_LC(acl), 0, 0, NULL, NULL,
+     CONF_REPEAT, 0},
+    {CONF_LISTEN, "proxy_protocol", conf_set_proxy, CONF_LC(proxy_protocol), 0,
+     0, "off|v1|v2|any", NULL, 0, 0},
+    {CONF_LISTEN, "proxy_trusted", conf_set_trusted, CONF_LC(proxy_trusted), 0,
+     0, NULL, NULL, CONF_REPEAT, 0},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))

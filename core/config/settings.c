@@ -135,6 +135,8 @@ nk__listen_conf_free(struct nk__listen_conf *l)
     nk__free(l->proto);
     nk__strlist_free(&l->hosts);
     nk__kvlist_free(&l->sockopts);
+    nk__acl_free(&l->acl);
+    nk__cidr_list_free(&l->proxy_trusted);
     memset(l, 0, sizeof(*l));
 }
 
@@ -232,6 +234,9 @@ nk__settings_free(struct nk__settings *s)
     nk__free(s->plugins);
     nk__free(s->plugin_path);
     nk__free(s->config_file);
+    nk__free(s->user);
+    nk__free(s->group);
+    nk__acl_free(&s->cli_acl);
     nk__strlist_free(&s->plugin_dirs);
     nk__listen_conf_free(&s->cli);
     nk__kvlist_free(&s->cli_plugin_opts);
@@ -295,6 +300,32 @@ settings_check_sockopt(const struct nk__listen_conf *l, const struct nk__kv *kv,
     return nk__err_set(err, "-o %s=%s: %s", kv->key, kv->val, why);
 }
 
+/* The PROXY protocol keys: a header starts a byte stream, so TCP only;
+ * proxy_trusted means nothing without proxy_protocol.  (transport may come
+ * after them in the section: checked here, once the section is whole.) */
+static int
+settings_check_proxy(const struct nk__listen_conf *l, struct nk_err *err)
+{
+    if (l->proxy_protocol != 0 && l->transport == NK_TRANSPORT_UDP)
+        return nk__err_at(err, l->file, l->proxy_line,
+                          "[listen.%s] proxy_protocol: applies to tcp "
+                          "listeners only",
+                          l->name);
+    if (l->proxy_protocol == 0 && l->proxy_trusted_line != 0)
+        return nk__err_at(err, l->file, l->proxy_trusted_line,
+                          "[listen.%s] proxy_trusted: no effect without "
+                          "proxy_protocol (it is off)",
+                          l->name);
+    /* Connections do not read the header yet: serving the listener would
+     * hand it to the plugin as data, and log the balancer's address. */
+    if (l->proxy_protocol != 0)
+        return nk__err_at(err, l->file, l->proxy_line,
+                          "[listen.%s] proxy_protocol: not applied to "
+                          "connections yet (only off is served)",
+                          l->name);
+    return 0;
+}
+
 /*
  * Apply the command line's per-listener overrides to l, then check its
  * socket options.  -o options go after the listener's own, so they are set
@@ -306,7 +337,8 @@ settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
 {
     if (l->proto == NULL && (l->proto = nk__strdup(NK_DEFAULT_PROTO)) == NULL)
         return nk__err_run(err, "out of memory");
-    if (settings_kvlist_append(&l->sockopts, &s->cli_sockopts) < 0)
+    if (settings_kvlist_append(&l->sockopts, &s->cli_sockopts) < 0 ||
+        nk__acl_prepend(&l->acl, &s->cli_acl) < 0)
         return nk__err_run(err, "out of memory");
     if (s->cli_set & NK_SET_MAX_CONNS)
         l->max_conns = s->cli.max_conns;
@@ -321,7 +353,7 @@ settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
     for (size_t i = 0; i < l->sockopts.n; i++)
         if (settings_check_sockopt(l, &l->sockopts.items[i], err) < 0)
             return -1;
-    return 0;
+    return settings_check_proxy(l, err);
 }
 
 /* See settings.h.  Duplicate listener names are reported by conf.c. */
@@ -330,6 +362,10 @@ nk__settings_finish(struct nk__settings *s, struct nk_err *err)
 {
     if (settings_choose_listeners(s) < 0)
         return nk__err_run(err, "out of memory");
+    if (s->group != NULL && s->user == NULL)
+        return nk__err_at(err, s->config_file, s->group_line,
+                          "[netkit] group: set user too (group alone would "
+                          "keep root's user id)");
     for (size_t i = 0; i < s->nlisteners; i++)
         if (settings_finish_listener(s, &s->listeners[i], err) < 0)
             return -1;

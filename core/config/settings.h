@@ -12,6 +12,9 @@
 
 #include <stddef.h>
 
+#include <sys/types.h>
+
+#include "base/cidr.h"
 #include "base/err.h"
 
 #define NK_DEFAULT_PORT      9999
@@ -76,6 +79,11 @@ struct nk__listen_conf {
     double write_timeout;     /* seconds for queued output to be written */
     long long max_output;     /* bytes queued for one peer before closing */
     struct nk__kvlist sockopts;
+    struct nk__acl acl; /* allow / deny, the command line's first */
+    int proxy_protocol; /* enum nk__proxy_mode (serve/proxy.h) */
+    int proxy_line;     /* where proxy_protocol was set, 0: not */
+    struct nk__cidr_list proxy_trusted; /* empty: any peer */
+    int proxy_trusted_line;
     const char *file; /* where the section starts, for errors */
     int line;
 };
@@ -126,6 +134,11 @@ struct nk__settings {
     char *plugin_path;            /* colon-separated, searched after -L */
     const char *plugin_path_file; /* origin of plugin_path */
     int plugin_path_line;
+    /* user / group: switch to them once every socket is bound */
+    char *user, *group;
+    uid_t uid;
+    gid_t gid;
+    int user_line, group_line;
 
     char *config_file;              /* NULL: built-in defaults only */
     struct nk__strlist plugin_dirs; /* -L, in order */
@@ -138,6 +151,7 @@ struct nk__settings {
     struct nk__listen_conf cli;        /* listener fields given on the CLI */
     struct nk__kvlist cli_plugin_opts; /* -O, override [plugin.*] */
     struct nk__kvlist cli_sockopts;    /* -o, override sockopt.* */
+    struct nk__acl cli_acl; /* --allow/--deny, before every listener's */
 
     /* connect */
     char *host, *port; /* positional HOST PORT */

@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "plugin/contract.h"
+#include "serve/access.h"
 #include "plugin/loader.h"
 #include "base/log.h"
 #include "serve/server.h"
@@ -207,6 +208,8 @@ dgram_handle(struct nk__sock *sk, unsigned i)
     const char *broken;
     long rc;
 
+    if (!nk__access_check(ls, mh->msg_name))
+        return; /* denied: dropped unanswered */
     ds.s.ls = ls;
     ds.s.transport = NK_TRANSPORT_UDP;
     nk__session_set_addr(&ds.s, mh->msg_name, mh->msg_namelen);

@@ -11,6 +11,7 @@
 
 #include "base/addr.h"
 #include "base/alloc.h"
+#include "serve/access.h"
 #include "serve/conn.h"
 #include "base/log.h"
 #include "serve/server.h"
@@ -386,6 +387,10 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
                 nk__log(NK_LOG_WARN, "accept on [listen.%s]: %s",
                         ls->conf->name, strerror(errno));
             return;
+        }
+        if (!nk__access_check(ls, (struct sockaddr *)&ss)) {
+            close(fd); /* denied: before any plugin callback */
+            continue;
         }
         /* Take a slot; nk__conn_open owns it from here on. */
         if (atomic_fetch_add(ls->slots, 1) >= ls->conf->max_conns) {

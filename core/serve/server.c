@@ -20,11 +20,15 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "serve/access.h"
+#include "serve/activation.h"
 #include "serve/conn.h"
 #include "serve/dgram.h"
 #include "serve/listen.h"
 #include "base/log.h"
 #include "plugin/contract.h"
+#include "serve/notify.h"
+#include "serve/privs.h"
 #include "plugin/session.h"
 #include "serve/timers.h"
 
@@ -42,6 +46,7 @@ struct serve_listener {
     size_t naddrs;
     int *fds;           /* [addr * nworkers + worker]; -1: address skipped */
     atomic_llong slots; /* connections open, all workers (max_conns) */
+    struct nk__access access;
 };
 
 struct nk__serve {
@@ -173,7 +178,23 @@ static int
 serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
 {
     int nw = serve_listener_workers(sv, sl), stride = sv->nworkers;
+    int got = nk__activation_adopt(sl->conf, stride, &sl->addrs, &sl->naddrs,
+                                   &sl->fds, err);
 
+    if (got < 0)
+        return -1; /* an inherited socket that does not fit */
+    if (got > 0) {
+        /* systemd's socket, one per worker; a listener that one worker
+         * serves keeps only that worker's copies. */
+        for (size_t a = 0; a < sl->naddrs; a++)
+            for (int w = nw; w < stride; w++) {
+                int *fd = &sl->fds[a * (size_t)stride + (size_t)w];
+                if (*fd >= 0)
+                    close(*fd);
+                *fd = -1;
+            }
+        return 0;
+    }
     for (int attempt = 0; attempt < SERVE_BIND_TRIES; attempt++) {
         int port = sl->conf->port, retry = 0, bound = 0;
 
@@ -406,6 +427,8 @@ server_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
         }
         nk__log(NK_LOG_INFO, "Shutting down (%s)",
                 strsignal((int)si.ssi_signo));
+        nk__notify("STOPPING=1\nSTATUS=Shutting down (%s)",
+                   strsignal((int)si.ssi_signo));
         for (int w = 0; w < srv->owner->nworkers; w++) {
             ssize_t rc =
                 write(srv->owner->workers[w].wake.fd, &one, sizeof(one));
@@ -462,6 +485,7 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
         ls->index = i;
         ls->ctx.ls = ls;
         ls->slots = &sl->slots;
+        ls->access = &sl->access;
         ls->conf = sl->conf;
         ls->plugin = sl->plugin;
         ls->accept_opts = sl->accept;
@@ -655,6 +679,8 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
     if (rc == 0) {
         nk__log(NK_LOG_INFO, "Ready (%d worker%s)", sv->nworkers,
                 sv->nworkers == 1 ? "" : "s");
+        nk__notify("READY=1\nSTATUS=Serving %zu listener%s", sv->nls,
+                   sv->nls == 1 ? "" : "s");
         nk__loop_run(&sv->workers[0].loop);
     } else
         server_drain(&sv->workers[0]);
@@ -676,6 +702,7 @@ serve_free(struct nk__serve *sv)
         server_fini(&sv->workers[w]);
     for (size_t i = 0; i < sv->nls; i++) {
         struct serve_listener *sl = &sv->ls[i];
+        nk__access_report(&sl->access, sl->conf);
         if (sl->fds != NULL)
             serve_close_fds(sl, sv->nworkers);
         if (sl->plugin != NULL)
@@ -719,6 +746,8 @@ nk__serve(struct nk__settings *s, struct nk_err *err)
     for (int w = 0; w < sv.nworkers; w++)
         if (server_init(&sv, w, err) < 0)
             goto out;
+    if (nk__activation_init(err) < 0)
+        goto out;
     for (int w = 0; w < sv.nworkers; w++)
         if (server_create(&sv, w, err) < 0)
             goto out;
@@ -734,6 +763,9 @@ nk__serve(struct nk__settings *s, struct nk_err *err)
             goto out;
         serve_log_listen(&sv, sl);
     }
+    nk__activation_done();
+    if (nk__privileges_drop(s, err) < 0)
+        goto out;
     for (int w = 0; w < sv.nworkers; w++)
         if (server_adopt(&sv, w, err) < 0)
             goto out;

@@ -29,6 +29,7 @@
 struct nk__conn;
 struct nk__server;
 struct nk__dgram;
+struct nk__access;
 
 /* One bound socket of a listener, in one worker. */
 struct nk__sock {
@@ -73,6 +74,8 @@ struct nk__listener {
     uint64_t closed_idle, closed_message, closed_write;
     struct nk__timer idle_timer;
     uint64_t udp_dropped; /* malformed datagrams dropped */
+    /* allow/deny: the denials of every worker's copy of this listener */
+    struct nk__access *access;
 };
 
 struct nk__server {

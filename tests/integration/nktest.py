@@ -55,12 +55,15 @@ def family_of(host):
 class Server:
     """A `netkit serve` process; stderr lines are collected as they come."""
 
-    def __init__(self, *args, env=None, wait_listen=True, nofile=None):
+    def __init__(self, *args, env=None, wait_listen=True, nofile=None,
+                 launcher=()):
+        # launcher: a command that runs netkit (systemd-socket-activate).
         cmd = [NETKIT, "serve"] + list(args)
         if VALGRIND:
             cmd = ["valgrind", "--quiet", "--error-exitcode=99",
                    "--leak-check=full", "--errors-for-leak-kinds=definite",
                    "--show-leak-kinds=definite"] + cmd
+        cmd = list(launcher) + cmd
         full_env = dict(os.environ, **ISOLATED)
         full_env.update(env or {})
         limit = None

@@ -115,6 +115,22 @@ class OutOfTreeTest(unittest.TestCase):
                   "include/netkit/version.h", "share/pkgconfig/netkit.pc"):
             self.assertTrue(os.path.isfile(os.path.join(self.root, f)), f)
 
+    def test_systemd_units_installed(self):
+        # The units go to PREFIX/lib/systemd/system; ExecStart names the
+        # binary and config of the prefix installed to; the socket's
+        # descriptors are named for the shipped config's [listen.main].
+        units = os.path.join(self.root, "lib", "systemd", "system")
+        with open(os.path.join(units, "netkit.service")) as f:
+            service = f.read()
+        self.assertIn("\nType=notify\n", service)
+        self.assertIn("\nExecStart=%s/bin/netkit serve -c %s/etc/netkit/"
+                      "netkit.ini\n" % (self.prefix, self.prefix), service)
+        self.assertNotIn("@", service)
+        with open(os.path.join(units, "netkit.socket")) as f:
+            self.assertIn("\nFileDescriptorName=main\n", f.read())
+        with open(os.path.join(self.root, "etc", "netkit", "netkit.ini")) as f:
+            self.assertIn("\n[listen.main]\n", f.read())
+
     def test_pkg_config_points_into_prefix(self):
         # netkit.pc gives the installed headers, wherever the prefix is.
         cflags = step(["pkg-config", "--cflags", "netkit"],

@@ -342,6 +342,36 @@ test_conf_good_limits(void **state)
 
 /* The shipped example: framed on localhost:9999 over TCP, the plugin
  * defaults written out. */
+/* user/group resolved at load; allow/deny kept in file order with their
+ * lines; the PROXY keys parsed. */
+static void
+test_conf_good_ops(void **state)
+{
+    struct fixture *f = *state;
+    const struct nk__listen_conf *l;
+
+    load_ok(f, GOOD_DIR "/ops.ini");
+    assert_string_equal(f->s.user, "nobody");
+    assert_string_equal(f->s.group, "nogroup");
+    assert_int_equal(f->s.uid, 65534);
+    assert_int_equal(f->s.gid, 65534);
+    assert_int_equal(f->s.user_line, 3);
+    l = &f->s.listeners[0];
+    assert_int_equal(l->acl.n, 6);
+    assert_false(l->acl.items[0].allow);
+    assert_int_equal(l->acl.items[0].line, 8);
+    assert_true(l->acl.items[1].allow);
+    assert_int_equal(l->acl.items[2].line, 9);
+    assert_int_equal(l->acl.items[4].cidr.family, AF_INET); /* mapped */
+    assert_int_equal(l->acl.items[4].cidr.prefix, 8);
+    assert_int_equal(l->acl.items[5].cidr.family, AF_UNSPEC); /* all */
+    assert_string_equal(l->acl.items[5].file, GOOD_DIR "/ops.ini");
+    assert_int_equal(l->proxy_protocol, 2);
+    assert_int_equal(l->proxy_line, 12);
+    assert_int_equal(l->proxy_trusted.n, 3);
+    assert_int_equal(l->proxy_trusted_line, 13);
+}
+
 static void
 test_conf_shipped_netkit_ini(void **state)
 {
@@ -516,6 +546,7 @@ main(void)
         T(test_conf_cannot_read),
         T(test_conf_default_path),
         T(test_conf_oom),
+        T(test_conf_good_ops), /* user/group, allow/deny, PROXY keys */
     };
 #undef T
 
