@@ -4,7 +4,9 @@
  */
 #include "serve/conn.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netdb.h>
@@ -101,9 +103,13 @@ conn_run_later(struct nk__defer *d)
     c->pending = 0;
     if (what & CONN_LATER_RELEASE) {
         /* on_close runs last of all the session's callbacks; the memory
-         * stays valid until it returns. */
-        if (c->opened && p->on_close != NULL)
+         * stays valid until it returns, and until a lingering socket is
+         * closed (which asks for this again). */
+        if (!c->released && c->opened && p->on_close != NULL)
             p->on_close(c->ls->inst, &c->sess);
+        c->released = 1;
+        if (c->lingering)
+            return;
         nk__buf_free(&c->in);
         nk__buf_free(&c->out);
         nk__session_fini(&c->sess);
@@ -115,6 +121,9 @@ conn_run_later(struct nk__defer *d)
 }
 
 /* ---- deadlines ------------------------------------------------------ */
+
+static void conn_close_socket(struct nk__conn *c);
+static int conn_linger_done(const struct nk__conn *c);
 
 /* The earliest of the connection's message and write deadlines, or 0. */
 static uint64_t
@@ -148,6 +157,13 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
         (struct nk__conn *)((char *)t - offsetof(struct nk__conn, deadline));
     struct nk__listener *ls = c->ls;
 
+    if (c->lingering) {
+        if (conn_linger_done(c))
+            conn_close_socket(c);
+        else
+            nk__timer_start(loop, t, loop->now + NK_CONN_LINGER_POLL_MS);
+        return;
+    }
     if (c->msg_since && ls->message_ms &&
         c->msg_since + ls->message_ms <= loop->now) {
         ls->closed_message++;
@@ -161,15 +177,15 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
     }
 }
 
-void
-nk__conn_close(struct nk__conn *c, const char *why)
+/* The session ends for the plugin: no more callbacks but on_close (from
+ * the loop), no timers, a stale handle, and the log line.  The socket is
+ * the caller's to close, now or after lingering. */
+static void
+conn_end_session(struct nk__conn *c, const char *why)
 {
-    struct nk__listener *ls = c->ls;
-    struct nk__server *srv = ls->srv;
+    struct nk__server *srv = c->ls->srv;
     char peer[NK_ADDRSTRLEN];
 
-    if (c->closing)
-        return;
     c->closing = 1;
     if (srv->batch == c)
         nk__buf_consume(&srv->wbuf,
@@ -177,6 +193,23 @@ nk__conn_close(struct nk__conn *c, const char *why)
     nk__ptimer_stop_all(&c->timers);
     nk__timer_stop(conn_loop(c), &c->deadline);
     nk__handle_del(&srv->sessions, NK_SID_HANDLE(c->sess.sid));
+    nk__session_format(&c->sess, peer, sizeof(peer));
+    if (why != NULL)
+        nk__log(NK_LOG_INFO, "Connection closed %s (%s)", peer, why);
+    else
+        nk__log(NK_LOG_INFO, "Connection closed %s", peer);
+    conn_later(c, CONN_LATER_RELEASE);
+}
+
+/* Close the socket and give back its slot; the memory goes once on_close
+ * has run (conn_run_later). */
+static void
+conn_close_socket(struct nk__conn *c)
+{
+    struct nk__listener *ls = c->ls;
+    struct nk__server *srv = ls->srv;
+
+    nk__timer_stop(conn_loop(c), &c->deadline);
     nk__io_stop(conn_loop(c), &c->io);
     close(c->io.fd);
     lru_unlink(c);
@@ -184,13 +217,76 @@ nk__conn_close(struct nk__conn *c, const char *why)
     srv->nconns--;
     if (!c->outbound)
         atomic_fetch_sub(ls->slots, 1);
-    nk__session_format(&c->sess, peer, sizeof(peer));
-    if (why != NULL)
-        nk__log(NK_LOG_INFO, "Connection closed %s (%s)", peer, why);
-    else
-        nk__log(NK_LOG_INFO, "Connection closed %s", peer);
-    conn_later(c, CONN_LATER_RELEASE);
+    if (c->lingering) {
+        c->lingering = 0;
+        conn_later(c, CONN_LATER_RELEASE); /* free it, on_close done or not */
+    }
     nk__server_conn_gone(srv);
+}
+
+void
+nk__conn_close(struct nk__conn *c, const char *why)
+{
+    if (c->closing) {
+        if (c->lingering)
+            conn_close_socket(c); /* close now: stop lingering */
+        return;
+    }
+    conn_end_session(c, why);
+    conn_close_socket(c);
+}
+
+/*
+ * An orderly close once every reply is written.  Closing a socket whose
+ * receive queue holds unread bytes makes the kernel send RST, which can
+ * destroy replies still in flight to the peer.  So unless the peer has
+ * closed its side already, shut down ours (the peer reads EOF after the
+ * last reply), read and discard what it still sends for at most
+ * NK_CONN_LINGER_MS, then close: Apache's and nginx's lingering close.
+ */
+static void
+conn_finish(struct nk__conn *c)
+{
+    conn_end_session(c, c->closing_why);
+    if (c->eof || shutdown(c->io.fd, SHUT_WR) < 0 ||
+        nk__io_set(conn_loop(c), &c->io, NK_IO_READ) < 0) {
+        conn_close_socket(c);
+        return;
+    }
+    c->lingering = 1;
+    c->out_since = conn_loop(c)->now;
+    nk__timer_start(conn_loop(c), &c->deadline,
+                    conn_loop(c)->now + NK_CONN_LINGER_POLL_MS);
+}
+
+/* Lingering: has the peer acknowledged every byte written (or is it time
+ * to stop waiting)? */
+static int
+conn_linger_done(const struct nk__conn *c)
+{
+    int unacked = 0;
+
+    if (conn_loop(c)->now >= c->out_since + NK_CONN_LINGER_MS)
+        return 1;
+    return ioctl(c->io.fd, SIOCOUTQ, &unacked) < 0 || unacked == 0;
+}
+
+/* Lingering: discard what the peer sends until it closes. */
+static void
+conn_linger_read(struct nk__conn *c)
+{
+    uint8_t sink[16384];
+
+    for (int i = 0; i < NK_CONN_READS_PER_WAKEUP; i++) {
+        ssize_t n = read(c->io.fd, sink, sizeof(sink));
+        if (n > 0 || (n < 0 && errno == EINTR))
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        conn_close_socket(c); /* EOF or an error: done */
+        return;
+    }
+    /* More to discard: the next wakeup goes on (level-triggered). */
 }
 
 /* A connection's record, registered with the loop and given a handle;
@@ -368,7 +464,7 @@ conn_update_mask(struct nk__conn *c)
             nk__conn_close(c, "cannot watch the socket");
         return;
     }
-    if (!c->paused && !c->close_after_write && !c->eof)
+    if (!c->paused && !c->close_after_write && !c->eof && !c->draining)
         mask |= NK_IO_READ;
     /* Paused, wait for writability even with nothing queued: the event
      * resumes reading (conn_on_writable), so a pause can never strand a
@@ -430,7 +526,7 @@ conn_flush(struct nk__conn *c)
         nk__buf_free(&c->out);
         c->out_since = 0;
         if (c->close_after_write || c->eof) {
-            nk__conn_close(c, c->closing_why);
+            conn_finish(c);
             return;
         }
         if (c->blocked) {
@@ -700,6 +796,12 @@ conn_end_batch(struct nk__conn *c)
         c->paused = 0;
         conn_process(c, &c->in);
     }
+    if (c->draining && !c->closing && !c->paused && !c->close_after_write) {
+        /* Shutting down: every complete message read has been answered
+         * (what is left is at most a partial one): close once written. */
+        c->close_after_write = 1;
+        conn_flush(c);
+    }
     srv->batch = NULL;
 }
 
@@ -769,6 +871,10 @@ conn_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
     struct nk__conn *c = (struct nk__conn *)io;
 
     (void)loop;
+    if (c->lingering) {
+        conn_linger_read(c);
+        return;
+    }
     if (c->closing)
         return;
     if (c->connecting) {
@@ -786,9 +892,26 @@ conn_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
 void
 nk__conn_drain(struct nk__conn *c)
 {
-    c->close_after_write = 1;
+    if (c->closing || c->draining)
+        return;
+    c->draining = 1; /* no more reads; answer what was read, then close */
+    if (c->connecting) {
+        nk__conn_close(c, "shutdown");
+        return;
+    }
+    conn_end_batch(c);
     if (!c->closing)
-        conn_flush(c);
+        conn_update_mask(c);
+}
+
+void
+nk__conn_drain_next(struct nk__listener *ls)
+{
+    struct nk__conn *c = ls->lru_head;
+
+    lru_unlink(c);
+    lru_append(c);
+    nk__conn_drain(c);
 }
 
 void
@@ -798,7 +921,8 @@ nk__conn_idle_sweep(struct nk__listener *ls)
 
     while (ls->lru_head != NULL &&
            ls->lru_head->last_active + ls->idle_ms <= loop->now) {
-        ls->closed_idle++;
+        if (!ls->lru_head->closing)
+            ls->closed_idle++;
         nk__conn_close(ls->lru_head, "idle timeout");
     }
     if (ls->lru_head != NULL)

@@ -53,6 +53,13 @@
 #define NK_CONN_DIRECT_MIN (16 * 1024)
 /* Reads per wakeup, so one busy peer cannot starve the others (libuv: 32). */
 #define NK_CONN_READS_PER_WAKEUP 32
+/* A closing connection reads and discards what the peer still sends until
+ * the peer has acknowledged every reply (or closes), checking every
+ * NK_CONN_LINGER_POLL_MS, for at most NK_CONN_LINGER_MS (nginx's
+ * lingering_time is 30 s): closing earlier, with input unread, would send
+ * an RST that destroys replies in flight (lingering close). */
+#define NK_CONN_LINGER_MS      10000
+#define NK_CONN_LINGER_POLL_MS 20
 
 struct nk__listener;
 
@@ -67,20 +74,23 @@ struct nk__conn {
     uint64_t last_active;         /* loop time of the last read */
     struct nk__timer deadline;    /* message and write deadlines */
     uint64_t msg_since;           /* a partial message began (0: none) */
-    uint64_t out_since;           /* output began to wait (0: none) */
-    struct nk__ptimer *timers;    /* the session's plugin timers */
-    struct nk__defer later;       /* runs `pending` after the dispatch */
-    unsigned pending;             /* CONN_LATER_* bits */
-    const char *closing_why;      /* logged when a close_after_write ends */
-    unsigned opened : 1;          /* on_open succeeded: on_close is owed */
-    unsigned outbound : 1;        /* opened by host->connect */
-    unsigned connecting : 1;      /* outbound, not connected yet */
-    unsigned blocked : 1; /* on_drain owed once `out` empties: the socket
-                             refused output, or the plugin saw a queue */
-    unsigned closing : 1; /* no more callbacks; released soon */
+    uint64_t out_since; /* output began to wait (0: none); lingering: since */
+    struct nk__ptimer *timers; /* the session's plugin timers */
+    struct nk__defer later;    /* runs `pending` after the dispatch */
+    unsigned pending;          /* CONN_LATER_* bits */
+    const char *closing_why;   /* logged when a close_after_write ends */
+    unsigned opened : 1;       /* on_open succeeded: on_close is owed */
+    unsigned outbound : 1;     /* opened by host->connect */
+    unsigned connecting : 1;   /* outbound, not connected yet */
+    unsigned blocked : 1;      /* on_drain owed once `out` empties: the socket
+                                  refused output, or the plugin saw a queue */
+    unsigned closing : 1;      /* no more callbacks; released soon */
     unsigned close_after_write : 1; /* close once `out` is written */
     unsigned paused : 1;            /* back-pressure: not reading */
     unsigned eof : 1;               /* the peer half-closed */
+    unsigned draining : 1;          /* shutting down: no more reads */
+    unsigned lingering : 1; /* session over; discarding input, then close */
+    unsigned released : 1;  /* on_close has run */
 };
 
 /* Adopt an accepted descriptor: register, on_open, log "Connection from".
@@ -105,8 +115,13 @@ void nk__conn_close_after_write(struct nk__conn *c);
 /* Close now: on_close, log, release after dispatch.  `why` NULL: orderly. */
 void nk__conn_close(struct nk__conn *c, const char *why);
 
-/* Shutting down: stop reading, close once the output is written. */
+/* Shutting down: stop reading, answer every complete message already read
+ * (paused connections too), close once the output is written. */
 void nk__conn_drain(struct nk__conn *c);
+
+/* Drain the listener's least recently active connection (see
+ * nk__conn_drain) and move it to the tail of the list. */
+void nk__conn_drain_next(struct nk__listener *ls);
 
 /* Close the connections idle past the listener's timeout; re-arm. */
 void nk__conn_idle_sweep(struct nk__listener *ls);

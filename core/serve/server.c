@@ -32,7 +32,9 @@
 #include "plugin/session.h"
 #include "serve/timers.h"
 
-#define SERVE_DRAIN_MS   2000
+/* How long a shutdown waits for replies to drain before closing what is
+ * left (a second SIGINT or SIGTERM ends it at once). */
+#define SERVE_DRAIN_MS   10000
 #define SERVE_BIND_TRIES 16
 
 /* What every worker shares about one listener. */
@@ -376,20 +378,13 @@ server_drain(struct nk__server *srv)
         return;
     srv->draining = 1;
     server_close_listeners(srv);
-    /* Draining one connection may reorder the list (write progress moves it
-     * to the tail) or close others (a plugin's on_close): walk on, skipping
-     * those already draining, and start over when the next one closed --
-     * it is unlinked then, but its memory lives until this dispatch ends. */
+    /* Draining a connection may close it (unlinked) or move it to the tail
+     * (write progress), and closes nothing else (on_close waits for the
+     * loop): so take each from the head, once, moving it to the tail. */
     for (size_t i = 0; i < srv->nlisteners; i++) {
         struct nk__listener *ls = &srv->listeners[i];
-        struct nk__conn *c = ls->lru_head, *next;
-        for (; c != NULL; c = next) {
-            next = c->next;
-            if (!c->close_after_write)
-                nk__conn_drain(c);
-            if (next != NULL && next->closing)
-                next = ls->lru_head;
-        }
+        for (size_t n = ls->nconns; n > 0 && ls->lru_head != NULL; n--)
+            nk__conn_drain_next(ls);
     }
     if (srv->nconns == 0)
         nk__loop_stop(&srv->loop);
