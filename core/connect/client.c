@@ -725,7 +725,8 @@ nk__client_run(struct nk__settings *s, struct nk_err *err)
     if (rc == 0)
         rc = client_connect(&c, err);
     if (rc == 0)
-        rc = s->stream ? nk__client_stream(c.fd, c.peer, err)
+        rc = s->stream ? nk__client_stream(c.fd, c.peer,
+                                           s->timeout_set ? s->timeout : 0, err)
                        : client_messages(&c, err);
     client_fini(&c);
     return rc;
