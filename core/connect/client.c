@@ -29,6 +29,10 @@
  *
  * The line `exit` ends a session after its reply.  A server may close instead
  * of answering it (raw does): that is the normal end, not an error.
+ *
+ * What is printed goes to stdout byte for byte, except that a terminal gets
+ * control characters and invalid UTF-8 escaped (client_put_escaped), so a
+ * server cannot clear the screen or retitle the window.
  */
 #include "connect/client.h"
 
@@ -89,6 +93,7 @@ struct client {
     int shut;        /* TCP: our side is half-closed */
     int pending;     /* TCP: an unframed message waits for the quiet */
     int exit_sent;   /* TCP: `exit` went: nothing more is sent */
+    int escape;      /* stdout is a terminal: escape what is printed */
     unsigned owed;   /* TCP: replies owed for messages sent */
     int64_t last_rx; /* TCP: when the last byte came (ms) */
     unsigned long sent, missed; /* UDP: messages sent, replies missed */
@@ -444,15 +449,101 @@ client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
     return 1;
 }
 
-/* Print one message's payload on its own line, then drop its `used` bytes
- * from the receive buffer. */
+/* ---- printing ----------------------------------------------------------- */
+
+/*
+ * The length of the well-formed UTF-8 sequence that starts p[0..n) (RFC
+ * 3629: no overlong form, no surrogate, nothing past U+10FFFF) with its code
+ * point in *cp, or 0 when none starts there.
+ */
+static size_t
+client_utf8(const uint8_t *p, size_t n, uint32_t *cp)
+{
+    uint8_t b = p[0], lo = 0x80, hi = 0xbf;
+    uint32_t v;
+    size_t len;
+
+    if (b >= 0xc2 && b <= 0xdf)
+        len = 2, v = b & 0x1fu;
+    else if (b >= 0xe0 && b <= 0xef)
+        len = 3, v = b & 0x0fu;
+    else if (b >= 0xf0 && b <= 0xf4)
+        len = 4, v = b & 0x07u;
+    else
+        return 0;
+    if (b == 0xe0)
+        lo = 0xa0; /* no overlong 3-byte form */
+    else if (b == 0xed)
+        hi = 0x9f; /* no surrogate */
+    else if (b == 0xf0)
+        lo = 0x90; /* no overlong 4-byte form */
+    else if (b == 0xf4)
+        hi = 0x8f; /* nothing past U+10FFFF */
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        uint8_t min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xbf;
+
+        if (p[i] < min || p[i] > max)
+            return 0;
+        v = v << 6 | (p[i] & 0x3fu);
+    }
+    *cp = v;
+    return len;
+}
+
+/*
+ * Write a payload for a terminal, showing instead of sending what the
+ * terminal would act on, as `cat -v` and `less` do: C0 controls other than
+ * tab and newline, and DEL, as ^@ .. ^_ and ^? (ESC is ^[, CR is ^M); C1
+ * controls (U+0080..U+009F, which some terminals obey) as <U+009B>; a byte
+ * that is not part of well-formed UTF-8 as <FF>.  Printable ASCII, tab,
+ * newline and well-formed UTF-8 pass as they are.  Returns 0, or -1 with
+ * errno.
+ */
+static int
+client_put_escaped(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint8_t b = p[i];
+        uint32_t cp = 0;
+        size_t len = 1;
+        int rc;
+
+        if (b == '\t' || b == '\n' || (b >= 0x20 && b < 0x7f))
+            rc = putchar(b);
+        else if (b < 0x20 || b == 0x7f)
+            rc = printf("^%c", b ^ 0x40);
+        else if ((len = client_utf8(p + i, n - i, &cp)) == 0)
+            rc = printf("<%02X>", (unsigned)b), len = 1;
+        else if (cp < 0xa0)
+            rc = printf("<U+%04X>", (unsigned)cp);
+        else
+            rc = fwrite(p + i, 1, len, stdout) == len ? 0 : EOF;
+        if (rc < 0)
+            return -1;
+        i += len;
+    }
+    return 0;
+}
+
+/*
+ * Print one message's payload on its own line, then drop its `used` bytes
+ * from the receive buffer.  To a terminal the payload is escaped (see
+ * client_put_escaped); to a pipe or a file it goes byte for byte.
+ */
 static int
 client_print(struct client *c, const struct nk_frame *f, size_t used,
              struct nk_err *err)
 {
-    if ((f->payload_len > 0 &&
-         fwrite(f->payload, 1, f->payload_len, stdout) != f->payload_len) ||
-        putchar('\n') == EOF || fflush(stdout) == EOF)
+    int bad;
+
+    if (c->escape)
+        bad = client_put_escaped(f->payload, f->payload_len) < 0;
+    else
+        bad = f->payload_len > 0 &&
+              fwrite(f->payload, 1, f->payload_len, stdout) != f->payload_len;
+    if (bad || putchar('\n') == EOF || fflush(stdout) == EOF)
         return nk__err_run(err, "write to standard output: %s",
                            strerror(errno));
     if (c->transport == NK_TRANSPORT_TCP) {
@@ -910,6 +1001,7 @@ client_messages(struct client *c, struct nk_err *err)
     c->scap = 2 * NK_HDR_MAX;
     c->rcap = cap;
     c->left = c->s->count;
+    c->escape = isatty(STDOUT_FILENO);
     if (c->transport == NK_TRANSPORT_TCP)
         return client_tcp(c, err);
     if (m == NULL)

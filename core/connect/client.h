@@ -6,9 +6,10 @@
  * Modes:
  *   - message mode (default): each line of standard input, without its
  *     newline, is one message; every message the server sends (replies,
- *     banners, pushes) is printed on its own line as it comes;
+ *     banners, pushes) is printed on its own line as it comes, escaped
+ *     when stdout is a terminal;
  *   - -m TEXT -n N: send TEXT N times, print what comes back;
- *   - --stream (raw only): a full-duplex byte pipe like nc.
+ *   - --stream (raw only): a full-duplex byte pipe like nc, never escaped.
  * Log lines ("[*] Connect to HOST:PORT") go to stderr, messages to stdout.
  */
 #ifndef NK_CORE_CLIENT_H
