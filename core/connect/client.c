@@ -94,6 +94,8 @@ struct client {
     int pending;     /* TCP: an unframed message waits for the quiet */
     int exit_sent;   /* TCP: `exit` went: nothing more is sent */
     int escape;      /* stdout is a terminal: escape what is printed */
+    int prompted;    /* TCP: a "> " prompt waits for a line */
+    int wipe;        /* TCP: stderr is a terminal: a prompt can be wiped */
     unsigned owed;   /* TCP: replies owed for messages sent */
     int64_t last_rx; /* TCP: when the last byte came (ms) */
     unsigned long sent, missed; /* UDP: messages sent, replies missed */
@@ -538,6 +540,13 @@ client_print(struct client *c, const struct nk_frame *f, size_t used,
 {
     int bad;
 
+    /* A message that comes while the prompt waits takes its place; the
+     * prompt is shown again below it. */
+    if (c->prompted) {
+        c->prompted = 0;
+        if (c->wipe && write(STDERR_FILENO, "\r  \r", 4) < 0)
+            c->wipe = 0;
+    }
     if (c->escape)
         bad = client_put_escaped(f->payload, f->payload_len) < 0;
     else
@@ -896,8 +905,10 @@ client_min(int64_t a, int64_t b)
 static int
 client_tcp(struct client *c, struct nk_err *err)
 {
-    int tty = c->s->message == NULL && isatty(STDIN_FILENO), prompted = 0;
+    int tty = c->s->message == NULL && isatty(STDIN_FILENO);
     int64_t hold = client_now_ms() + CLIENT_QUIET_MS, sent_at = 0, shut_at = 0;
+
+    c->wipe = tty && isatty(STDERR_FILENO);
 
     for (;;) {
         struct pollfd pf[2];
@@ -909,8 +920,6 @@ client_tcp(struct client *c, struct nk_err *err)
         rc = client_drain(c, 0, err);
         if (rc < 0)
             return -1;
-        if (rc > 0)
-            prompted = 0; /* show the prompt again under what was printed */
         if (c->eof)
             return client_closed(c, err);
         now = client_now_ms();
@@ -961,10 +970,10 @@ client_tcp(struct client *c, struct nk_err *err)
             wake = client_min(wake, hold);
         want_in = c->s->message == NULL && !c->in_eof && c->owed == 0 &&
                   !c->exit_sent && !client_line_ready(c);
-        if (tty && want_in && !prompted) {
+        if (tty && want_in && !c->prompted) {
             if (write(STDERR_FILENO, "> ", 2) < 0)
                 tty = 0;
-            prompted = 1;
+            c->prompted = 1;
         }
         pf[0] = (struct pollfd){.fd = want_in ? STDIN_FILENO : -1,
                                 .events = POLLIN};
@@ -977,6 +986,7 @@ client_tcp(struct client *c, struct nk_err *err)
         if (pf[0].revents != 0) {
             if (client_read_stdin(c, err) < 0)
                 return -1;
+            c->prompted = 0; /* the line typed ended the prompt's line */
             if (c->in_eof && tty && write(STDERR_FILENO, "\n", 1) < 0)
                 tty = 0;
         }

@@ -12,7 +12,7 @@ import unittest
 
 import nktest
 from nktest import DEADLINE, HOSTS, ISOLATED, NETKIT
-from test_connect import PyServer, framed_echo, recv_all
+from test_connect import PyServer, fmt, framed_echo, recv_all
 
 # Controls, a title sequence, UTF-8 (é, €, a 4-byte emoji), a C1 control
 # (U+009B, a one-byte CSI to some terminals), invalid and cut-short
@@ -85,7 +85,58 @@ def run_on_pty(*args, input=b""):
     return rc, out, err
 
 
+def banner_echo(conn, srv):
+    """Send a raw banner on connect, then answer each chunk with
+    b"re: " + it."""
+    conn.sendall(b"welcome")
+    while True:
+        data = conn.recv(1024)
+        if not data:
+            return
+        conn.sendall(b"re: " + data)
+
+
 class TerminalTest(unittest.TestCase):
+
+    def test_prompt_gives_way_to_push(self):
+        # All three on one terminal, as a person runs it: the "> " prompt
+        # that waits when the banner comes is wiped ("\r  \r") and shown
+        # again below it.  The terminal is in its usual cooked mode: it
+        # echoes what is typed and writes "\n" as "\r\n"; ^D ends input.
+        for host in HOSTS:
+            with self.subTest(host=host), PyServer(host, banner_echo) as srv:
+                master, slave = pty.openpty()
+                proc = subprocess.Popen(
+                    [NETKIT, "connect", host, str(srv.port)], stdin=slave,
+                    stdout=slave, stderr=slave,
+                    env=dict(os.environ, **ISOLATED))
+                os.close(slave)
+                self.addCleanup(os.close, master)
+                self.addCleanup(lambda p=proc: p.poll() is None and p.kill())
+                got = [b""]
+
+                def until(want):
+                    end = time.monotonic() + DEADLINE
+                    while not got[0].endswith(want):
+                        left = end - time.monotonic()
+                        if left <= 0:
+                            self.fail("no %r in %r" % (want, got[0]))
+                        if select.select([master], [], [], left)[0]:
+                            try:
+                                got[0] += os.read(master, 4096)
+                            except OSError:  # EIO: netkit has exited
+                                self.fail("no %r in %r" % (want, got[0]))
+
+                until(b"welcome\r\n> ")
+                os.write(master, b"one\n")
+                until(b"re: one\r\n> ")
+                os.write(master, b"\x04")
+                self.assertEqual(proc.wait(DEADLINE), 0)
+                until(b"> \r\n")
+                self.assertEqual(
+                    got[0],
+                    ("[*] Connect to %s\r\n" % fmt(host, srv.port)).encode()
+                    + b"> \r  \rwelcome\r\n> one\r\nre: one\r\n> \r\n")
 
     def test_terminal_gets_escapes(self):
         for host in HOSTS:
