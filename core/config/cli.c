@@ -256,6 +256,8 @@ set_timeout(struct nk__settings *s, const char *arg)
 
     if (why == NULL && s->timeout <= 0)
         return "must be more than 0 seconds";
+    if (why == NULL)
+        s->timeout_set = 1;
     return why;
 }
 
@@ -323,7 +325,9 @@ static const struct cli_opt cli_opts[] = {
     {"message", 'm', "TEXT", C_CONNECT, set_message,
      "send TEXT (with -n, N times), print the replies, exit"},
     {"count", 'n', "N", C_CONNECT, set_count, "how many times -m is sent"},
-    {"timeout", 0, "SECONDS", C_CONNECT, set_timeout, "reply wait (default 5)"},
+    {"timeout", 0, "SECONDS", C_CONNECT, set_timeout,
+     "reply wait (default 5); with --stream, only if given: exit 1 after "
+     "this long with no byte either way"},
     {"stream", 0, NULL, C_CONNECT, set_stream,
      "raw only: full-duplex byte pipe like nc, half-close at end of input"},
     {"help", 'h', NULL, C_ALL, set_help, "this help"},

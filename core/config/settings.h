@@ -158,6 +158,7 @@ struct nk__settings {
     char *message;     /* -m */
     long long count;   /* -n */
     double timeout;    /* --timeout, seconds */
+    int timeout_set;   /* --timeout was given (--stream's idle limit) */
     int stream;        /* --stream */
 
     char *plugins_name; /* netkit plugins NAME */

@@ -4,26 +4,35 @@
  * One connection, so no event loop: the client waits with poll(2) directly.
  * The plugin's codec does all the protocol work (one codec, both
  * directions): encode says what goes before and after each message (a length
- * field, a line's newline), decode says where each reply ends.
+ * field, a line's newline), decode says where each received message ends.
  *
- * Where a reply ends.  A framed codec says so: a reply is complete as soon
- * as decode reports a message.  An unframed codec (raw) cannot: its decode
- * takes whatever is buffered, and TCP may deliver a reply in several pieces.
- * So when decode consumes the whole buffer and the payload is the whole
- * buffer -- the mark of a message without framing -- the reply is taken to
- * be everything that arrives until the socket has been quiet for
- * CLIENT_QUIET_MS after the last byte, all bounded by --timeout.  Known
- * limit: a raw reply that pauses longer than that mid-way is printed as two
- * lines, the second one with the next message's reply.  Over UDP a datagram
- * is one reply, always.
+ * Over TCP the client polls standard input and the socket together and
+ * prints every message the server sends as soon as it is complete: replies,
+ * and also a banner sent on connect or messages pushed between replies or
+ * while the user is idle (see client_tcp).  Over UDP each message is one
+ * datagram and its reply the next datagram, or a missing reply.
  *
- * Messages go one at a time: send, wait for the reply (or --timeout), print,
- * next.  That keeps raw replies apart, at the price of one round trip per
+ * Where a message ends.  A framed codec says so: a message is complete as
+ * soon as decode reports it.  An unframed codec (raw) cannot: its decode
+ * takes whatever is buffered, and TCP may deliver a message in several
+ * pieces.  So when decode consumes the whole buffer and the payload is the
+ * whole buffer -- the mark of a message without framing -- the message is
+ * taken to be everything that arrives until the socket has been quiet for
+ * CLIENT_QUIET_MS after the last byte.  Known limit: a raw message that
+ * pauses longer than that mid-way is printed as two lines, and two raw
+ * messages sent closer together than that are printed as one.
+ *
+ * Messages go one at a time: send, wait for a message back (or --timeout),
+ * next.  That keeps raw messages apart, at the price of one round trip per
  * message (plus the quiet interval for raw): fine for a person or a script,
  * not a load generator.
  *
  * The line `exit` ends a session after its reply.  A server may close instead
  * of answering it (raw does): that is the normal end, not an error.
+ *
+ * What is printed goes to stdout byte for byte, except that a terminal gets
+ * control characters and invalid UTF-8 escaped (client_put_escaped), so a
+ * server cannot clear the screen or retitle the window.
  */
 #include "connect/client.h"
 
@@ -53,6 +62,10 @@
  * complete.  Loopback and LAN replies arrive in well under this. */
 #define CLIENT_QUIET_MS 50
 
+/* After the last reply owed: how long a server that neither closes nor
+ * sends may keep the client waiting for late messages. */
+#define CLIENT_LINGER_MS 200
+
 #define CLIENT_DGRAM_MAX 65536 /* the largest UDP payload, and more */
 #define CLIENT_RBUF_MIN  4096
 #define CLIENT_EXIT_WORD "exit"
@@ -73,7 +86,19 @@ struct client {
     size_t rlen, rcap;
     uint8_t *sbuf; /* head + payload + tail of the message being sent */
     size_t scap;
-    int eof;                    /* TCP: the peer closed its side */
+    uint8_t *ibuf; /* TCP: standard input not yet sent as lines */
+    size_t ilen, icap;
+    long long left;  /* TCP: -m sends left */
+    int in_eof;      /* TCP: end of standard input */
+    int eof;         /* TCP: the peer closed its side */
+    int shut;        /* TCP: our side is half-closed */
+    int pending;     /* TCP: an unframed message waits for the quiet */
+    int exit_sent;   /* TCP: `exit` went: nothing more is sent */
+    int escape;      /* stdout is a terminal: escape what is printed */
+    int prompted;    /* TCP: a "> " prompt waits for a line */
+    int wipe;        /* TCP: stderr is a terminal: a prompt can be wiped */
+    unsigned owed;   /* TCP: replies owed for messages sent */
+    int64_t last_rx; /* TCP: when the last byte came (ms) */
     unsigned long sent, missed; /* UDP: messages sent, replies missed */
 };
 
@@ -509,15 +534,108 @@ client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
     return 1;
 }
 
-/* Print one reply's payload on its own line, then drop its `used` bytes from
- * the receive buffer. */
+/* ---- printing ----------------------------------------------------------- */
+
+/*
+ * The length of the well-formed UTF-8 sequence that starts p[0..n) (RFC
+ * 3629: no overlong form, no surrogate, nothing past U+10FFFF) with its code
+ * point in *cp, or 0 when none starts there.
+ */
+static size_t
+client_utf8(const uint8_t *p, size_t n, uint32_t *cp)
+{
+    uint8_t b = p[0], lo = 0x80, hi = 0xbf;
+    uint32_t v;
+    size_t len;
+
+    if (b >= 0xc2 && b <= 0xdf)
+        len = 2, v = b & 0x1fu;
+    else if (b >= 0xe0 && b <= 0xef)
+        len = 3, v = b & 0x0fu;
+    else if (b >= 0xf0 && b <= 0xf4)
+        len = 4, v = b & 0x07u;
+    else
+        return 0;
+    if (b == 0xe0)
+        lo = 0xa0; /* no overlong 3-byte form */
+    else if (b == 0xed)
+        hi = 0x9f; /* no surrogate */
+    else if (b == 0xf0)
+        lo = 0x90; /* no overlong 4-byte form */
+    else if (b == 0xf4)
+        hi = 0x8f; /* nothing past U+10FFFF */
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        uint8_t min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xbf;
+
+        if (p[i] < min || p[i] > max)
+            return 0;
+        v = v << 6 | (p[i] & 0x3fu);
+    }
+    *cp = v;
+    return len;
+}
+
+/*
+ * Write a payload for a terminal, showing instead of sending what the
+ * terminal would act on, as `cat -v` and `less` do: C0 controls other than
+ * tab and newline, and DEL, as ^@ .. ^_ and ^? (ESC is ^[, CR is ^M); C1
+ * controls (U+0080..U+009F, which some terminals obey) as <U+009B>; a byte
+ * that is not part of well-formed UTF-8 as <FF>.  Printable ASCII, tab,
+ * newline and well-formed UTF-8 pass as they are.  Returns 0, or -1 with
+ * errno.
+ */
+static int
+client_put_escaped(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint8_t b = p[i];
+        uint32_t cp = 0;
+        size_t len = 1;
+        int rc;
+
+        if (b == '\t' || b == '\n' || (b >= 0x20 && b < 0x7f))
+            rc = putchar(b);
+        else if (b < 0x20 || b == 0x7f)
+            rc = printf("^%c", b ^ 0x40);
+        else if ((len = client_utf8(p + i, n - i, &cp)) == 0)
+            rc = printf("<%02X>", (unsigned)b), len = 1;
+        else if (cp < 0xa0)
+            rc = printf("<U+%04X>", (unsigned)cp);
+        else
+            rc = fwrite(p + i, 1, len, stdout) == len ? 0 : EOF;
+        if (rc < 0)
+            return -1;
+        i += len;
+    }
+    return 0;
+}
+
+/*
+ * Print one message's payload on its own line, then drop its `used` bytes
+ * from the receive buffer.  To a terminal the payload is escaped (see
+ * client_put_escaped); to a pipe or a file it goes byte for byte.
+ */
 static int
 client_print(struct client *c, const struct nk_frame *f, size_t used,
              struct nk_err *err)
 {
-    if ((f->payload_len > 0 &&
-         fwrite(f->payload, 1, f->payload_len, stdout) != f->payload_len) ||
-        putchar('\n') == EOF || fflush(stdout) == EOF)
+    int bad;
+
+    /* A message that comes while the prompt waits takes its place; the
+     * prompt is shown again below it. */
+    if (c->prompted) {
+        c->prompted = 0;
+        if (c->wipe && write(STDERR_FILENO, "\r  \r", 4) < 0)
+            c->wipe = 0;
+    }
+    if (c->escape)
+        bad = client_put_escaped(f->payload, f->payload_len) < 0;
+    else
+        bad = f->payload_len > 0 &&
+              fwrite(f->payload, 1, f->payload_len, stdout) != f->payload_len;
+    if (bad || putchar('\n') == EOF || fflush(stdout) == EOF)
         return nk__err_run(err, "write to standard output: %s",
                            strerror(errno));
     if (c->transport == NK_TRANSPORT_TCP) {
@@ -527,112 +645,7 @@ client_print(struct client *c, const struct nk_frame *f, size_t used,
     return 1;
 }
 
-/*
- * Read what the TCP peer sent, waiting until `deadline`.  Returns 1 when
- * bytes or the end of the stream came (c->eof), 0 on timeout, -1 with err.
- * The buffer grows up to the instance's max_message.  A reset counts as the
- * peer closing: either way no reply is coming.
- */
-static int
-client_fill(struct client *c, int64_t deadline, struct nk_err *err)
-{
-    for (;;) {
-        ssize_t r;
-        int rc;
-
-        if (c->rlen == c->rcap) {
-            size_t cap = c->rcap ? c->rcap * 2 : CLIENT_RBUF_MIN;
-            uint8_t *grown;
-
-            if (c->rcap >= c->max_message)
-                return nk__err_run(err,
-                                   "reply from %s is longer than %zu "
-                                   "bytes",
-                                   c->peer, c->max_message);
-            if (cap > c->max_message)
-                cap = c->max_message;
-            if ((grown = nk__realloc(c->rbuf, cap)) == NULL)
-                return nk__err_run(err, "out of memory");
-            c->rbuf = grown;
-            c->rcap = cap;
-        }
-        r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
-        if (r > 0) {
-            c->rlen += (size_t)r;
-            return 1;
-        }
-        if (r == 0 || errno == ECONNRESET) {
-            c->eof = 1;
-            return 1;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return nk__err_run(err, "recv from %s: %s", c->peer,
-                               strerror(errno));
-        rc = client_poll(c->fd, POLLIN, deadline);
-        if (rc == 0)
-            return 0;
-        if (rc < 0)
-            return nk__err_run(err, "poll: %s", strerror(errno));
-    }
-}
-
-/*
- * Wait for one reply on TCP and print it: the decode loop.  Each turn
- * decodes what is buffered; a framed message is complete at once, an
- * unframed one once the socket has been quiet (see the top of this file) or
- * the peer closed.  Returns 1 when a reply was printed, 0 when the peer
- * closed with nothing pending, -1 with err.
- */
-static int
-client_reply_tcp(struct client *c, struct nk_err *err)
-{
-    int64_t deadline = client_now_ms() + c->timeout_ms, until;
-    int quiet = 0, rc;
-
-    for (;;) {
-        struct nk_frame f = {0};
-        int whole = 0;
-
-        if (c->rlen > 0) {
-            long n = c->plugin->desc->decode(c->inst, c->rbuf, c->rlen, &f);
-
-            if (n > 0 && (size_t)n > c->rlen)
-                return nk__err_run(err, "plugin %s: decode overran its input",
-                                   c->plugin->name);
-            if (n > 0) {
-                whole = (size_t)n == c->rlen && f.payload == c->rbuf &&
-                        f.payload_len == c->rlen;
-                if (!whole || quiet || c->eof)
-                    return client_print(c, &f, (size_t)n, err);
-            } else if (n == NK_ENEEDMORE) {
-                if (f.need > c->max_message)
-                    return nk__err_run(err,
-                                       "reply from %s: %zu bytes is "
-                                       "over the limit of %zu",
-                                       c->peer, f.need, c->max_message);
-            } else {
-                return nk__err_run(err, "bad reply from %s: %s", c->peer,
-                                   nk_strerror(n == 0 ? NK_EPROTO : (int)n));
-            }
-        }
-        if (c->eof && c->rlen == 0)
-            return 0;
-        if (c->eof)
-            return nk__err_run(err, "connection closed by %s", c->peer);
-        until = deadline;
-        if (whole && client_now_ms() + CLIENT_QUIET_MS < deadline)
-            until = client_now_ms() + CLIENT_QUIET_MS;
-        rc = client_fill(c, until, err);
-        if (rc < 0)
-            return -1;
-        if (rc == 0 && !whole)
-            return nk__err_run(err, "no reply from %s within %gs", c->peer,
-                               c->s->timeout);
-        quiet = rc == 0;
-    }
-}
+/* ---- message mode over UDP ---------------------------------------------- */
 
 /*
  * Wait for one datagram reply and print it.  Returns 1 when printed, 0 when
@@ -680,42 +693,38 @@ client_reply_udp(struct client *c, struct nk_err *err)
     }
 }
 
+/* The message is the exit word. */
+static int
+client_is_exit(const uint8_t *p, size_t n)
+{
+    return n == strlen(CLIENT_EXIT_WORD) && memcmp(p, CLIENT_EXIT_WORD, n) == 0;
+}
+
 /*
- * One message and its reply.  Returns 1 to go on, 0 when the session has
+ * One datagram and its reply.  Returns 1 to go on, 0 when the session has
  * ended (the message was `exit`), -1 with err.
  */
 static int
-client_exchange(struct client *c, const uint8_t *p, size_t n,
-                struct nk_err *err)
+client_exchange_udp(struct client *c, const uint8_t *p, size_t n,
+                    struct nk_err *err)
 {
-    int is_exit =
-        n == strlen(CLIENT_EXIT_WORD) && memcmp(p, CLIENT_EXIT_WORD, n) == 0;
-    int rc;
+    int rc = client_send(c, p, n, err);
 
-    if (c->eof)
-        return nk__err_run(err, "connection closed by %s", c->peer);
-    rc = client_send(c, p, n, err);
-    if (rc <= 0)
-        return rc < 0 ? -1 : 1;
-    c->sent++;
-    if (c->transport == NK_TRANSPORT_UDP) {
-        rc = client_reply_udp(c, err);
-        if (rc == 0)
-            c->missed++;
-    } else {
-        rc = client_reply_tcp(c, err);
-        if (rc == 0 && !is_exit)
-            return nk__err_run(err, "connection closed by %s", c->peer);
-    }
     if (rc < 0)
         return -1;
-    return is_exit ? 0 : 1;
+    c->sent++;
+    rc = client_reply_udp(c, err);
+    if (rc == 0)
+        c->missed++;
+    if (rc < 0)
+        return -1;
+    return client_is_exit(p, n) ? 0 : 1;
 }
 
-/* Message mode over standard input: one line, one message.  The newline and
- * a carriage return before it are not part of the message. */
+/* UDP over standard input: one line, one datagram, one reply.  The newline
+ * and a carriage return before it are not part of the message. */
 static int
-client_lines(struct client *c, struct nk_err *err)
+client_lines_udp(struct client *c, struct nk_err *err)
 {
     int tty = isatty(STDIN_FILENO), rc = 1;
     char *line = NULL; /* getline's buffer: malloc'd by libc, freed by free */
@@ -740,10 +749,333 @@ client_lines(struct client *c, struct nk_err *err)
             len--;
         if (len > 0 && line[len - 1] == '\r')
             len--;
-        rc = client_exchange(c, (const uint8_t *)line, (size_t)len, err);
+        rc = client_exchange_udp(c, (const uint8_t *)line, (size_t)len, err);
     }
     free(line);
     return rc < 0 ? -1 : 0;
+}
+
+/* ---- message mode over TCP ---------------------------------------------- */
+
+/*
+ * Take what the TCP peer sent so far, without waiting: one recv.  Sets
+ * c->eof when the stream ended (a reset counts as the peer closing: either
+ * way nothing more is coming).  The buffer grows up to the instance's
+ * max_message.  Returns 0, or -1 with err.
+ */
+static int
+client_recv(struct client *c, struct nk_err *err)
+{
+    for (;;) {
+        ssize_t r;
+
+        if (c->rlen == c->rcap) {
+            size_t cap = c->rcap ? c->rcap * 2 : CLIENT_RBUF_MIN;
+            uint8_t *grown;
+
+            if (c->rcap >= c->max_message)
+                return nk__err_run(err,
+                                   "reply from %s is longer than %zu "
+                                   "bytes",
+                                   c->peer, c->max_message);
+            if (cap > c->max_message)
+                cap = c->max_message;
+            if ((grown = nk__realloc(c->rbuf, cap)) == NULL)
+                return nk__err_run(err, "out of memory");
+            c->rbuf = grown;
+            c->rcap = cap;
+        }
+        r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+        if (r > 0) {
+            c->rlen += (size_t)r;
+            c->last_rx = client_now_ms();
+            return 0;
+        }
+        if (r == 0 || errno == ECONNRESET) {
+            c->eof = 1;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        return nk__err_run(err, "recv from %s: %s", c->peer, strerror(errno));
+    }
+}
+
+/*
+ * Print every message the receive buffer holds, in order: the decode loop.
+ * A framed message is complete as soon as decode reports it; an unframed
+ * one (decode took the whole buffer as the payload) once the socket has been
+ * quiet for CLIENT_QUIET_MS, or the peer closed, or `force`.  Each message
+ * printed settles one reply owed, if any is.  Sets c->pending when an
+ * unframed message waits for the quiet.  Returns how many were printed, or
+ * -1 with err.
+ */
+static int
+client_drain(struct client *c, int force, struct nk_err *err)
+{
+    int printed = 0;
+
+    c->pending = 0;
+    while (c->rlen > 0) {
+        struct nk_frame f = {0};
+        long n = c->plugin->desc->decode(c->inst, c->rbuf, c->rlen, &f);
+
+        if (n > 0 && (size_t)n > c->rlen)
+            return nk__err_run(err, "plugin %s: decode overran its input",
+                               c->plugin->name);
+        if (n > 0) {
+            int whole = (size_t)n == c->rlen && f.payload == c->rbuf &&
+                        f.payload_len == c->rlen;
+
+            if (whole && !force && !c->eof &&
+                client_now_ms() - c->last_rx < CLIENT_QUIET_MS) {
+                c->pending = 1;
+                break;
+            }
+            if (client_print(c, &f, (size_t)n, err) < 0)
+                return -1;
+            printed++;
+            if (c->owed > 0)
+                c->owed--;
+            continue;
+        }
+        if (n != NK_ENEEDMORE)
+            return nk__err_run(err, "bad reply from %s: %s", c->peer,
+                               nk_strerror(n == 0 ? NK_EPROTO : (int)n));
+        if (f.need > c->max_message)
+            return nk__err_run(err,
+                               "reply from %s: %zu bytes is over the "
+                               "limit of %zu",
+                               c->peer, f.need, c->max_message);
+        break;
+    }
+    return printed;
+}
+
+/* A whole line of standard input is buffered. */
+static int
+client_line_ready(const struct client *c)
+{
+    return c->ilen > 0 && (c->in_eof || memchr(c->ibuf, '\n', c->ilen) != NULL);
+}
+
+/*
+ * The next message to send, if one is ready: -m's text while sends are
+ * left, else the next line of standard input (without its newline and a
+ * carriage return before it; at end of input, an unfinished last line).
+ * Sets *p and *n, and *used to the input bytes it takes.  Returns 1, or 0
+ * when no message is ready.
+ */
+static int
+client_next(const struct client *c, const uint8_t **p, size_t *n, size_t *used)
+{
+    const uint8_t *nl;
+    size_t len;
+
+    if (c->s->message != NULL) {
+        if (c->left == 0)
+            return 0;
+        *p = (const uint8_t *)c->s->message;
+        *n = strlen(c->s->message);
+        *used = 0;
+        return 1;
+    }
+    if (!client_line_ready(c))
+        return 0;
+    nl = memchr(c->ibuf, '\n', c->ilen);
+    len = nl != NULL ? (size_t)(nl - c->ibuf) : c->ilen;
+    *used = nl != NULL ? len + 1 : len;
+    if (len > 0 && c->ibuf[len - 1] == '\r')
+        len--;
+    *p = c->ibuf;
+    *n = len;
+    return 1;
+}
+
+/* Drop the message client_next gave from where it came. */
+static void
+client_took(struct client *c, size_t used)
+{
+    if (c->s->message != NULL) {
+        c->left--;
+        return;
+    }
+    memmove(c->ibuf, c->ibuf + used, c->ilen - used);
+    c->ilen -= used;
+}
+
+/* Every message has been sent: -m's count, end of input, or `exit`. */
+static int
+client_all_sent(const struct client *c)
+{
+    if (c->exit_sent)
+        return 1;
+    if (c->s->message != NULL)
+        return c->left == 0;
+    return c->in_eof && c->ilen == 0;
+}
+
+/* Read what standard input has (it was readable).  Returns 0, or -1 with
+ * err; sets c->in_eof at end of input. */
+static int
+client_read_stdin(struct client *c, struct nk_err *err)
+{
+    ssize_t r;
+
+    if (c->ilen == c->icap) {
+        size_t cap = c->icap ? c->icap * 2 : CLIENT_RBUF_MIN;
+        uint8_t *grown = nk__realloc(c->ibuf, cap);
+
+        if (grown == NULL)
+            return nk__err_run(err, "out of memory");
+        c->ibuf = grown;
+        c->icap = cap;
+    }
+    r = read(STDIN_FILENO, c->ibuf + c->ilen, c->icap - c->ilen);
+    if (r > 0)
+        c->ilen += (size_t)r;
+    else if (r == 0)
+        c->in_eof = 1;
+    else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+        return nk__err_run(err, "read standard input: %s", strerror(errno));
+    return 0;
+}
+
+/*
+ * The peer closed.  The normal end when nothing was owed or the last
+ * message was `exit` (a raw server closes instead of answering it); an
+ * error when a reply was owed, a message was still to go, or a message was
+ * cut short.
+ */
+static int
+client_closed(struct client *c, struct nk_err *err)
+{
+    int unsent = c->s->message != NULL ? c->left > 0 : client_line_ready(c);
+
+    if (c->rlen > 0 || (!c->exit_sent && (c->owed > 0 || unsent)))
+        return nk__err_run(err, "connection closed by %s", c->peer);
+    if (!client_all_sent(c))
+        nk__log(NK_LOG_INFO, "Connection closed by %s", c->peer);
+    return 0;
+}
+
+static int64_t
+client_min(int64_t a, int64_t b)
+{
+    return a < 0 || b < a ? b : a;
+}
+
+/*
+ * Message mode over TCP: one poll over standard input and the socket, so
+ * that whatever the server sends -- replies, a banner, pushed messages -- is
+ * printed as soon as it is complete, whether or not a reply is owed.
+ *
+ * Messages still go one at a time: the next is sent once the previous one
+ * has been answered (any message received settles the reply owed; the
+ * client cannot tell a reply from a push), which keeps unframed messages
+ * apart on the wire.  The first waits CLIENT_QUIET_MS after connecting, so
+ * that a banner sent on connect comes out first.  A reply owed for
+ * --timeout is an error.
+ *
+ * When everything has been sent and answered (end of input, -n reached, or
+ * `exit`), the client half-closes the socket and goes on printing until the
+ * server closes, or has been silent for CLIENT_LINGER_MS, or --timeout has
+ * passed: a server that answers or pushes late, or that sent a push the
+ * client took for a reply, is still heard.
+ */
+static int
+client_tcp(struct client *c, struct nk_err *err)
+{
+    int tty = c->s->message == NULL && isatty(STDIN_FILENO);
+    int64_t hold = client_now_ms() + CLIENT_QUIET_MS, sent_at = 0, shut_at = 0;
+
+    c->wipe = tty && isatty(STDERR_FILENO);
+
+    for (;;) {
+        struct pollfd pf[2];
+        const uint8_t *p;
+        size_t n, used;
+        int64_t now, wake = -1;
+        int rc, want_in;
+
+        rc = client_drain(c, 0, err);
+        if (rc < 0)
+            return -1;
+        if (c->eof)
+            return client_closed(c, err);
+        now = client_now_ms();
+        if (c->owed > 0 && now >= sent_at + c->timeout_ms) {
+            if (!c->pending)
+                return nk__err_run(err, "no reply from %s within %gs", c->peer,
+                                   c->s->timeout);
+            if (client_drain(c, 1, err) < 0) /* an unframed reply as is */
+                return -1;
+            continue;
+        }
+        if (c->owed == 0 && !c->exit_sent && !c->pending && now >= hold &&
+            client_next(c, &p, &n, &used)) {
+            int is_exit = client_is_exit(p, n);
+
+            rc = client_send(c, p, n, err);
+            if (rc < 0)
+                return -1;
+            if (rc > 0) {
+                c->owed++;
+                sent_at = client_now_ms();
+            }
+            client_took(c, used);
+            c->exit_sent = is_exit;
+            continue;
+        }
+        if (c->owed == 0 && client_all_sent(c)) {
+            int64_t end;
+
+            if (!c->shut) {
+                shutdown(c->fd, SHUT_WR);
+                c->shut = 1;
+                shut_at = now;
+            }
+            end = (c->last_rx > shut_at ? c->last_rx : shut_at) +
+                  CLIENT_LINGER_MS;
+            if (end > shut_at + c->timeout_ms)
+                end = shut_at + c->timeout_ms;
+            if (now >= end)
+                return client_drain(c, 1, err) < 0 ? -1 : 0;
+            wake = end;
+        }
+        if (c->owed > 0)
+            wake = client_min(wake, sent_at + c->timeout_ms);
+        if (c->pending)
+            wake = client_min(wake, c->last_rx + CLIENT_QUIET_MS);
+        if (now < hold)
+            wake = client_min(wake, hold);
+        want_in = c->s->message == NULL && !c->in_eof && c->owed == 0 &&
+                  !c->exit_sent && !client_line_ready(c);
+        if (tty && want_in && !c->prompted) {
+            if (write(STDERR_FILENO, "> ", 2) < 0)
+                tty = 0;
+            c->prompted = 1;
+        }
+        pf[0] = (struct pollfd){.fd = want_in ? STDIN_FILENO : -1,
+                                .events = POLLIN};
+        pf[1] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+        rc = poll(pf, 2, wake < 0 ? -1 : client_left(wake));
+        if (rc < 0 && errno != EINTR)
+            return nk__err_run(err, "poll: %s", strerror(errno));
+        if (rc <= 0)
+            continue;
+        if (pf[0].revents != 0) {
+            if (client_read_stdin(c, err) < 0)
+                return -1;
+            c->prompted = 0; /* the line typed ended the prompt's line */
+            if (c->in_eof && tty && write(STDERR_FILENO, "\n", 1) < 0)
+                tty = 0;
+        }
+        if (pf[1].revents != 0 && client_recv(c, err) < 0)
+            return -1;
+    }
 }
 
 /* Message mode: -m TEXT -n N, or the lines of standard input. */
@@ -761,11 +1093,15 @@ client_messages(struct client *c, struct nk_err *err)
         return nk__err_run(err, "out of memory");
     c->scap = 2 * NK_HDR_MAX;
     c->rcap = cap;
+    c->left = c->s->count;
+    c->escape = isatty(STDOUT_FILENO);
+    if (c->transport == NK_TRANSPORT_TCP)
+        return client_tcp(c, err);
     if (m == NULL)
-        rc = client_lines(c, err);
+        rc = client_lines_udp(c, err);
     else
         for (long long i = 0; i < c->s->count && rc > 0; i++)
-            rc = client_exchange(c, (const uint8_t *)m, strlen(m), err);
+            rc = client_exchange_udp(c, (const uint8_t *)m, strlen(m), err);
     if (rc < 0)
         return -1;
     if (c->missed > 0)
@@ -789,6 +1125,7 @@ client_fini(struct client *c)
     nk__free(c->opts);
     nk__free(c->rbuf);
     nk__free(c->sbuf);
+    nk__free(c->ibuf);
 }
 
 int
@@ -808,7 +1145,8 @@ nk__client_run(struct nk__settings *s, struct nk_err *err)
     if (rc == 0)
         rc = client_connect(&c, err);
     if (rc == 0)
-        rc = s->stream ? nk__client_stream(c.fd, c.peer, err)
+        rc = s->stream ? nk__client_stream(c.fd, c.peer,
+                                           s->timeout_set ? s->timeout : 0, err)
                        : client_messages(&c, err);
     client_fini(&c);
     return rc;

@@ -5,10 +5,12 @@
  * message with the plugin's `encode` and finds each reply with its `decode`.
  * Modes:
  *   - message mode (default): each line of standard input, without its
- *     newline, is one message; each reply is printed on its own line;
- *   - -m TEXT -n N: send TEXT N times, print the N replies;
- *   - --stream (raw only): a full-duplex byte pipe like nc.
- * Log lines ("[*] Connect to HOST:PORT") go to stderr, replies to stdout.
+ *     newline, is one message; every message the server sends (replies,
+ *     banners, pushes) is printed on its own line as it comes, escaped
+ *     when stdout is a terminal;
+ *   - -m TEXT -n N: send TEXT N times, print what comes back;
+ *   - --stream (raw only): a full-duplex byte pipe like nc, never escaped.
+ * Log lines ("[*] Connect to HOST:PORT") go to stderr, messages to stdout.
  */
 #ifndef NK_CORE_CLIENT_H
 #define NK_CORE_CLIENT_H

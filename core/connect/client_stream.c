@@ -10,9 +10,11 @@
 
 #include <sys/socket.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -25,6 +27,15 @@ struct client_chunk {
     uint8_t *data;
     size_t off, len;
 };
+
+static int64_t
+client_stream_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Write what `ch` holds to fd (socket: send without SIGPIPE).  Returns 0,
  * or -1 with errno (EAGAIN included). */
@@ -72,12 +83,18 @@ client_chunk_read(struct client_chunk *ch, int fd, int sock)
  * descriptor with nothing to do is left out of poll (fd -1), so a hung-up
  * one cannot make poll spin.  End of input half-closes the socket; the pipe
  * ends when the peer closes and what it sent has been written.
+ *
+ * With an idle limit (idle_ms > 0), every byte read or written in either
+ * direction restarts the clock; when it runs out the pipe ends with an
+ * error, as nc -w does for a connection that went quiet.
  */
 static int
-client_stream_loop(int fd, const char *peer, struct client_chunk *up,
-                   struct client_chunk *down, struct nk_err *err)
+client_stream_loop(int fd, const char *peer, double idle, int idle_ms,
+                   struct client_chunk *up, struct client_chunk *down,
+                   struct nk_err *err)
 {
     int in_eof = 0, net_eof = 0, shut = 0;
+    int64_t moved = client_stream_now_ms();
 
     while (!net_eof || down->len > 0) {
         short sev = (short)((up->len > 0 ? POLLOUT : 0) |
@@ -88,19 +105,32 @@ client_stream_loop(int fd, const char *peer, struct client_chunk *up,
             {.fd = sev != 0 ? fd : -1, .events = sev},
             {.fd = down->len > 0 ? STDOUT_FILENO : -1, .events = POLLOUT},
         };
+        size_t up_len = up->len, down_len = down->len;
+        int wait = -1, rc;
         ssize_t r;
 
         if (in_eof && up->len == 0 && !shut) {
             shutdown(fd, SHUT_WR);
             shut = 1;
         }
-        if (poll(p, 3, -1) < 0) {
+        if (idle_ms > 0) {
+            int64_t left = moved + idle_ms - client_stream_now_ms();
+
+            if (left <= 0)
+                return nk__err_run(err, "no byte to or from %s for %gs", peer,
+                                   idle);
+            wait = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        rc = poll(p, 3, wait);
+        if (rc < 0) {
             if (errno == EINTR)
                 continue;
             return nk__err_run(err, "poll: %s", strerror(errno));
         }
         if (p[0].revents != 0) {
             r = client_chunk_read(up, STDIN_FILENO, 0);
+            if (r > 0)
+                moved = client_stream_now_ms();
             if (r == 0)
                 in_eof = 1;
             else if (r < 0 && errno != EAGAIN)
@@ -122,6 +152,8 @@ client_stream_loop(int fd, const char *peer, struct client_chunk *up,
             down->len == 0) {
             r = client_chunk_read(down, fd, 1);
             /* A reset ends the stream like a close: no more is coming. */
+            if (r > 0)
+                moved = client_stream_now_ms();
             if (r == 0 || (r < 0 && errno == ECONNRESET))
                 net_eof = 1;
             else if (r < 0 && errno != EAGAIN)
@@ -132,14 +164,19 @@ client_stream_loop(int fd, const char *peer, struct client_chunk *up,
             client_chunk_write(down, STDOUT_FILENO, 0) < 0 && errno != EAGAIN)
             return nk__err_run(err, "write to standard output: %s",
                                strerror(errno));
+        /* A chunk that shrank is bytes written to the socket or stdout. */
+        if (up->len < up_len || down->len < down_len)
+            moved = client_stream_now_ms();
     }
     return 0;
 }
 
 /* See client_stream.h. */
 int
-nk__client_stream(int fd, const char *peer, struct nk_err *err)
+nk__client_stream(int fd, const char *peer, double idle, struct nk_err *err)
 {
+    double ms = idle * 1000.0;
+    int idle_ms = idle <= 0 ? 0 : ms < 1 ? 1 : ms > INT_MAX ? INT_MAX : (int)ms;
     struct client_chunk up = {nk__malloc(CLIENT_PIPE_BUF), 0, 0};
     struct client_chunk down = {nk__malloc(CLIENT_PIPE_BUF), 0, 0};
     int rc = -1;
@@ -147,7 +184,7 @@ nk__client_stream(int fd, const char *peer, struct nk_err *err)
     if (up.data == NULL || down.data == NULL)
         nk__err_run(err, "out of memory");
     else
-        rc = client_stream_loop(fd, peer, &up, &down, err);
+        rc = client_stream_loop(fd, peer, idle, idle_ms, &up, &down, err);
     nk__free(up.data);
     nk__free(down.data);
     return rc;

@@ -333,6 +333,85 @@ class ErrorTest(unittest.TestCase):
                     self.assertEqual(lines[0], want)
 
 
+class StreamIdleTest(unittest.TestCase):
+    """--stream --timeout S: an idle limit, only when given."""
+
+    def start(self, *args):
+        """netkit connect with a stdin that stays open and silent."""
+        proc = subprocess.Popen([nktest.NETKIT, "connect"] + list(args),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE,
+                                env=dict(os.environ, **nktest.ISOLATED))
+
+        def stop():
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        self.addCleanup(stop)
+        return proc
+
+    @staticmethod
+    def outcome(proc):
+        """Wait for the end with stdin still open (communicate() would
+        close it, and end of input ends the pipe); return (out, err)."""
+        proc.wait(DEADLINE)
+        return proc.stdout.read(), proc.stderr.read()
+
+    def test_idle_limit(self):
+        # Nothing moves either way: after 0.5s, one netkit: line, status 1.
+        for host in HOSTS:
+            with self.subTest(host=host), PyServer(host, silent) as srv:
+                start = time.monotonic()
+                proc = self.start("--stream", "--timeout", "0.5", host,
+                                  str(srv.port))
+                out, err = self.outcome(proc)
+                took = time.monotonic() - start
+                self.assertEqual(proc.returncode, 1, err)
+                self.assertEqual(out, b"")
+                self.assertEqual(err.decode().splitlines()[-1],
+                                 "netkit: no byte to or from %s for 0.5s"
+                                 % fmt(host, srv.port))
+                self.assertGreaterEqual(took, 0.5)
+                self.assertLess(took, DEADLINE)
+
+    def test_idle_limit_restarts_on_traffic(self):
+        # The limit is on silence, not on the whole session: bytes that keep
+        # coming (every 0.1s, six times) keep the pipe open past 0.5s, then
+        # it ends 0.5s after the last one.
+        def trickle(conn, srv):
+            for i in range(6):
+                conn.sendall(b"%d" % i)
+                time.sleep(0.1)
+            silent(conn, srv)
+
+        for host in HOSTS:
+            with self.subTest(host=host), PyServer(host, trickle) as srv:
+                start = time.monotonic()
+                proc = self.start("--stream", "--timeout", "0.5", host,
+                                  str(srv.port))
+                out, err = self.outcome(proc)
+                self.assertEqual(proc.returncode, 1, err)
+                self.assertEqual(out, b"012345")
+                self.assertGreaterEqual(time.monotonic() - start, 1.0)
+
+    def test_no_limit_without_timeout(self):
+        # Without --timeout a silent pipe stays open, past the 5s that
+        # --timeout means for replies.  The behaviour under test is "does
+        # not exit", so this waits, bounded, for both hosts at once.
+        servers = [PyServer(host, silent) for host in HOSTS]
+        for srv in servers:
+            self.addCleanup(srv.close)
+        procs = [self.start("--stream", host, str(srv.port))
+                 for host, srv in zip(HOSTS, servers)]
+        end = time.monotonic() + 5.5
+        for proc in procs:
+            try:
+                proc.wait(max(0, end - time.monotonic()))
+                self.fail("exited: %r" % (self.outcome(proc),))
+            except subprocess.TimeoutExpired:
+                pass
+
+
 @unittest.skipUnless(shutil.which("socat"), "needs socat")
 class StreamTest(unittest.TestCase):
     """--stream is a byte pipe: socat echoes back exactly what it gets."""
