@@ -1,14 +1,19 @@
 /* loader.c -- plugin search, dlopen and checks.  See loader.h. */
 #include "plugin/loader.h"
 
+#include <sys/stat.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/log.h"
 #include "config/value.h"
 
 #ifndef NK_PLUGIN_INSTALL_DIR
@@ -137,12 +142,167 @@ loader_check(struct nk__plugin *p, struct nk_err *err)
     return 0;
 }
 
+/* ---- safe loading -------------------------------------------------------
+ *
+ * Code is loaded only from a file that nobody but root and the running user
+ * could have written, in a directory chain nobody else could have changed.
+ * The file is opened once; the checks look at that open descriptor (fstat)
+ * and at the directories of the path it really has (readlink on
+ * /proc/self/fd), and dlopen loads the same descriptor through
+ * /proc/self/fd/N, so nothing can be swapped between check and load.
+ */
+
+/* Who may own a plugin file or one of its directories: root or us. */
+static int
+loader_owner_ok(uid_t uid)
+{
+    return uid == 0 || uid == geteuid();
+}
+
+/*
+ * Check one file or directory; 0, or -1 with `why` saying what is wrong and
+ * how to fix it.  `parent` is set for the directories above the one that
+ * holds the plugin: one of them may be a root-owned sticky directory such
+ * as /tmp (1777), where nobody can rename or delete what another user owns.
+ * The directory that holds the plugin itself may not be writable by others,
+ * sticky or not.
+ */
+static int
+loader_safe_one(const char *path, const struct stat *st, int parent, char *why,
+                size_t size)
+{
+    unsigned mode = (unsigned)st->st_mode & 07777;
+
+    if (!loader_owner_ok(st->st_uid)) {
+        const struct passwd *pw = getpwuid(geteuid());
+        char me[64], owner[64];
+
+        /* getpwuid's answer lives in one static buffer: copy each. */
+        snprintf(me, sizeof(me), "%s", pw != NULL ? pw->pw_name : "root");
+        pw = getpwuid(st->st_uid);
+        snprintf(owner, sizeof(owner), "%s",
+                 pw != NULL ? pw->pw_name : "another user");
+        snprintf(why, size,
+                 "%s is owned by %s (uid %u), not by root%s; run chown %s %s",
+                 path, owner, (unsigned)st->st_uid,
+                 geteuid() == 0 ? "" : " or you", me, path);
+        return -1;
+    }
+    if ((mode & (S_IWGRP | S_IWOTH)) == 0)
+        return 0;
+    if (parent && S_ISDIR(st->st_mode) && (mode & S_ISVTX) && st->st_uid == 0)
+        return 0;
+    snprintf(why, size, "%s is %s-writable (mode %04o); run chmod go-w %s",
+             path, (mode & S_IWOTH) ? "world" : "group", mode, path);
+    return -1;
+}
+
+/* Check every directory from the one holding `file` (an absolute path
+ * without symbolic links) up to /. */
+static int
+loader_safe_dirs(const char *file, char *why, size_t size)
+{
+    char dir[PATH_MAX], *slash;
+    struct stat st;
+    int parent = 0;
+
+    snprintf(dir, sizeof(dir), "%s", file);
+    for (;;) {
+        slash = strrchr(dir, '/');
+        if (slash == NULL)
+            return 0;
+        if (slash == dir)
+            slash[1] = '\0'; /* the root itself */
+        else
+            *slash = '\0';
+        if (stat(dir, &st) < 0) {
+            snprintf(why, size, "cannot check %s: %s", dir, strerror(errno));
+            return -1;
+        }
+        if (loader_safe_one(dir, &st, parent, why, size) < 0)
+            return -1;
+        if (strcmp(dir, "/") == 0)
+            return 0;
+        parent = 1;
+    }
+}
+
+/*
+ * Open `path` for loading: a regular file that passes loader_safe_one, in
+ * directories that pass it too.  A symbolic link is followed; the checks
+ * apply to its target and its target's directories, and to the directories
+ * of the link itself.  Returns the descriptor, or -1 with err set.
+ */
+static int
+loader_safe_open(const char *path, struct nk_err *err)
+{
+    char link[64], real[PATH_MAX], why[PATH_MAX + 160];
+    struct stat st, lst;
+    ssize_t n;
+    int fd;
+
+    /* O_NONBLOCK: a FIFO named NAME.so must not hang the open. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return nk__err_set(err, "cannot open plugin %s: %s", path,
+                           strerror(errno));
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    if (fstat(fd, &st) < 0) {
+        snprintf(why, sizeof(why), "cannot check it: %s", strerror(errno));
+        goto refuse;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, sizeof(why), "not a regular file");
+        goto refuse;
+    }
+    n = readlink(link, real, sizeof(real) - 1);
+    if (n <= 0 || real[0] != '/') {
+        snprintf(why, sizeof(why), "cannot tell where it lives (%s: %s)", link,
+                 n < 0 ? strerror(errno) : "not a path");
+        goto refuse;
+    }
+    real[n] = '\0';
+    if (loader_safe_one(real, &st, 0, why, sizeof(why)) < 0 ||
+        loader_safe_dirs(real, why, sizeof(why)) < 0)
+        goto refuse;
+    /* A link: whoever could change the link could change what is loaded. */
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        char dir[PATH_MAX], rdir[PATH_MAX], *slash;
+
+        snprintf(dir, sizeof(dir), "%s", path);
+        slash = strrchr(dir, '/');
+        if (slash == NULL)
+            snprintf(dir, sizeof(dir), ".");
+        else if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        if (realpath(dir, rdir) != NULL) {
+            size_t len = strlen(rdir);
+            /* loader_safe_dirs checks the directories of a file: name one
+             * inside rdir. */
+            if (len + 3 < sizeof(rdir)) {
+                memcpy(rdir + len, "/x", 3);
+                if (loader_safe_dirs(rdir, why, sizeof(why)) < 0)
+                    goto refuse;
+            }
+        }
+    }
+    return fd;
+refuse:
+    close(fd);
+    return nk__err_set(err, "plugin %s refused: %s", path, why);
+}
+
 int
 nk__plugin_open_path(const char *path, const char *name,
                      struct nk__plugin **out, struct nk_err *err)
 {
     struct nk__plugin *p = nk__calloc(1, sizeof(*p));
+    char link[64];
 
+    if (p != NULL)
+        p->fd = -1;
     /* The record exists before dlopen so that every failure path below
      * closes the handle through nk__plugin_close. */
     if (p == NULL || (p->name = nk__strdup(name)) == NULL ||
@@ -150,13 +310,23 @@ nk__plugin_open_path(const char *path, const char *name,
         nk__plugin_close(p);
         return nk__err_set(err, "out of memory loading plugin %s", name);
     }
-    p->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    p->fd = loader_safe_open(path, err);
+    if (p->fd < 0) {
+        nk__plugin_close(p);
+        return -1;
+    }
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", p->fd);
+    p->handle = dlopen(link, RTLD_NOW | RTLD_LOCAL);
     if (p->handle == NULL) {
         const char *why = dlerror();
-        size_t plen = strlen(path);
-        /* glibc's message starts with the path: do not say it twice. */
-        if (strncmp(why, path, plen) == 0 && strncmp(why + plen, ": ", 2) == 0)
-            why += plen + 2;
+        size_t llen = strlen(link);
+        /* glibc's message starts with the name it was given: say the
+         * plugin's path instead, and the rest verbatim. */
+        if (why == NULL)
+            why = "unknown dlopen error";
+        else if (strncmp(why, link, llen) == 0 &&
+                 strncmp(why + llen, ": ", 2) == 0)
+            why += llen + 2;
         nk__err_set(err, "cannot load plugin %s: %s", path, why);
         nk__plugin_close(p);
         return -1;
@@ -167,25 +337,58 @@ nk__plugin_open_path(const char *path, const char *name,
     return 0;
 }
 
-int
-nk__plugin_open(const char *name, const struct nk__strlist *dirs,
-                struct nk__plugin **out, struct nk_err *err)
+/* Are a and b the same file (a directory listed twice, or an install dir
+ * reached by two paths)? */
+static int
+loader_same_file(const char *a, const char *b)
 {
-    char path[PATH_MAX], looked[400] = "";
+    struct stat sa, sb;
+
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+int
+nk__plugin_find(const char *name, const struct nk__strlist *dirs, char *path,
+                size_t size, struct nk_err *err)
+{
+    char looked[400] = "", other[PATH_MAX];
     size_t used = 0;
 
     if (*name == '\0' || strchr(name, '/') != NULL)
         return nk__err_set(err, "bad plugin name '%s'", name);
     for (size_t i = 0; i < dirs->n; i++) {
-        snprintf(path, sizeof(path), "%s/%s.so", dirs->items[i], name);
-        if (access(path, F_OK) == 0)
-            return nk__plugin_open_path(path, name, out, err);
+        snprintf(path, size, "%s/%s.so", dirs->items[i], name);
+        if (access(path, F_OK) == 0) {
+            /* The first wins; another copy later in the path is a warning,
+             * since the user may be editing the one that is not used. */
+            for (size_t j = i + 1; j < dirs->n; j++) {
+                snprintf(other, sizeof(other), "%s/%s.so", dirs->items[j],
+                         name);
+                if (access(other, F_OK) == 0 && !loader_same_file(path, other))
+                    nk__log(NK_LOG_WARN,
+                            "plugin '%s' is in %s and in %s; using %s", name,
+                            path, other, path);
+            }
+            return 0;
+        }
         if (used < sizeof(looked))
             used += (size_t)snprintf(looked + used, sizeof(looked) - used,
                                      "%s%s", i ? ", " : "", dirs->items[i]);
     }
     return nk__err_set(err, "plugin '%s' not found (looked in: %s)", name,
                        looked);
+}
+
+int
+nk__plugin_open(const char *name, const struct nk__strlist *dirs,
+                struct nk__plugin **out, struct nk_err *err)
+{
+    char path[PATH_MAX];
+
+    if (nk__plugin_find(name, dirs, path, sizeof(path), err) < 0)
+        return -1;
+    return nk__plugin_open_path(path, name, out, err);
 }
 
 void
@@ -195,8 +398,16 @@ nk__plugin_close(struct nk__plugin *p)
 
     if (p == NULL)
         return;
-    if (p->handle != NULL && (keep == NULL || strcmp(keep, "1") != 0))
-        dlclose(p->handle);
+    if (keep != NULL && strcmp(keep, "1") == 0 && p->handle != NULL) {
+        /* Kept mapped: keep its descriptor too, so that no later plugin
+         * opened on the same number is taken for this one by dlopen, which
+         * knows objects by the name they were loaded under. */
+    } else {
+        if (p->handle != NULL)
+            dlclose(p->handle);
+        if (p->fd >= 0)
+            close(p->fd);
+    }
     nk__free(p->name);
     nk__free(p->path);
     nk__free(p);

@@ -5,9 +5,17 @@
  * plugin_path (both colon-separated), the installed plugin directory, then
  * "plugins/" next to the netkit binary (the build tree).
  *
- * All checks live in nk__plugin_open(), in order: dlopen, entry symbol, ABI
- * major (exact), ABI minor (<= host), struct size, name == basename,
- * required callbacks.  Any failure dlcloses and explains in one line.
+ * All checks live in nk__plugin_open_path(), in order:
+ *   - safety: the file (a symbolic link is followed) is a regular file owned
+ *     by root or the running user and not writable by group or others, and
+ *     so is every directory above it up to /, except that a directory above
+ *     the plugin's own may be a root-owned sticky one such as /tmp;
+ *   - dlopen (RTLD_NOW | RTLD_LOCAL) of the very descriptor that was
+ *     checked, through /proc/self/fd/N;
+ *   - entry symbol, ABI major (exact), ABI minor (<= host), struct size,
+ *     name == basename, required callbacks.
+ * Any failure closes what was opened and explains in one line, naming the
+ * path and, for an unsafe file, the command that fixes it.
  */
 #ifndef NK_CORE_LOADER_H
 #define NK_CORE_LOADER_H
@@ -23,12 +31,19 @@ struct nk__plugin {
     char *name;
     char *path;
     void *handle; /* dlopen handle; closed by nk__plugin_close */
+    int fd;       /* the checked file, open while the object is loaded */
     const struct nk_plugin *desc;
     size_t nopts; /* rows in desc->options */
 };
 
 /* Fill dirs with the plugin search path, in order. */
 int nk__plugin_dirs(const struct nk__settings *s, struct nk__strlist *dirs);
+
+/* The path of NAME.so in the first of dirs that has it, into path.  A copy
+ * in a later directory (another file) is logged as a warning naming both.
+ * An unknown name lists where it looked (status 2). */
+int nk__plugin_find(const char *name, const struct nk__strlist *dirs,
+                    char *path, size_t size, struct nk_err *err);
 
 /* Find NAME.so in dirs and load it.  An unknown name lists where it looked:
  * "plugin 'nope' not found (looked in: a, b, c)" (status 2). */

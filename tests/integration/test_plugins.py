@@ -1,0 +1,133 @@
+"""`netkit plugins` and the loader's refusals, as a user sees them.
+
+Each refusal is one `netkit:` line on stderr naming the file and the fix,
+with exit status 2.  Plugins are copied into private temporary directories
+(0700 under the root-owned, sticky /tmp), whose modes and owners the tests
+then break one at a time.
+
+Environment: NK_BUILDDIR (the main build tree, for the fixtures), plus
+nktest's NETKIT and NK_SRCDIR.
+"""
+import os
+import shutil
+import tempfile
+import unittest
+
+import nktest
+from nktest import SRCDIR
+
+BUILDDIR = os.environ.get("NK_BUILDDIR") or os.path.join(SRCDIR, "build")
+FIXTURES = os.path.join(BUILDDIR, "tests", "fixtures", "plugins")
+CRASHERS = os.path.join(BUILDDIR, "tests", "fixtures", "crashers")
+
+
+class PluginDir:
+    """A private directory holding copies of fixtures."""
+
+    def __init__(self, *names):
+        self.dir = tempfile.mkdtemp(prefix="netkit-plugins-")
+        for n in names:
+            self.add(n)
+
+    def add(self, name, src=FIXTURES):
+        path = os.path.join(self.dir, name + ".so")
+        shutil.copyfile(os.path.join(src, name + ".so"), path)
+        os.chmod(path, 0o644)
+        return path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RefusalTest(unittest.TestCase):
+    def assert_refused(self, args, want):
+        r = nktest.run(*args)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr.decode(), "netkit: " + want + "\n")
+
+    def test_world_writable_file(self):
+        with PluginDir("good") as d:
+            so = os.path.join(d.dir, "good.so")
+            os.chmod(so, 0o666)
+            self.assert_refused(
+                ["plugins", "-L", d.dir, "good"],
+                "plugin %s refused: %s is world-writable (mode 0666); run "
+                "chmod go-w %s" % (so, so, so))
+            # serve refuses it the same way, before any socket opens.
+            self.assert_refused(
+                ["serve", "-L", d.dir, "-p", "good", "-P", "0"],
+                "plugin %s refused: %s is world-writable (mode 0666); run "
+                "chmod go-w %s" % (so, so, so))
+
+    def test_world_writable_dir(self):
+        with PluginDir("good") as d:
+            so = os.path.join(d.dir, "good.so")
+            os.chmod(d.dir, 0o1777)
+            self.assert_refused(
+                ["plugins", "-L", d.dir, "good"],
+                "plugin %s refused: %s is world-writable (mode 1777); run "
+                "chmod go-w %s" % (so, d.dir, d.dir))
+
+    @unittest.skipUnless(os.geteuid() == 0, "only root can give files away")
+    def test_other_owner(self):
+        with PluginDir("good") as d:
+            so = os.path.join(d.dir, "good.so")
+            os.chown(so, 65534, 65534)
+            self.assert_refused(
+                ["plugins", "-L", d.dir, "good"],
+                "plugin %s refused: %s is owned by nobody (uid 65534), not "
+                "by root; run chown root %s" % (so, so, so))
+
+    def test_symlink_to_writable_target(self):
+        with PluginDir("good") as d, PluginDir() as t:
+            target = t.add("good")
+            os.chmod(target, 0o646)
+            link = os.path.join(d.dir, "good.so")
+            os.unlink(link)
+            os.symlink(target, link)
+            self.assert_refused(
+                ["plugins", "-L", d.dir, "good"],
+                "plugin %s refused: %s is world-writable (mode 0646); run "
+                "chmod go-w %s" % (link, target, target))
+
+    def test_abi_and_entry(self):
+        # The loader's own checks, through the command line.
+        r = nktest.run("plugins", "-L", FIXTURES, "newminor")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertRegex(r.stderr.decode(),
+                         r"^netkit: plugin %s/newminor\.so: needs plugin ABI "
+                         r"(\d+)\.\d+, this netkit has \1\.\d+\n$"
+                         % FIXTURES)
+        r = nktest.run("plugins", "-L", FIXTURES, "badabi")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertRegex(r.stderr.decode(),
+                         r"^netkit: plugin %s/badabi\.so: built for plugin "
+                         r"ABI \d+, this netkit speaks \d+\n$" % FIXTURES)
+        self.assert_refused(
+            ["plugins", "-L", FIXTURES, "noentry"],
+            "plugin %s/noentry.so: not a netkit plugin (no nk_plugin_entry "
+            "symbol)" % FIXTURES)
+
+    def test_duplicate_name_warns(self):
+        # Two copies: the first directory wins, and both are named.
+        with PluginDir("good") as a, PluginDir("good") as b:
+            first = os.path.join(a.dir, "good.so")
+            second = os.path.join(b.dir, "good.so")
+            r = nktest.run("plugins", "-L", a.dir, "-L", b.dir, "good")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(first.encode(), r.stdout)
+            self.assertEqual(
+                r.stderr.decode(),
+                "[!] plugin 'good' is in %s and in %s; using %s\n"
+                % (first, second, first))
+            # One directory given twice is one file: no warning.
+            r = nktest.run("plugins", "-L", a.dir, "-L", a.dir, "good")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr, b"")
+
+
+if __name__ == "__main__":
+    nktest.main()
