@@ -25,17 +25,14 @@ static int
 run_plugins(struct nk__settings *s, struct nk_err *err)
 {
     struct nk__strlist dirs = {0};
-    struct nk__plugin *p;
     int rc = 0;
 
     if (nk__plugin_dirs(s, &dirs) < 0)
         return nk__err_set(err, "out of memory");
     if (s->plugins_name == NULL)
         nk__plugin_print_list(&dirs, stdout);
-    else if ((rc = nk__plugin_open(s->plugins_name, &dirs, &p, err)) == 0) {
-        nk__plugin_print_options(p, stdout);
-        nk__plugin_close(p);
-    }
+    else
+        rc = nk__plugin_describe(s->plugins_name, &dirs, stdout, err);
     nk__strlist_free(&dirs);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "config/value.h"
+#include "plugin/child.h"
 
 #ifndef NK_PLUGIN_INSTALL_DIR
 #define NK_PLUGIN_INSTALL_DIR "/usr/local/lib/netkit/plugins"
@@ -572,16 +573,6 @@ loader_transports(unsigned t)
                                     : "-";
 }
 
-/* Is NAME.so already listed (an earlier directory shadows a later one)? */
-static int
-loader_seen(const struct nk__strlist *seen, const char *name)
-{
-    for (size_t i = 0; i < seen->n; i++)
-        if (strcmp(seen->items[i], name) == 0)
-            return 1;
-    return 0;
-}
-
 /* Only NAME.so entries interest `netkit plugins`. */
 static int
 loader_is_so(const struct dirent *de)
@@ -591,25 +582,111 @@ loader_is_so(const struct dirent *de)
     return len > 3 && strcmp(de->d_name + len - 3, ".so") == 0;
 }
 
-/* Print one plugin file's line: usable or why not. */
-static void
-loader_print_one(const char *dir, const char *file, const char *name, FILE *out)
+/* ---- inspecting in a child process -------------------------------------
+ *
+ * Loading a plugin runs its code (constructors, the entry function).  The
+ * listing commands load each candidate in a child process, which writes
+ * back what it found; a plugin that crashes, hangs or exits while loading
+ * is then one line of the listing, not the end of it.
+ */
+
+/* How long one child may take to load and describe a plugin. */
+#define LOADER_INSPECT_TIMEOUT 10.0
+
+/* What a child's work returns. */
+enum { LOADER_LOADED = 0, LOADER_REFUSED = 1 };
+
+struct loader_inspect {
+    const char *path, *name;
+    void (*print)(const struct nk__plugin *p, FILE *out);
+};
+
+/* In the child: load, then print the description or the refusal. */
+static int
+loader_inspect_child(void *arg, FILE *out)
 {
+    const struct loader_inspect *in = arg;
     struct nk__plugin *p;
     struct nk_err err;
-    char path[PATH_MAX];
 
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    if (nk__plugin_open_path(path, name, &p, &err) < 0) {
-        fprintf(out, "%-12s %-8s %-10s (unusable: %s)\n", name, "-", "-",
+    if (nk__plugin_open_path(in->path, in->name, &p, &err) < 0) {
+        fputs(err.msg, out);
+        return LOADER_REFUSED;
+    }
+    in->print(p, out);
+    return LOADER_LOADED;
+}
+
+/*
+ * Load path in a child and have it print with `print`.  Returns 0 with the
+ * child's text in *text, or -1 with err saying why the plugin cannot be
+ * used (its refusal, or how it died).  *text is NULL or for nk__free.
+ */
+static int
+loader_inspect(const char *path, const char *name,
+               void (*print)(const struct nk__plugin *, FILE *), char **text,
+               struct nk_err *err)
+{
+    struct loader_inspect in = {path, name, print};
+    char why[200];
+    int rc = nk__child_run(loader_inspect_child, &in, LOADER_INSPECT_TIMEOUT,
+                           text, why, sizeof(why));
+
+    if (rc == LOADER_LOADED)
+        return 0;
+    if (rc == LOADER_REFUSED) {
+        /* The child's refusal is already one line naming the path. */
+        nk__err_set(err, "%s", *text != NULL ? *text : "refused");
+    } else if (rc < 0 && strncmp(why, "crashed ", 8) == 0) {
+        /* "crashed (signal 11, ...)" */
+        nk__err_set(err, "plugin %s: crashed while loading %s", path, why + 8);
+    } else if (rc < 0) {
+        nk__err_set(err, "plugin %s: %s while loading", path, why);
+    } else {
+        nk__err_set(err, "plugin %s: unexpected result %d while loading", path,
+                    rc);
+    }
+    nk__free(*text);
+    *text = NULL;
+    return -1;
+}
+
+/* One line of the listing for a plugin that loaded. */
+static void
+loader_print_line(const struct nk__plugin *p, FILE *out)
+{
+    fprintf(out, "%-12s %-8s %-10s %s\n%-32s %s\n", p->name,
+            p->desc->version ? p->desc->version : "-",
+            loader_transports(p->desc->transports),
+            p->desc->summary ? p->desc->summary : "", "", p->path);
+}
+
+/* Print one plugin file's line: usable, or why not. */
+static void
+loader_print_one(const char *path, const char *name, FILE *out)
+{
+    struct nk_err err;
+    char *text;
+
+    if (loader_inspect(path, name, loader_print_line, &text, &err) < 0) {
+        fprintf(out, "%-12s %-8s %-10s (refused: %s)\n", name, "-", "-",
                 err.msg);
         return;
     }
-    fprintf(out, "%-12s %-8s %-10s %s\n%-32s %s\n", name,
-            p->desc->version ? p->desc->version : "-",
-            loader_transports(p->desc->transports),
-            p->desc->summary ? p->desc->summary : "", "", path);
-    nk__plugin_close(p);
+    fputs(text != NULL ? text : "", out);
+    nk__free(text);
+}
+
+/* The path listed earlier under the same name, or NULL. */
+static const char *
+loader_seen(const struct nk__strlist *seen, const char *file)
+{
+    for (size_t i = 0; i < seen->n; i++) {
+        const char *base = strrchr(seen->items[i], '/');
+        if (strcmp(base != NULL ? base + 1 : seen->items[i], file) == 0)
+            return seen->items[i];
+    }
+    return NULL;
 }
 
 int
@@ -617,7 +694,8 @@ nk__plugin_print_list(const struct nk__strlist *dirs, FILE *out)
 {
     struct nk__strlist seen = {0};
     struct dirent **ents;
-    char name[256];
+    char name[256], path[PATH_MAX];
+    const char *first;
     int rc = 0;
 
     fprintf(out, "%-12s %-8s %-10s %s\n", "NAME", "VERSION", "TRANSPORT",
@@ -628,16 +706,26 @@ nk__plugin_print_list(const struct nk__strlist *dirs, FILE *out)
 
         for (int j = 0; j < n; j++) {
             size_t len = strlen(ents[j]->d_name) - 3;
-            if (len < sizeof(name)) {
+
+            snprintf(path, sizeof(path), "%s/%s", dirs->items[i],
+                     ents[j]->d_name);
+            first = loader_seen(&seen, ents[j]->d_name);
+            if (len >= sizeof(name)) {
+                /* Not a name netkit could be asked for. */
+            } else if (first == NULL) {
                 memcpy(name, ents[j]->d_name, len);
                 name[len] = '\0';
-                /* An earlier directory shadows a later one. */
-                if (!loader_seen(&seen, name)) {
-                    if (nk__strlist_add(&seen, name) < 0)
-                        rc = NK_ENOMEM;
-                    loader_print_one(dirs->items[i], ents[j]->d_name, name,
-                                     out);
-                }
+                if (nk__strlist_add(&seen, path) < 0)
+                    rc = NK_ENOMEM;
+                loader_print_one(path, name, out);
+            } else if (!loader_same_file(first, path)) {
+                /* An earlier directory shadows a later one: say so. */
+                memcpy(name, ents[j]->d_name, len);
+                name[len] = '\0';
+                fprintf(out,
+                        "%-12s %-8s %-10s (not used: %s comes first)\n"
+                        "%-32s %s\n",
+                        name, "-", "-", first, "", path);
             }
             free(ents[j]);
         }
@@ -646,6 +734,20 @@ nk__plugin_print_list(const struct nk__strlist *dirs, FILE *out)
     }
     nk__strlist_free(&seen);
     return rc;
+}
+
+int
+nk__plugin_describe(const char *name, const struct nk__strlist *dirs, FILE *out,
+                    struct nk_err *err)
+{
+    char path[PATH_MAX], *text;
+
+    if (nk__plugin_find(name, dirs, path, sizeof(path), err) < 0 ||
+        loader_inspect(path, name, nk__plugin_print_options, &text, err) < 0)
+        return -1;
+    fputs(text != NULL ? text : "", out);
+    nk__free(text);
+    return 0;
 }
 
 static const char *

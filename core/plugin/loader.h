@@ -96,8 +96,21 @@ int nk__plugin_check_cli_opts(struct nk__plugin *const *plugins, size_t n,
 /* The option name nearest to key (for "did you mean"), or NULL. */
 const char *nk__plugin_suggest(const struct nk__plugin *p, const char *key);
 
-/* `netkit plugins`: one line per plugin found in dirs. */
+/*
+ * `netkit plugins`: one entry per NAME.so found in dirs.  Each candidate is
+ * loaded in a child process (see child.h), so that no plugin code runs in
+ * this one: a plugin that is refused, crashes, hangs or exits while loading
+ * is listed with the reason ("(refused: plugin P: crashed while loading
+ * (signal 11, Segmentation fault))").  A name that an earlier directory
+ * already provided is listed as not used.
+ */
 int nk__plugin_print_list(const struct nk__strlist *dirs, FILE *out);
+
+/* `netkit plugins NAME`: find NAME, load it in a child process and print
+ * its options (nk__plugin_print_options) to out; or -1 with err saying why
+ * it cannot be used (status 2). */
+int nk__plugin_describe(const char *name, const struct nk__strlist *dirs,
+                        FILE *out, struct nk_err *err);
 
 /* `netkit plugins NAME`: the plugin and its options. */
 void nk__plugin_print_options(const struct nk__plugin *p, FILE *out);

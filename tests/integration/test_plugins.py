@@ -18,7 +18,6 @@ from nktest import SRCDIR
 
 BUILDDIR = os.environ.get("NK_BUILDDIR") or os.path.join(SRCDIR, "build")
 FIXTURES = os.path.join(BUILDDIR, "tests", "fixtures", "plugins")
-CRASHERS = os.path.join(BUILDDIR, "tests", "fixtures", "crashers")
 
 
 class PluginDir:
@@ -127,6 +126,53 @@ class RefusalTest(unittest.TestCase):
             r = nktest.run("plugins", "-L", a.dir, "-L", a.dir, "good")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stderr, b"")
+
+
+class ListingTest(unittest.TestCase):
+    """Every candidate is loaded in a child process: nothing a plugin does
+    while loading can take the listing down."""
+
+    def test_crashing_constructor(self):
+        with PluginDir("crashsegv", "crashabort", "good", "noentry") as d:
+            nk = os.path.join(d.dir, "notelf.so")
+            with open(nk, "w") as f:
+                f.write("not a shared object; longer than an ELF header, so "
+                        "that dlopen reads it and says why it is not one\n")
+            r = nktest.run("plugins", "-L", d.dir)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = r.stdout.decode()
+            self.assertRegex(out, r"\ncrashsegv +- +- +\(refused: plugin "
+                             r"\S+/crashsegv\.so: crashed while loading "
+                             r"\(signal 11, ")
+            self.assertRegex(out, r"\ncrashabort +- +- +\(refused: plugin "
+                             r"\S+/crashabort\.so: crashed while loading "
+                             r"\(signal 6, ")
+            self.assertRegex(out, r"\nnoentry +- +- +\(refused: plugin \S+: "
+                             r"not a netkit plugin")
+            self.assertRegex(out, r"\nnotelf +- +- +\(refused: cannot load "
+                             r"plugin \S+: invalid ELF header\)")
+            # The ones after the crashes are still listed.
+            self.assertRegex(out, r"\ngood +1\.2\.3 +tcp,udp +loader")
+            self.assertRegex(out, r"\nraw +1\.0\.0 ")
+
+    def test_describe_crashing(self):
+        # `netkit plugins NAME` on a crashing plugin: one line, status 2.
+        with PluginDir("crashsegv") as d:
+            so = os.path.join(d.dir, "crashsegv.so")
+            r = nktest.run("plugins", "-L", d.dir, "crashsegv")
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertEqual(r.stdout, b"")
+            self.assertEqual(r.stderr.decode(),
+                             "netkit: plugin %s: crashed while loading "
+                             "(signal 11, Segmentation fault)\n" % so)
+
+    def test_shadowed_listed(self):
+        with PluginDir("good") as a, PluginDir("good") as b:
+            r = nktest.run("plugins", "-L", a.dir, "-L", b.dir)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("good         -        -          (not used: "
+                          "%s/good.so comes first)\n" % a.dir,
+                          r.stdout.decode())
 
 
 if __name__ == "__main__":

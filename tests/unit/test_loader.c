@@ -985,10 +985,19 @@ test_loader_print_list(void **state)
     assert_non_null(strstr(text, "\nudponly      0.0.1    udp        "));
     assert_non_null(strstr(text, "\nraw          1.0.0    tcp,udp    "));
     assert_non_null(strstr(text, " " BUILT "/framed.so\n"));
-    assert_non_null(strstr(text, "(unusable: plugin " FIX "/nocb.so: missing "
+    assert_non_null(strstr(text, "(refused: plugin " FIX "/nocb.so: missing "
                                  "required callback 'decode'"));
     assert_non_null(
-        strstr(text, "(unusable: cannot load plugin " FIX "/notelf.so: "));
+        strstr(text, "(refused: cannot load plugin " FIX "/notelf.so: "));
+    /* Constructors that crash are loaded in a child process: the listing
+     * goes on, and says how they died. */
+    assert_non_null(strstr(text, "\ncrashsegv    -        -          "
+                                 "(refused: plugin " FIX "/crashsegv.so: "
+                                 "crashed while loading (signal 11, "));
+    assert_non_null(strstr(text, "\ncrashabort   -        -          "
+                                 "(refused: plugin " FIX "/crashabort.so: "
+                                 "crashed while loading (signal 6, "));
+    assert_non_null(strstr(text, "\nwrap "));
     /* A directory listed twice does not list its plugins twice. */
     assert_int_equal(count_of(text, "\ngood "), 1);
     free(c.text);
