@@ -42,8 +42,10 @@ static char cli_why[160];
 static const char *
 cli_kv(struct nk__kvlist *l, const char *arg, const char *what)
 {
-    const char *eq = strchr(arg, '=');
-    char key[128];
+    const char *eq = strchr(arg, '='), *why;
+    char key[128], *val;
+    size_t len;
+    int rc;
 
     if (eq == NULL || eq == arg || (size_t)(eq - arg) >= sizeof(key)) {
         snprintf(cli_why, sizeof(cli_why), "expected %s", what);
@@ -51,9 +53,14 @@ cli_kv(struct nk__kvlist *l, const char *arg, const char *what)
     }
     memcpy(key, arg, (size_t)(eq - arg));
     key[eq - arg] = '\0';
-    if (nk__kvlist_add(l, key, eq + 1, strlen(eq + 1), NULL, 0) < 0)
-        return "out of memory";
-    return NULL;
+    /* The same rule as a config value: "quoted" with escapes, or as is. */
+    if ((why = nk__unquote(eq + 1, &val, &len)) != NULL) {
+        snprintf(cli_why, sizeof(cli_why), "%s: %s", key, why);
+        return cli_why;
+    }
+    rc = nk__kvlist_add(l, key, val, len, NULL, 0);
+    nk__free(val);
+    return rc < 0 ? "out of memory" : NULL;
 }
 
 static const char *

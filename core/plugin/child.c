@@ -29,8 +29,8 @@ child_now(void)
 static void
 child_main(nk__child_fn fn, void *arg, int wfd)
 {
-    static const int crash[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT,
-                                SIGTRAP, SIGSYS};
+    static const int crash[] = {SIGSEGV, SIGBUS,  SIGFPE, SIGILL,
+                                SIGABRT, SIGTRAP, SIGSYS};
     struct rlimit no_core = {0, 0};
     FILE *out;
     int rc;

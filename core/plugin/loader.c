@@ -520,6 +520,22 @@ loader_set_value(const struct nk__plugin *p, const struct nk__kv *kv,
     return 0;
 }
 
+const char *
+nk__plugin_default(const struct nk_option *o, struct nk_value *v)
+{
+    const char *why;
+    char *text;
+    size_t len;
+
+    /* A default is written as a user would write the value: the same
+     * quoting rule as -O and the config file. */
+    if ((why = nk__unquote(o->def != NULL ? o->def : "", &text, &len)) != NULL)
+        return why;
+    why = nk__parse_option(o, text, len, v);
+    nk__free(text);
+    return why;
+}
+
 int
 nk__plugin_values(const struct nk__plugin *p, const struct nk__kvlist *conf,
                   const struct nk__kvlist *cli, struct nk_value **out,
@@ -532,9 +548,7 @@ nk__plugin_values(const struct nk__plugin *p, const struct nk__kvlist *conf,
     if (vals == NULL)
         return nk__err_set(err, "out of memory");
     for (size_t i = 0; i < p->nopts; i++) {
-        why = nk__parse_option(&o[i], o[i].def ? o[i].def : "",
-                               o[i].def ? strlen(o[i].def) : 0, &vals[i]);
-        if (why != NULL) {
+        if ((why = nk__plugin_default(&o[i], &vals[i])) != NULL) {
             nk__plugin_values_free(p, vals);
             return nk__err_set(err, "plugin %s: bad default for %s: %s",
                                p->name, o[i].name, why);
@@ -759,8 +773,9 @@ loader_type_name(const struct nk_option *o, char *buf, size_t size)
     case NK_OPT_BOOL:
         return "bool";
     case NK_OPT_ENUM:
-        snprintf(buf, size, "%s", o->choices);
-        return buf;
+        /* The choices go in the help column: a long list would push every
+         * column after it out of line. */
+        return "enum";
     case NK_OPT_INT:
         snprintf(buf, size, "int %lld..%lld", o->min, o->max);
         return buf;
@@ -771,11 +786,41 @@ loader_type_name(const struct nk_option *o, char *buf, size_t size)
     return "?";
 }
 
+/* An option's default as a user would write it: a string in quotes with
+ * escapes (so blanks and control bytes show), anything else as is. */
+static void
+loader_default_text(const struct nk_option *o, char *buf, size_t size)
+{
+    struct nk_value v;
+
+    if (nk__plugin_default(o, &v) != NULL) {
+        snprintf(buf, size, "%s", o->def != NULL ? o->def : "");
+        return;
+    }
+    if (o->type == NK_OPT_STRING)
+        nk__quote(v.str, v.len, buf, size);
+    else
+        snprintf(buf, size, "%s", v.str);
+    nk__free((char *)v.str);
+}
+
+/* The widest of `min` and a column's cells, at most `max`. */
+static int
+loader_width(int cur, const char *cell, int max)
+{
+    int n = (int)strlen(cell);
+
+    if (n > max)
+        n = max;
+    return n > cur ? n : cur;
+}
+
 void
 nk__plugin_print_options(const struct nk__plugin *p, FILE *out)
 {
     const struct nk_option *o = p->desc->options;
-    char type[64];
+    int wname = 6, wtype = 4, wdef = 7; /* the headings */
+    char type[64], def[64];
 
     fprintf(out, "%s %s (%s): %s\n%s\n\n", p->name,
             p->desc->version ? p->desc->version : "-",
@@ -785,15 +830,32 @@ nk__plugin_print_options(const struct nk__plugin *p, FILE *out)
         fprintf(out, "no options\n");
         return;
     }
-    fprintf(out, "%-14s %-20s %-20s %s\n", "OPTION", "TYPE", "DEFAULT", "HELP");
     for (size_t i = 0; i < p->nopts; i++) {
-        char def[80];
-        if (o[i].type == NK_OPT_STRING)
-            snprintf(def, sizeof(def), "\"%s\"", o[i].def ? o[i].def : "");
-        else
-            snprintf(def, sizeof(def), "%s", o[i].def ? o[i].def : "");
-        fprintf(out, "%-14s %-20s %-20s %s\n", o[i].name,
-                loader_type_name(&o[i], type, sizeof(type)), def,
-                o[i].help ? o[i].help : "");
+        loader_default_text(&o[i], def, sizeof(def));
+        wname = loader_width(wname, o[i].name, 24);
+        wtype = loader_width(wtype, loader_type_name(&o[i], type, sizeof(type)),
+                             32);
+        wdef = loader_width(wdef, def, (int)sizeof(def));
     }
+    fprintf(out, "%-*s  %-*s  %-*s  %s\n", wname, "OPTION", wtype, "TYPE", wdef,
+            "DEFAULT", "HELP");
+    for (size_t i = 0; i < p->nopts; i++) {
+        const char *why;
+        struct nk_value v;
+
+        loader_default_text(&o[i], def, sizeof(def));
+        fprintf(out, "%-*s  %-*s  %-*s  %s", wname, o[i].name, wtype,
+                loader_type_name(&o[i], type, sizeof(type)), wdef, def,
+                o[i].help ? o[i].help : "");
+        if (o[i].type == NK_OPT_ENUM)
+            fprintf(out, "%sone of %s", o[i].help ? "; " : "",
+                    o[i].choices ? o[i].choices : "");
+        if ((why = nk__plugin_default(&o[i], &v)) != NULL)
+            fprintf(out, " (bad default: %s)", why);
+        else
+            nk__free((char *)v.str);
+        fputc('\n', out);
+    }
+    fprintf(out, "\nValues: \"quoted\" with escapes \\n \\t \\r \\\\ \\\" "
+                 "\\0 \\xHH, or as is.\n");
 }

@@ -84,6 +84,10 @@ int nk__plugin_values(const struct nk__plugin *p, const struct nk__kvlist *conf,
                       struct nk_err *err);
 void nk__plugin_values_free(const struct nk__plugin *p, struct nk_value *v);
 
+/* Parse one option's default (quoted or as is, like any value) into v;
+ * NULL, or what is wrong with it.  v->str is for nk__free. */
+const char *nk__plugin_default(const struct nk_option *o, struct nk_value *v);
+
 /* Index of option `key` in p's table, or -1. */
 int nk__plugin_option_index(const struct nk__plugin *p, const char *key);
 

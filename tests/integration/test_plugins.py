@@ -175,5 +175,53 @@ class ListingTest(unittest.TestCase):
                           r.stdout.decode())
 
 
+class EscapeTest(unittest.TestCase):
+    """One rule for -O values, config values and defaults: "quoted" with
+    escapes, or as is."""
+
+    def reply(self, *args):
+        with nktest.Server("-p", "raw", "-P", "0", "-H", "127.0.0.1",
+                           *args) as srv:
+            with nktest.connect("127.0.0.1", srv.port()) as s:
+                s.sendall(b"x")
+                data = b""
+                while not data.endswith(b"x"):
+                    chunk = s.recv(100)
+                    if not chunk:
+                        break
+                    data += chunk
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+        return data
+
+    def test_cli_value_quoted(self):
+        self.assertEqual(self.reply("-O", 'prefix="a\\tb\\x21 "'),
+                         b"a\tb! x")
+        # Unquoted: as is, backslashes included.
+        self.assertEqual(self.reply("-O", "prefix=a\\tb "), b"a\\tb x")
+        self.assertEqual(self.reply("-O", "prefix="), b"x")
+        self.assertEqual(self.reply("-O", 'prefix=""'), b"x")
+
+    def test_config_value_same_rule(self):
+        with nktest.config_file('[plugin.raw]\nprefix = "a\\tb\\x21 "\n') \
+                as path:
+            self.assertEqual(self.reply("-c", path), b"a\tb! x")
+
+    def test_cli_bad_quote(self):
+        r = nktest.run("serve", "-p", "raw", "-P", "0", "-O", 'prefix="oops')
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr, b"netkit: option -O/--plugin-opt: prefix: "
+                                   b"unterminated quote\n")
+        r = nktest.run("serve", "-p", "raw", "-P", "0", "-O", 'prefix="\\q"')
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr, b"netkit: option -O/--plugin-opt: prefix: "
+                                   b"bad escape '\\q'\n")
+
+    def test_defaults_shown_escaped(self):
+        r = nktest.run("plugins", "-L", FIXTURES, "good")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b'\ngreeting  string           "hi\\tthere "  bytes',
+                      r.stdout)
+
+
 if __name__ == "__main__":
     nktest.main()
