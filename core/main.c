@@ -14,6 +14,7 @@
 #include "connect/client.h"
 #include "config/conf.h"
 #include "base/err.h"
+#include "plugin/check.h"
 #include "plugin/loader.h"
 #include "base/log.h"
 #include "serve/server.h"
@@ -83,6 +84,8 @@ run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
         return run_plugins(s, err);
     case NK_CMD_CONNECT:
         return nk__client_run(s, err);
+    case NK_CMD_CHECK:
+        return nk__check_run(s, stdout, err);
     default:
         if (nk__settings_finish(s, err) < 0)
             return -1;

@@ -77,6 +77,7 @@ enum nk__command {
     NK_CMD_CONNECT,
     NK_CMD_PLUGINS,
     NK_CMD_SOCKOPTS,
+    NK_CMD_CHECK,
     NK_CMD_HELP,
     NK_CMD_VERSION
 };
@@ -126,7 +127,7 @@ struct nk__settings {
     double timeout;    /* --timeout, seconds */
     int stream;        /* --stream */
 
-    char *plugins_name; /* netkit plugins NAME */
+    char *plugins_name; /* netkit plugins NAME, netkit check NAME */
 };
 
 /* Defaults everywhere. */

@@ -210,6 +210,14 @@ class OutOfTreeTest(unittest.TestCase):
         self.assertRegex(out, r"\nmax_line +size 1\.\.1048576 +4k +longest "
                               r"line accepted")
 
+    def test_check_passes(self):
+        # `netkit check` runs its conformance cases on the example.
+        r = nktest.run("check", "-L", self.cmake_build(), "upper",
+                       timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn(b"FAIL", r.stdout)
+        self.assertIn(b"ok   split-invariance", r.stdout)
+
     def test_udp_refused(self):
         # The plugin declares TCP only; asking for UDP is a usage error.
         r = nktest.run("serve", "-L", self.cmake_build(), "-p", "upper",
