@@ -57,6 +57,37 @@ load_config(struct nk__settings *s, struct nk_err *err)
     return rc;
 }
 
+/* The end of a command's --help: which config file its defaults come
+ * from on this machine, so that the defaults printed above are the ones
+ * the user gets. */
+static void
+help_config(FILE *out, enum nk__command cmd)
+{
+    const char *path = nk__conf_default_path();
+    const char *env = getenv("NETKIT_CONFIG");
+
+    if (cmd != NK_CMD_SERVE && cmd != NK_CMD_CONNECT && cmd != NK_CMD_PLUGINS &&
+        cmd != NK_CMD_CHECK)
+        return;
+    if (path == NULL) {
+        fprintf(out,
+                "\nConfig: without -c, none is read%s: the defaults "
+                "above apply.\n",
+                nk__exe_in_build_tree() ? " (this binary is in a build tree, "
+                                          "which ignores an installed "
+                                          "netkit.ini)"
+                                        : "");
+        return;
+    }
+    fprintf(out,
+            "\nConfig: without -c, %s%s is read; its settings replace "
+            "the defaults above%s.\n",
+            path, env != NULL && *env != '\0' ? " ($NETKIT_CONFIG)" : "",
+            cmd == NK_CMD_SERVE ? ", and its [listen.*] sections are served "
+                                  "unless -p, -H, -P, -u, -4 or -6 is given"
+                                : "");
+}
+
 static int
 run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
 {
@@ -64,6 +95,8 @@ run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
         return -1;
     if (s->command == NK_CMD_HELP || s->help) {
         nk__cli_usage(stdout, s->command);
+        if (s->help)
+            help_config(stdout, s->command);
         return 0;
     }
     if (s->command == NK_CMD_VERSION) {

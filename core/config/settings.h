@@ -130,6 +130,18 @@ struct nk__settings {
     char *plugins_name; /* netkit plugins NAME, netkit check NAME */
 };
 
+/* The directory of the running netkit binary into buf (from
+ * /proc/self/exe); 0, or -1 when it cannot be told. */
+int nk__exe_dir(char *buf, size_t size);
+
+/*
+ * Is the running binary in a build tree, that is, is there a CMakeCache.txt
+ * beside it?  Such a binary searches its own plugins/ before the installed
+ * plugin directory and reads no installed netkit.ini, so a developer runs
+ * what was just built, not a stale install.
+ */
+int nk__exe_in_build_tree(void);
+
 /* Defaults everywhere. */
 void nk__settings_init(struct nk__settings *s);
 void nk__settings_free(struct nk__settings *s);

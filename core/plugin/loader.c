@@ -51,32 +51,48 @@ loader_add_path(struct nk__strlist *dirs, const char *list)
 int
 nk__plugin_dirs(const struct nk__settings *s, struct nk__strlist *dirs)
 {
-    char exe[PATH_MAX], rel[PATH_MAX + 64], *slash;
-    ssize_t n;
-    int rc = 0;
+    char exe[PATH_MAX], rel[PATH_MAX + 64], own[PATH_MAX + 16];
+    int rc = 0, have_exe = nk__exe_dir(exe, sizeof(exe)) == 0;
+    int built = have_exe && nk__exe_in_build_tree();
 
+    if (have_exe)
+        snprintf(own, sizeof(own), "%s/plugins", exe);
     for (size_t i = 0; i < s->plugin_dirs.n && rc == 0; i++)
         rc = nk__strlist_add(dirs, s->plugin_dirs.items[i]);
     if (rc == 0)
         rc = loader_add_path(dirs, getenv("NETKIT_PLUGIN_PATH"));
     if (rc == 0)
         rc = loader_add_path(dirs, s->plugin_path);
+    /* A binary in a build tree: the plugins built with it, before any
+     * installed (and perhaps stale) copy. */
+    if (rc == 0 && built)
+        rc = nk__strlist_add(dirs, own);
     if (rc == 0)
         rc = nk__strlist_add(dirs, NK_PLUGIN_INSTALL_DIR);
-    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (rc != 0 || n <= 0 || (exe[n] = '\0', slash = strrchr(exe, '/')) == NULL)
+    if (rc != 0 || !have_exe)
         return rc;
-    *slash = '\0';
     /* Installed under another prefix than configured (--prefix, DESTDIR):
      * the plugin directory relative to bin/. */
     snprintf(rel, sizeof(rel), "%s/../%s", exe, NK_PLUGIN_REL_DIR);
     if (strcmp(rel, NK_PLUGIN_INSTALL_DIR) != 0)
         rc = nk__strlist_add(dirs, rel);
-    /* The build tree: plugins/ beside the binary. */
-    snprintf(rel, sizeof(rel), "%s/plugins", exe);
-    if (rc == 0)
-        rc = nk__strlist_add(dirs, rel);
+    /* plugins/ beside the binary, last unless it is a build tree. */
+    if (rc == 0 && !built)
+        rc = nk__strlist_add(dirs, own);
     return rc;
+}
+
+/* Is dir the build tree's own plugins/ (searched before the installed
+ * ones on purpose, so that shadowing them is no surprise)? */
+static int
+loader_own_build_dir(const char *dir)
+{
+    char exe[PATH_MAX], own[PATH_MAX + 16];
+
+    if (nk__exe_dir(exe, sizeof(exe)) < 0 || !nk__exe_in_build_tree())
+        return 0;
+    snprintf(own, sizeof(own), "%s/plugins", exe);
+    return strcmp(dir, own) == 0;
 }
 
 /* Fail a load: one message naming the file, and the handle closed. */
@@ -362,8 +378,12 @@ nk__plugin_find(const char *name, const struct nk__strlist *dirs, char *path,
         snprintf(path, size, "%s/%s.so", dirs->items[i], name);
         if (access(path, F_OK) == 0) {
             /* The first wins; another copy later in the path is a warning,
-             * since the user may be editing the one that is not used. */
+             * since the user may be editing the one that is not used --
+             * except that a build tree's own plugins are meant to shadow
+             * installed ones. */
             for (size_t j = i + 1; j < dirs->n; j++) {
+                if (loader_own_build_dir(dirs->items[i]))
+                    break;
                 snprintf(other, sizeof(other), "%s/%s.so", dirs->items[j],
                          name);
                 if (access(other, F_OK) == 0 && !loader_same_file(path, other))

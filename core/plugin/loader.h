@@ -2,8 +2,10 @@
  * loader.h -- finding, loading and checking protocol plugins.
  *
  * Search order for NAME.so: -L directories, $NETKIT_PLUGIN_PATH, the config's
- * plugin_path (both colon-separated), the installed plugin directory, then
- * "plugins/" next to the netkit binary (the build tree).
+ * plugin_path (both colon-separated), the installed plugin directory (at the
+ * configured prefix, then relative to the binary), then "plugins/" next to
+ * the netkit binary -- which comes before the installed directory when the
+ * binary is in a build tree (nk__exe_in_build_tree).
  *
  * All checks live in nk__plugin_open_path(), in order:
  *   - safety: the file (a symbolic link is followed) is a regular file owned

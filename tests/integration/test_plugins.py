@@ -10,6 +10,7 @@ nktest's NETKIT and NK_SRCDIR.
 """
 import os
 import shutil
+import subprocess
 import tempfile
 import unittest
 
@@ -221,6 +222,72 @@ class EscapeTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(b'\ngreeting  string           "hi\\tthere "  bytes',
                       r.stdout)
+
+
+class BuildTreeTest(unittest.TestCase):
+    """A binary with a CMakeCache.txt beside it is in a build tree: its own
+    plugins/ come before the installed ones, and no installed netkit.ini is
+    read.  Without the cache the same layout is an install."""
+
+    def setUp(self):
+        self.top = tempfile.mkdtemp(prefix="netkit-tree-")
+        self.bin = os.path.join(self.top, "bin")
+        os.makedirs(os.path.join(self.bin, "plugins"))
+        os.makedirs(os.path.join(self.top, "lib", "netkit", "plugins"))
+        os.makedirs(os.path.join(self.top, "etc", "netkit"))
+        shutil.copy(nktest.NETKIT, self.bin)
+        for d in (os.path.join(self.bin, "plugins"),
+                  os.path.join(self.top, "lib", "netkit", "plugins")):
+            shutil.copyfile(os.path.join(FIXTURES, "good.so"),
+                            os.path.join(d, "good.so"))
+            os.chmod(os.path.join(d, "good.so"), 0o644)
+        self.ini = nktest.write(os.path.join(self.top, "etc", "netkit"),
+                                "netkit.ini",
+                                "[listen.main]\nproto = framed\n")
+        self.own = os.path.join(self.bin, "plugins", "good.so")
+        self.installed = os.path.join(self.bin, "..", "lib", "netkit",
+                                      "plugins", "good.so")
+
+    def tearDown(self):
+        shutil.rmtree(self.top, ignore_errors=True)
+
+    def run_copy(self, *args):
+        env = dict(os.environ)
+        env.pop("NETKIT_CONFIG", None)
+        env.pop("NETKIT_PLUGIN_PATH", None)
+        return subprocess.run([os.path.join(self.bin, "netkit")] + list(args),
+                              capture_output=True, env=env, timeout=30)
+
+    def test_build_tree(self):
+        nktest.write(self.bin, "CMakeCache.txt", "")
+        r = self.run_copy("plugins", "good")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(("\n%s\n" % self.own).encode(), r.stdout)
+        # Its own plugins shadow installed ones on purpose: no warning.
+        self.assertEqual(r.stderr, b"")
+        r = self.run_copy("serve", "--help")
+        self.assertIn(b"-p, --proto NAME             protocol plugin "
+                      b"(default raw", r.stdout)
+        self.assertTrue(r.stdout.endswith(
+            b"\nConfig: without -c, none is read (this binary is in a build "
+            b"tree, which ignores an installed netkit.ini): the defaults "
+            b"above apply.\n"), r.stdout)
+
+    def test_installed_layout(self):
+        r = self.run_copy("plugins", "good")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(("\n%s\n" % self.installed).encode(), r.stdout)
+        self.assertEqual(
+            r.stderr.decode(),
+            "[!] plugin 'good' is in %s and in %s; using %s\n"
+            % (self.installed, self.own, self.installed))
+        # --help names the installed config that changes the defaults.
+        r = self.run_copy("serve", "--help")
+        ini = os.path.join(self.bin, "..", "etc", "netkit", "netkit.ini")
+        self.assertIn(("\nConfig: without -c, %s is read; its settings "
+                       "replace the defaults above, and its [listen.*] "
+                       "sections are served unless -p, -H, -P, -u, -4 or -6 "
+                       "is given.\n" % ini).encode(), r.stdout)
 
 
 if __name__ == "__main__":
