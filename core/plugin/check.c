@@ -1158,7 +1158,9 @@ nk__check_run(const struct nk__settings *s, FILE *out, struct nk_err *err)
 
     /* The options to check with: a mistake is a usage error (status 2),
      * reported before any case. */
-    if (nk__plugin_check_cli_opts(&p, 1, &s->cli_plugin_opts, err) < 0 ||
+    if (((s->cli_set & NK_SET_UDP) &&
+         nk__plugin_check_transport(p, NK_TRANSPORT_UDP, err) < 0) ||
+        nk__plugin_check_cli_opts(&p, 1, &s->cli_plugin_opts, err) < 0 ||
         nk__plugin_values(p, pc != NULL ? &pc->opts : NULL, &s->cli_plugin_opts,
                           &vals, err) < 0) {
         nk__plugin_close(p);

@@ -72,6 +72,12 @@ class PassTest(unittest.TestCase):
         out, v = self.assert_passes("-L", FIXTURES, "codecok")
         self.assertTrue(all(x == "ok" for x, _ in v.values()), out)
 
+    def test_udp(self):
+        # Over UDP each datagram is one message: the stream cases skip.
+        out, v = self.assert_passes("framed", "-u")
+        self.assertEqual(v["split-invariance"][0], "skip", out)
+        self.assertEqual(v["round-trip"][0], "ok", out)
+
     def test_repeatable(self):
         # Fixed seeds: the same output every run.
         self.assertEqual(check("framed")[1], check("framed")[1])
@@ -146,6 +152,8 @@ class UsageTest(unittest.TestCase):
                           "-O nope: plugin 'framed' has no option 'nope'")
         self.assert_usage(["framed", "-O", "length_bytes=3"],
                           "-O length_bytes=3: expected one of 1|2|4|8")
+        self.assert_usage(["-u", "-L", FIXTURES, "codecok"],
+                          "plugin 'codecok' does not support udp")
         self.assert_usage(["-P", "1", "framed"],
                           "option -P/--port does not apply to 'check' (see "
                           "'netkit check --help')")

@@ -1,6 +1,6 @@
 """The example plugin of examples/plugin-out-of-tree, built the way a plugin
 author builds one: against an installed netkit found through pkg-config,
-with no path into the source or build tree (SPEC 7, STYLE E and L).
+with no path into the source or build tree.
 
 The main build tree is installed into a temporary prefix.  DESTDIR keeps
 the install inside the temporary directory even if some install rule uses
