@@ -134,7 +134,8 @@ class ListingTest(unittest.TestCase):
     while loading can take the listing down."""
 
     def test_crashing_constructor(self):
-        with PluginDir("crashsegv", "crashabort", "good", "noentry") as d:
+        with PluginDir("crashsegv", "crashabort", "crashexit", "good",
+                       "noentry") as d:
             nk = os.path.join(d.dir, "notelf.so")
             with open(nk, "w") as f:
                 f.write("not a shared object; longer than an ELF header, so "
@@ -148,6 +149,9 @@ class ListingTest(unittest.TestCase):
             self.assertRegex(out, r"\ncrashabort +- +- +\(refused: plugin "
                              r"\S+/crashabort\.so: crashed while loading "
                              r"\(signal 6, ")
+            self.assertRegex(out, r"\ncrashexit +- +- +\(refused: plugin "
+                             r"\S+/crashexit\.so: exited with status 3 "
+                             r"while loading\)")
             self.assertRegex(out, r"\nnoentry +- +- +\(refused: plugin \S+: "
                              r"not a netkit plugin")
             self.assertRegex(out, r"\nnotelf +- +- +\(refused: cannot load "
