@@ -5,14 +5,26 @@
 #   make check   make test, format-check, the suite under ASan/UBSan
 #                (clang), and the serving tests under valgrind
 #   make bench   compare with ../shared/bench's ref_echo (see docs/bench.md)
+#   make install [PREFIX=/usr/local] [DESTDIR=/stage]
+#                the binary, plugins, headers, netkit.pc, netkit.ini, the
+#                netkit(1) manual, the plugin guide and the example
+#   make uninstall
+#                remove what the last make install installed, and the
+#                directories it created
 
 BUILD ?= build
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+# make install: where (empty: the configured prefix, /usr/local), and a
+# staging root put in front of every path (packaging).
+PREFIX ?=
+DESTDIR ?=
+# Where make install records what it installed, for make uninstall.
+RECORD ?= $(BUILD)
 
 .PHONY: all deps test-deps build run test check asan valgrind format \
-	format-check bench install clean
+	format-check bench install uninstall clean
 
 all: build
 
@@ -55,8 +67,19 @@ format-check: test-deps
 bench: build
 	sh scripts/bench.sh
 
+# What was installed is kept for uninstall: the files (CMake's
+# install_manifest.txt, which leaves DESTDIR out, with DESTDIR put back,
+# copied so that a later plain cmake --install does not replace it) and the
+# directories the install created.
 install: build
-	cmake --install $(BUILD)
+	@mkdir -p $(RECORD)
+	DESTDIR="$(DESTDIR)" NK_INSTALL_DIRS_FILE="$(abspath $(RECORD))/install_dirs.txt" \
+		cmake --install $(BUILD) $(if $(PREFIX),--prefix "$(PREFIX)")
+	@awk -v d="$(DESTDIR)" 'NF { print d $$0 }' \
+		$(BUILD)/install_manifest.txt >>$(RECORD)/install_files.txt
+
+uninstall:
+	@sh scripts/uninstall.sh $(RECORD)
 
 clean:
 	rm -rf $(BUILD) build-asan

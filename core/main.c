@@ -14,6 +14,7 @@
 #include "connect/client.h"
 #include "config/conf.h"
 #include "base/err.h"
+#include "plugin/check.h"
 #include "plugin/loader.h"
 #include "base/log.h"
 #include "serve/server.h"
@@ -25,17 +26,14 @@ static int
 run_plugins(struct nk__settings *s, struct nk_err *err)
 {
     struct nk__strlist dirs = {0};
-    struct nk__plugin *p;
     int rc = 0;
 
     if (nk__plugin_dirs(s, &dirs) < 0)
         return nk__err_set(err, "out of memory");
     if (s->plugins_name == NULL)
         nk__plugin_print_list(&dirs, stdout);
-    else if ((rc = nk__plugin_open(s->plugins_name, &dirs, &p, err)) == 0) {
-        nk__plugin_print_options(p, stdout);
-        nk__plugin_close(p);
-    }
+    else
+        rc = nk__plugin_describe(s->plugins_name, &dirs, stdout, err);
     nk__strlist_free(&dirs);
     return rc;
 }
@@ -59,6 +57,37 @@ load_config(struct nk__settings *s, struct nk_err *err)
     return rc;
 }
 
+/* The end of a command's --help: which config file its defaults come
+ * from on this machine, so that the defaults printed above are the ones
+ * the user gets. */
+static void
+help_config(FILE *out, enum nk__command cmd)
+{
+    const char *path = nk__conf_default_path();
+    const char *env = getenv("NETKIT_CONFIG");
+
+    if (cmd != NK_CMD_SERVE && cmd != NK_CMD_CONNECT && cmd != NK_CMD_PLUGINS &&
+        cmd != NK_CMD_CHECK)
+        return;
+    if (path == NULL) {
+        fprintf(out,
+                "\nConfig: without -c, none is read%s: the defaults "
+                "above apply.\n",
+                nk__exe_in_build_tree() ? " (this binary is in a build tree, "
+                                          "which ignores an installed "
+                                          "netkit.ini)"
+                                        : "");
+        return;
+    }
+    fprintf(out,
+            "\nConfig: without -c, %s%s is read; its settings replace "
+            "the defaults above%s.\n",
+            path, env != NULL && *env != '\0' ? " ($NETKIT_CONFIG)" : "",
+            cmd == NK_CMD_SERVE ? ", and its [listen.*] sections are served "
+                                  "unless -p, -H, -P, -u, -4 or -6 is given"
+                                : "");
+}
+
 static int
 run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
 {
@@ -66,6 +95,8 @@ run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
         return -1;
     if (s->command == NK_CMD_HELP || s->help) {
         nk__cli_usage(stdout, s->command);
+        if (s->help)
+            help_config(stdout, s->command);
         return 0;
     }
     if (s->command == NK_CMD_VERSION) {
@@ -86,6 +117,8 @@ run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
         return run_plugins(s, err);
     case NK_CMD_CONNECT:
         return nk__client_run(s, err);
+    case NK_CMD_CHECK:
+        return nk__check_run(s, stdout, err);
     default:
         if (nk__settings_finish(s, err) < 0)
             return -1;

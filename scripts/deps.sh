@@ -7,11 +7,12 @@
 #                           options from outside), valgrind and clang
 #                           and clang-format (`make check`), systemd
 #                           (systemd-socket-activate, for the activation
-#                           tests)
+#                           tests), man-db and groff-base (the manual is
+#                           rendered with man -l)
 set -eu
 
 build_pkgs="cmake gcc make pkg-config libinih-dev libcmocka-dev python3"
-test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format systemd"
+test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format systemd man-db groff-base"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

@@ -23,7 +23,8 @@
 #define C_CONNECT  (1u << NK_CMD_CONNECT)
 #define C_PLUGINS  (1u << NK_CMD_PLUGINS)
 #define C_SOCKOPTS (1u << NK_CMD_SOCKOPTS)
-#define C_ALL      (C_SERVE | C_CONNECT | C_PLUGINS | C_SOCKOPTS)
+#define C_CHECK    (1u << NK_CMD_CHECK)
+#define C_ALL      (C_SERVE | C_CONNECT | C_PLUGINS | C_SOCKOPTS | C_CHECK)
 #define C_BOTH     (C_SERVE | C_CONNECT)
 
 /* A setter returns NULL or a phrase saying what is wrong with arg. */
@@ -43,8 +44,10 @@ static char cli_why[160];
 static const char *
 cli_kv(struct nk__kvlist *l, const char *arg, const char *what)
 {
-    const char *eq = strchr(arg, '=');
-    char key[128];
+    const char *eq = strchr(arg, '='), *why;
+    char key[128], *val;
+    size_t len;
+    int rc;
 
     if (eq == NULL || eq == arg || (size_t)(eq - arg) >= sizeof(key)) {
         snprintf(cli_why, sizeof(cli_why), "expected %s", what);
@@ -52,9 +55,14 @@ cli_kv(struct nk__kvlist *l, const char *arg, const char *what)
     }
     memcpy(key, arg, (size_t)(eq - arg));
     key[eq - arg] = '\0';
-    if (nk__kvlist_add(l, key, eq + 1, strlen(eq + 1), NULL, 0) < 0)
-        return "out of memory";
-    return NULL;
+    /* The same rule as a config value: "quoted" with escapes, or as is. */
+    if ((why = nk__unquote(eq + 1, &val, &len)) != NULL) {
+        snprintf(cli_why, sizeof(cli_why), "%s: %s", key, why);
+        return cli_why;
+    }
+    rc = nk__kvlist_add(l, key, val, len, NULL, 0);
+    nk__free(val);
+    return rc < 0 ? "out of memory" : NULL;
 }
 
 static const char *
@@ -281,16 +289,19 @@ set_help(struct nk__settings *s, const char *arg)
 #define CLI_LONG_ONLY 256
 
 static const struct cli_opt cli_opts[] = {
-    {"proto", 'p', "NAME", C_BOTH, set_proto, "protocol plugin (default raw)"},
-    {"udp", 'u', NULL, C_BOTH, set_udp, "UDP instead of TCP"},
+    {"proto", 'p', "NAME", C_BOTH, set_proto,
+     "protocol plugin (default raw, or the config file's)"},
+    {"udp", 'u', NULL, C_BOTH | C_CHECK, set_udp, "UDP instead of TCP"},
     {"ipv4", '4', NULL, C_BOTH, set_inet, "IPv4 only"},
     {"ipv6", '6', NULL, C_BOTH, set_inet6, "IPv6 only"},
     {"config", 'c', "FILE", C_ALL, set_config,
-     "config file (default $NETKIT_CONFIG, else the installed netkit.ini)"},
+     "config file (default $NETKIT_CONFIG, else the installed netkit.ini "
+     "unless this binary is in a build tree; see the end of this help)"},
     {"sockopt", 'o', "NAME=VALUE", C_BOTH, set_sockopt,
      "socket option, repeatable (see netkit sockopts)"},
-    {"plugin-opt", 'O', "KEY=VALUE", C_BOTH, set_plugin_opt,
-     "plugin option, repeatable (see netkit plugins NAME)"},
+    {"plugin-opt", 'O', "KEY=VALUE", C_BOTH | C_CHECK, set_plugin_opt,
+     "plugin option, repeatable (see netkit plugins NAME); VALUE may be "
+     "\"quoted\" with escapes, as in the config file"},
     {"plugin-dir", 'L', "DIR", C_ALL, set_plugin_dir,
      "look for plugins in DIR first, repeatable"},
     {"verbose", 'v', NULL, C_ALL, set_verbose,
@@ -341,12 +352,24 @@ static const struct {
     enum nk__command cmd;
     const char *args;
     const char *summary;
+    const char *notes; /* after the options in the command's --help */
 } cli_cmds[] = {
-    {"serve", NK_CMD_SERVE, "[options]", "run a server"},
-    {"connect", NK_CMD_CONNECT, "[options] HOST PORT", "talk to a server"},
+    {"serve", NK_CMD_SERVE, "[options]", "run a server", NULL},
+    {"connect", NK_CMD_CONNECT, "[options] HOST PORT", "talk to a server",
+     NULL},
     {"plugins", NK_CMD_PLUGINS, "[options] [NAME]",
-     "list plugins, or one plugin's options"},
-    {"sockopts", NK_CMD_SOCKOPTS, "", "list the socket options netkit knows"},
+     "list plugins, or one plugin's options", NULL},
+    {"sockopts", NK_CMD_SOCKOPTS, "", "list the socket options netkit knows",
+     NULL},
+    {"check", NK_CMD_CHECK, "[options] NAME",
+     "run conformance cases on a plugin's codec",
+     "\nCases, one line each (ok, FAIL or skip): load, defaults, create,\n"
+     "round-trip, split-invariance, stateless, need-monotonic, "
+     "empty-message,\nmax-message, over-max, random-bytes.  Each case that "
+     "calls the plugin runs\nin a child process, so a crash fails the case."
+     "  Random input comes from\nfixed seeds: a run is repeatable.\n"
+     "Exit status: 0 every case passed or was skipped, 1 a case failed,\n"
+     "2 usage error (unknown plugin, bad -O).\n"},
 };
 
 #define CLI_NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
@@ -398,6 +421,9 @@ nk__cli_usage(FILE *out, enum nk__command cmd)
                      o->arg ? " " : "", o->arg ? o->arg : "");
         fprintf(out, "  %-28s %s\n", left, o->help);
     }
+    for (size_t i = 0; i < CLI_NCMDS; i++)
+        if (cli_cmds[i].cmd == cmd && cli_cmds[i].notes != NULL)
+            fputs(cli_cmds[i].notes, out);
 }
 
 /* The long option nearest to a mistyped one, for "did you mean". */
@@ -460,6 +486,13 @@ cli_positional(struct nk__settings *s, int argc, char **argv,
         if (argc > 1)
             return nk__err_set(err, "plugins takes at most one NAME");
         if (argc == 1 && cli_replace(&s->plugins_name, argv[0]))
+            return nk__err_set(err, "out of memory");
+        return 0;
+    case NK_CMD_CHECK:
+        if (argc != 1)
+            return nk__err_set(err, "check needs one plugin NAME (see "
+                                    "'netkit check --help')");
+        if (cli_replace(&s->plugins_name, argv[0]))
             return nk__err_set(err, "out of memory");
         return 0;
     default:
@@ -547,7 +580,7 @@ nk__cli_parse(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
     if (s->command == NK_CMD_NONE)
         return nk__err_set(err,
                            "unknown command '%s' (expected serve, "
-                           "connect, plugins or sockopts)",
+                           "connect, plugins, sockopts or check)",
                            word);
     cli_build(lo, so);
     opterr = 0;

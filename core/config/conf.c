@@ -778,15 +778,10 @@ static const char *
 conf_beside_binary(void)
 {
     static char path[PATH_MAX + 32];
-    char exe[PATH_MAX], *slash;
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char exe[PATH_MAX];
 
-    if (n <= 0)
+    if (nk__exe_dir(exe, sizeof(exe)) < 0)
         return NULL;
-    exe[n] = '\0';
-    if ((slash = strrchr(exe, '/')) == NULL)
-        return NULL;
-    *slash = '\0';
     snprintf(path, sizeof(path), "%s/../" NK_CONFIG_REL_FILE, exe);
     return access(path, R_OK) == 0 ? path : NULL;
 }
@@ -798,6 +793,10 @@ nk__conf_default_path(void)
 
     if (env != NULL && *env != '\0')
         return env;
+    /* A binary just built runs on the built-in defaults, whatever an
+     * earlier install left in etc/. */
+    if (nk__exe_in_build_tree())
+        return NULL;
     if (access(NK_CONFIG_INSTALL_FILE, R_OK) == 0)
         return NK_CONFIG_INSTALL_FILE;
     return conf_beside_binary();

@@ -17,8 +17,9 @@
 #include "base/err.h"
 #include "config/settings.h"
 
-/* The config file netkit reads without -c: $NETKIT_CONFIG, else the
- * installed netkit.ini if it exists (at the configured prefix, else at
+/* The config file netkit reads without -c: $NETKIT_CONFIG, else (unless
+ * the binary is in a build tree, see nk__exe_in_build_tree) the installed
+ * netkit.ini if it exists (at the configured prefix, else at
  * BINDIR/../etc/netkit/), else NULL (built-in defaults). */
 const char *nk__conf_default_path(void);
 

@@ -5,6 +5,8 @@
 #include "config/settings.h"
 
 #include <sys/socket.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -201,6 +203,34 @@ nk__settings_find_plugin(const struct nk__settings *s, const char *name)
 }
 
 /* ---- the settings ------------------------------------------------------- */
+
+int
+nk__exe_dir(char *buf, size_t size)
+{
+    char exe[PATH_MAX], *slash;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    if ((slash = strrchr(exe, '/')) == NULL)
+        return -1;
+    *slash = '\0';
+    if ((size_t)snprintf(buf, size, "%s", exe) >= size)
+        return -1;
+    return 0;
+}
+
+int
+nk__exe_in_build_tree(void)
+{
+    char dir[PATH_MAX], cache[PATH_MAX + 32];
+
+    if (nk__exe_dir(dir, sizeof(dir)) < 0)
+        return 0;
+    snprintf(cache, sizeof(cache), "%s/CMakeCache.txt", dir);
+    return access(cache, F_OK) == 0;
+}
 
 void
 nk__settings_init(struct nk__settings *s)

@@ -102,6 +102,7 @@ enum nk__command {
     NK_CMD_CONNECT,
     NK_CMD_PLUGINS,
     NK_CMD_SOCKOPTS,
+    NK_CMD_CHECK,
     NK_CMD_HELP,
     NK_CMD_VERSION
 };
@@ -161,8 +162,20 @@ struct nk__settings {
     int timeout_set;   /* --timeout was given (--stream's idle limit) */
     int stream;        /* --stream */
 
-    char *plugins_name; /* netkit plugins NAME */
+    char *plugins_name; /* netkit plugins NAME, netkit check NAME */
 };
+
+/* The directory of the running netkit binary into buf (from
+ * /proc/self/exe); 0, or -1 when it cannot be told. */
+int nk__exe_dir(char *buf, size_t size);
+
+/*
+ * Is the running binary in a build tree, that is, is there a CMakeCache.txt
+ * beside it?  Such a binary searches its own plugins/ before the installed
+ * plugin directory and reads no installed netkit.ini, so a developer runs
+ * what was just built, not a stale install.
+ */
+int nk__exe_in_build_tree(void);
 
 /* Defaults everywhere. */
 void nk__settings_init(struct nk__settings *s);

@@ -336,6 +336,54 @@ fail:
     return why;
 }
 
+char *
+nk__quote(const char *s, size_t len, char *out, size_t size)
+{
+    size_t n = 0;
+
+    out[n++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+
+        switch (c) {
+        case '\n':
+            snprintf(esc, sizeof(esc), "\\n");
+            break;
+        case '\t':
+            snprintf(esc, sizeof(esc), "\\t");
+            break;
+        case '\r':
+            snprintf(esc, sizeof(esc), "\\r");
+            break;
+        case '\0':
+            snprintf(esc, sizeof(esc), "\\0");
+            break;
+        case '\\':
+        case '"':
+            snprintf(esc, sizeof(esc), "\\%c", c);
+            break;
+        default:
+            if (c == ';' && i > 0 && (s[i - 1] == ' ' || s[i - 1] == '\t'))
+                snprintf(esc, sizeof(esc), "\\x3b");
+            else if (c < 0x20 || c >= 0x7f)
+                snprintf(esc, sizeof(esc), "\\x%02x", c);
+            else
+                snprintf(esc, sizeof(esc), "%c", c);
+        }
+        /* Keep n <= size - 5: room for "..." and NUL after any byte. */
+        if (n + strlen(esc) + 5 > size) {
+            memcpy(out + n, "...", 4);
+            return out;
+        }
+        memcpy(out + n, esc, strlen(esc));
+        n += strlen(esc);
+    }
+    out[n++] = '"';
+    out[n] = '\0';
+    return out;
+}
+
 /* See value.h.  On failure v is left untouched and nothing is allocated. */
 const char *
 nk__parse_option(const struct nk_option *opt, const char *text, size_t len,

@@ -35,11 +35,22 @@ const char *nk__parse_enum(const char *s, const char *choices,
 const char *nk__parse_seconds(const char *s, double *out);
 
 /*
- * A config value: if it starts with '"', it must end with the matching '"'
- * and may hold \n \t \r \\ \" \0 \xHH escapes; otherwise it is taken as is.
+ * The one rule for every value a user or a plugin writes -- a config value,
+ * an -O or -o value on the command line, a plugin option's default: a value
+ * that starts with '"' must end with the matching '"' and may hold
+ * \n \t \r \\ \" \0 \xHH escapes; any other value is taken as is.
  * On success *out is a new NUL-terminated buffer (nk__free it) of *len bytes.
  */
 const char *nk__unquote(const char *s, char **out, size_t *len);
+
+/*
+ * The opposite, for showing a string value: s[0..len) in double quotes,
+ * with \n \t \r \\ \" \0 and \xHH for other bytes that are not
+ * printable ASCII, and \x3b for a ';' after a blank (which would start a
+ * comment in the config file).  nk__unquote of the result gives s back.
+ * Cut with "..." to fit size (at least 8).  Returns out.
+ */
+char *nk__quote(const char *s, size_t len, char *out, size_t size);
 
 /* Parse text for one plugin option into v (v->str points into a new buffer
  * the caller frees with nk__free((char *)v->str)). */

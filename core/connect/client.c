@@ -53,6 +53,7 @@
 #include "base/addr.h"
 #include "base/alloc.h"
 #include "connect/client_stream.h"
+#include "plugin/codec_host.h"
 #include "plugin/contract.h"
 #include "plugin/loader.h"
 #include "base/log.h"
@@ -100,156 +101,6 @@ struct client {
     unsigned owed;   /* TCP: replies owed for messages sent */
     int64_t last_rx; /* TCP: when the last byte came (ms) */
     unsigned long sent, missed; /* UDP: messages sent, replies missed */
-};
-
-static int64_t client_now_ms(void);
-
-/* ---- the host table the codec gets -------------------------------------- */
-
-/*
- * The client only calls the codec (create, decode, encode), which never
- * sends or closes; those services exist so that the table is complete, and
- * refuse politely with NK_ENOTSUP (create has role NK_ROLE_CONNECT and no
- * ctx, so a plugin knows not to call them).  Log works, so a plugin's
- * create can explain itself.
- */
-static int
-client_host_send(struct nk_session *sess, const struct iovec *iov, int iovcnt)
-{
-    (void)sess, (void)iov, (void)iovcnt;
-    return NK_EINVAL;
-}
-
-static void
-client_host_close(struct nk_session *sess)
-{
-    (void)sess;
-}
-
-static void client_host_log(struct nk_session *sess, enum nk_log_level level,
-                            const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-client_host_log(struct nk_session *sess, enum nk_log_level level,
-                const char *fmt, ...)
-{
-    char msg[900];
-    va_list ap;
-
-    (void)sess;
-    if (!nk__log_enabled((int)level))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    nk__log((int)level, "%s", msg);
-}
-
-static const char *
-client_host_peer_name(struct nk_session *sess)
-{
-    (void)sess;
-    return "-";
-}
-
-static void *
-client_host_get_data(struct nk_session *sess)
-{
-    (void)sess;
-    return NULL;
-}
-
-static void
-client_host_set_data(struct nk_session *sess, void *data)
-{
-    (void)sess, (void)data;
-}
-
-static nk_sid
-client_host_session_id(struct nk_session *sess)
-{
-    (void)sess;
-    return 0;
-}
-
-static int
-client_host_send_to(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
-                    int iovcnt)
-{
-    (void)ctx, (void)sid, (void)iov, (void)iovcnt;
-    return NK_ENOTSUP;
-}
-
-static int
-client_host_close_to(struct nk_ctx *ctx, nk_sid sid)
-{
-    (void)ctx, (void)sid;
-    return NK_ENOTSUP;
-}
-
-static size_t
-client_host_queued(struct nk_session *sess)
-{
-    (void)sess;
-    return 0;
-}
-
-static nk_timer_id
-client_host_timer_start(struct nk_ctx *ctx, struct nk_session *sess,
-                        uint64_t delay_ms, uint64_t repeat_ms, nk_timer_fn fn,
-                        void *arg)
-{
-    (void)ctx, (void)sess, (void)delay_ms, (void)repeat_ms, (void)fn, (void)arg;
-    return 0;
-}
-
-static int
-client_host_timer_stop(struct nk_ctx *ctx, nk_timer_id id)
-{
-    (void)ctx, (void)id;
-    return NK_ENOENT;
-}
-
-static int
-client_host_post(struct nk_ctx *ctx, int worker, const void *data, size_t len)
-{
-    (void)ctx, (void)worker, (void)data, (void)len;
-    return NK_ENOTSUP;
-}
-
-static int
-client_host_connect(struct nk_ctx *ctx, const char *host, const char *port,
-                    void *data, nk_sid *sid)
-{
-    (void)ctx, (void)host, (void)port, (void)data, (void)sid;
-    return NK_ENOTSUP;
-}
-
-static uint64_t
-client_host_now_ms(struct nk_ctx *ctx)
-{
-    (void)ctx;
-    return (uint64_t)client_now_ms();
-}
-
-static const struct nk_host client_host = {
-    .size = sizeof(struct nk_host),
-    .send = client_host_send,
-    .close = client_host_close,
-    .log = client_host_log,
-    .peer_name = client_host_peer_name,
-    .get_data = client_host_get_data,
-    .set_data = client_host_set_data,
-    .session_id = client_host_session_id,
-    .send_to = client_host_send_to,
-    .close_to = client_host_close_to,
-    .queued = client_host_queued,
-    .timer_start = client_host_timer_start,
-    .timer_stop = client_host_timer_stop,
-    .post = client_host_post,
-    .connect = client_host_connect,
-    .now_ms = client_host_now_ms,
 };
 
 /* ---- time --------------------------------------------------------------- */
@@ -338,7 +189,7 @@ client_plugin(struct client *c, const char *name, struct nk_err *err)
         return -1;
     memset(&su, 0, sizeof(su));
     su.size = sizeof(su);
-    su.host = &client_host;
+    su.host = &nk__codec_host;
     su.opts = c->values;
     su.transport = c->transport;
     su.max_message = ((size_t)1 << 20) + 2 * NK_HDR_MAX;

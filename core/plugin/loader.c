@@ -1,15 +1,21 @@
 /* loader.c -- plugin search, dlopen and checks.  See loader.h. */
 #include "plugin/loader.h"
 
+#include <sys/stat.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/log.h"
 #include "config/value.h"
+#include "plugin/child.h"
 
 #ifndef NK_PLUGIN_INSTALL_DIR
 #define NK_PLUGIN_INSTALL_DIR "/usr/local/lib/netkit/plugins"
@@ -45,32 +51,48 @@ loader_add_path(struct nk__strlist *dirs, const char *list)
 int
 nk__plugin_dirs(const struct nk__settings *s, struct nk__strlist *dirs)
 {
-    char exe[PATH_MAX], rel[PATH_MAX + 64], *slash;
-    ssize_t n;
-    int rc = 0;
+    char exe[PATH_MAX], rel[PATH_MAX + 64], own[PATH_MAX + 16];
+    int rc = 0, have_exe = nk__exe_dir(exe, sizeof(exe)) == 0;
+    int built = have_exe && nk__exe_in_build_tree();
 
+    if (have_exe)
+        snprintf(own, sizeof(own), "%s/plugins", exe);
     for (size_t i = 0; i < s->plugin_dirs.n && rc == 0; i++)
         rc = nk__strlist_add(dirs, s->plugin_dirs.items[i]);
     if (rc == 0)
         rc = loader_add_path(dirs, getenv("NETKIT_PLUGIN_PATH"));
     if (rc == 0)
         rc = loader_add_path(dirs, s->plugin_path);
+    /* A binary in a build tree: the plugins built with it, before any
+     * installed (and perhaps stale) copy. */
+    if (rc == 0 && built)
+        rc = nk__strlist_add(dirs, own);
     if (rc == 0)
         rc = nk__strlist_add(dirs, NK_PLUGIN_INSTALL_DIR);
-    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (rc != 0 || n <= 0 || (exe[n] = '\0', slash = strrchr(exe, '/')) == NULL)
+    if (rc != 0 || !have_exe)
         return rc;
-    *slash = '\0';
     /* Installed under another prefix than configured (--prefix, DESTDIR):
      * the plugin directory relative to bin/. */
     snprintf(rel, sizeof(rel), "%s/../%s", exe, NK_PLUGIN_REL_DIR);
     if (strcmp(rel, NK_PLUGIN_INSTALL_DIR) != 0)
         rc = nk__strlist_add(dirs, rel);
-    /* The build tree: plugins/ beside the binary. */
-    snprintf(rel, sizeof(rel), "%s/plugins", exe);
-    if (rc == 0)
-        rc = nk__strlist_add(dirs, rel);
+    /* plugins/ beside the binary, last unless it is a build tree. */
+    if (rc == 0 && !built)
+        rc = nk__strlist_add(dirs, own);
     return rc;
+}
+
+/* Is dir the build tree's own plugins/ (searched before the installed
+ * ones on purpose, so that shadowing them is no surprise)? */
+static int
+loader_own_build_dir(const char *dir)
+{
+    char exe[PATH_MAX], own[PATH_MAX + 16];
+
+    if (nk__exe_dir(exe, sizeof(exe)) < 0 || !nk__exe_in_build_tree())
+        return 0;
+    snprintf(own, sizeof(own), "%s/plugins", exe);
+    return strcmp(dir, own) == 0;
 }
 
 /* Fail a load: one message naming the file, and the handle closed. */
@@ -140,12 +162,167 @@ loader_check(struct nk__plugin *p, struct nk_err *err)
     return 0;
 }
 
+/* ---- safe loading -------------------------------------------------------
+ *
+ * Code is loaded only from a file that nobody but root and the running user
+ * could have written, in a directory chain nobody else could have changed.
+ * The file is opened once; the checks look at that open descriptor (fstat)
+ * and at the directories of the path it really has (readlink on
+ * /proc/self/fd), and dlopen loads the same descriptor through
+ * /proc/self/fd/N, so nothing can be swapped between check and load.
+ */
+
+/* Who may own a plugin file or one of its directories: root or us. */
+static int
+loader_owner_ok(uid_t uid)
+{
+    return uid == 0 || uid == geteuid();
+}
+
+/*
+ * Check one file or directory; 0, or -1 with `why` saying what is wrong and
+ * how to fix it.  `parent` is set for the directories above the one that
+ * holds the plugin: one of them may be a root-owned sticky directory such
+ * as /tmp (1777), where nobody can rename or delete what another user owns.
+ * The directory that holds the plugin itself may not be writable by others,
+ * sticky or not.
+ */
+static int
+loader_safe_one(const char *path, const struct stat *st, int parent, char *why,
+                size_t size)
+{
+    unsigned mode = (unsigned)st->st_mode & 07777;
+
+    if (!loader_owner_ok(st->st_uid)) {
+        const struct passwd *pw = getpwuid(geteuid());
+        char me[64], owner[64];
+
+        /* getpwuid's answer lives in one static buffer: copy each. */
+        snprintf(me, sizeof(me), "%s", pw != NULL ? pw->pw_name : "root");
+        pw = getpwuid(st->st_uid);
+        snprintf(owner, sizeof(owner), "%s",
+                 pw != NULL ? pw->pw_name : "another user");
+        snprintf(why, size,
+                 "%s is owned by %s (uid %u), not by root%s; run chown %s %s",
+                 path, owner, (unsigned)st->st_uid,
+                 geteuid() == 0 ? "" : " or you", me, path);
+        return -1;
+    }
+    if ((mode & (S_IWGRP | S_IWOTH)) == 0)
+        return 0;
+    if (parent && S_ISDIR(st->st_mode) && (mode & S_ISVTX) && st->st_uid == 0)
+        return 0;
+    snprintf(why, size, "%s is %s-writable (mode %04o); run chmod go-w %s",
+             path, (mode & S_IWOTH) ? "world" : "group", mode, path);
+    return -1;
+}
+
+/* Check every directory from the one holding `file` (an absolute path
+ * without symbolic links) up to /. */
+static int
+loader_safe_dirs(const char *file, char *why, size_t size)
+{
+    char dir[PATH_MAX], *slash;
+    struct stat st;
+    int parent = 0;
+
+    snprintf(dir, sizeof(dir), "%s", file);
+    for (;;) {
+        slash = strrchr(dir, '/');
+        if (slash == NULL)
+            return 0;
+        if (slash == dir)
+            slash[1] = '\0'; /* the root itself */
+        else
+            *slash = '\0';
+        if (stat(dir, &st) < 0) {
+            snprintf(why, size, "cannot check %s: %s", dir, strerror(errno));
+            return -1;
+        }
+        if (loader_safe_one(dir, &st, parent, why, size) < 0)
+            return -1;
+        if (strcmp(dir, "/") == 0)
+            return 0;
+        parent = 1;
+    }
+}
+
+/*
+ * Open `path` for loading: a regular file that passes loader_safe_one, in
+ * directories that pass it too.  A symbolic link is followed; the checks
+ * apply to its target and its target's directories, and to the directories
+ * of the link itself.  Returns the descriptor, or -1 with err set.
+ */
+static int
+loader_safe_open(const char *path, struct nk_err *err)
+{
+    char link[64], real[PATH_MAX], why[PATH_MAX + 160];
+    struct stat st, lst;
+    ssize_t n;
+    int fd;
+
+    /* O_NONBLOCK: a FIFO named NAME.so must not hang the open. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return nk__err_set(err, "cannot open plugin %s: %s", path,
+                           strerror(errno));
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    if (fstat(fd, &st) < 0) {
+        snprintf(why, sizeof(why), "cannot check it: %s", strerror(errno));
+        goto refuse;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, sizeof(why), "not a regular file");
+        goto refuse;
+    }
+    n = readlink(link, real, sizeof(real) - 1);
+    if (n <= 0 || real[0] != '/') {
+        snprintf(why, sizeof(why), "cannot tell where it lives (%s: %s)", link,
+                 n < 0 ? strerror(errno) : "not a path");
+        goto refuse;
+    }
+    real[n] = '\0';
+    if (loader_safe_one(real, &st, 0, why, sizeof(why)) < 0 ||
+        loader_safe_dirs(real, why, sizeof(why)) < 0)
+        goto refuse;
+    /* A link: whoever could change the link could change what is loaded. */
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        char dir[PATH_MAX], rdir[PATH_MAX], *slash;
+
+        snprintf(dir, sizeof(dir), "%s", path);
+        slash = strrchr(dir, '/');
+        if (slash == NULL)
+            snprintf(dir, sizeof(dir), ".");
+        else if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        if (realpath(dir, rdir) != NULL) {
+            size_t len = strlen(rdir);
+            /* loader_safe_dirs checks the directories of a file: name one
+             * inside rdir. */
+            if (len + 3 < sizeof(rdir)) {
+                memcpy(rdir + len, "/x", 3);
+                if (loader_safe_dirs(rdir, why, sizeof(why)) < 0)
+                    goto refuse;
+            }
+        }
+    }
+    return fd;
+refuse:
+    close(fd);
+    return nk__err_set(err, "plugin %s refused: %s", path, why);
+}
+
 int
 nk__plugin_open_path(const char *path, const char *name,
                      struct nk__plugin **out, struct nk_err *err)
 {
     struct nk__plugin *p = nk__calloc(1, sizeof(*p));
+    char link[64];
 
+    if (p != NULL)
+        p->fd = -1;
     /* The record exists before dlopen so that every failure path below
      * closes the handle through nk__plugin_close. */
     if (p == NULL || (p->name = nk__strdup(name)) == NULL ||
@@ -153,13 +330,23 @@ nk__plugin_open_path(const char *path, const char *name,
         nk__plugin_close(p);
         return nk__err_set(err, "out of memory loading plugin %s", name);
     }
-    p->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    p->fd = loader_safe_open(path, err);
+    if (p->fd < 0) {
+        nk__plugin_close(p);
+        return -1;
+    }
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", p->fd);
+    p->handle = dlopen(link, RTLD_NOW | RTLD_LOCAL);
     if (p->handle == NULL) {
         const char *why = dlerror();
-        size_t plen = strlen(path);
-        /* glibc's message starts with the path: do not say it twice. */
-        if (strncmp(why, path, plen) == 0 && strncmp(why + plen, ": ", 2) == 0)
-            why += plen + 2;
+        size_t llen = strlen(link);
+        /* glibc's message starts with the name it was given: say the
+         * plugin's path instead, and the rest verbatim. */
+        if (why == NULL)
+            why = "unknown dlopen error";
+        else if (strncmp(why, link, llen) == 0 &&
+                 strncmp(why + llen, ": ", 2) == 0)
+            why += llen + 2;
         nk__err_set(err, "cannot load plugin %s: %s", path, why);
         nk__plugin_close(p);
         return -1;
@@ -170,25 +357,62 @@ nk__plugin_open_path(const char *path, const char *name,
     return 0;
 }
 
-int
-nk__plugin_open(const char *name, const struct nk__strlist *dirs,
-                struct nk__plugin **out, struct nk_err *err)
+/* Are a and b the same file (a directory listed twice, or an install dir
+ * reached by two paths)? */
+static int
+loader_same_file(const char *a, const char *b)
 {
-    char path[PATH_MAX], looked[400] = "";
+    struct stat sa, sb;
+
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+int
+nk__plugin_find(const char *name, const struct nk__strlist *dirs, char *path,
+                size_t size, struct nk_err *err)
+{
+    char looked[400] = "", other[PATH_MAX];
     size_t used = 0;
 
     if (*name == '\0' || strchr(name, '/') != NULL)
         return nk__err_set(err, "bad plugin name '%s'", name);
     for (size_t i = 0; i < dirs->n; i++) {
-        snprintf(path, sizeof(path), "%s/%s.so", dirs->items[i], name);
-        if (access(path, F_OK) == 0)
-            return nk__plugin_open_path(path, name, out, err);
+        snprintf(path, size, "%s/%s.so", dirs->items[i], name);
+        if (access(path, F_OK) == 0) {
+            /* The first wins; another copy later in the path is a warning,
+             * since the user may be editing the one that is not used --
+             * except that a build tree's own plugins are meant to shadow
+             * installed ones. */
+            for (size_t j = i + 1; j < dirs->n; j++) {
+                if (loader_own_build_dir(dirs->items[i]))
+                    break;
+                snprintf(other, sizeof(other), "%s/%s.so", dirs->items[j],
+                         name);
+                if (access(other, F_OK) == 0 && !loader_same_file(path, other))
+                    nk__log(NK_LOG_WARN,
+                            "plugin '%s' is in %s and in %s; using %s", name,
+                            path, other, path);
+            }
+            return 0;
+        }
         if (used < sizeof(looked))
             used += (size_t)snprintf(looked + used, sizeof(looked) - used,
                                      "%s%s", i ? ", " : "", dirs->items[i]);
     }
     return nk__err_set(err, "plugin '%s' not found (looked in: %s)", name,
                        looked);
+}
+
+int
+nk__plugin_open(const char *name, const struct nk__strlist *dirs,
+                struct nk__plugin **out, struct nk_err *err)
+{
+    char path[PATH_MAX];
+
+    if (nk__plugin_find(name, dirs, path, sizeof(path), err) < 0)
+        return -1;
+    return nk__plugin_open_path(path, name, out, err);
 }
 
 void
@@ -198,8 +422,16 @@ nk__plugin_close(struct nk__plugin *p)
 
     if (p == NULL)
         return;
-    if (p->handle != NULL && (keep == NULL || strcmp(keep, "1") != 0))
-        dlclose(p->handle);
+    if (keep != NULL && strcmp(keep, "1") == 0 && p->handle != NULL) {
+        /* Kept mapped: keep its descriptor too, so that no later plugin
+         * opened on the same number is taken for this one by dlopen, which
+         * knows objects by the name they were loaded under. */
+    } else {
+        if (p->handle != NULL)
+            dlclose(p->handle);
+        if (p->fd >= 0)
+            close(p->fd);
+    }
     nk__free(p->name);
     nk__free(p->path);
     nk__free(p);
@@ -312,6 +544,22 @@ loader_set_value(const struct nk__plugin *p, const struct nk__kv *kv,
     return 0;
 }
 
+const char *
+nk__plugin_default(const struct nk_option *o, struct nk_value *v)
+{
+    const char *why;
+    char *text;
+    size_t len;
+
+    /* A default is written as a user would write the value: the same
+     * quoting rule as -O and the config file. */
+    if ((why = nk__unquote(o->def != NULL ? o->def : "", &text, &len)) != NULL)
+        return why;
+    why = nk__parse_option(o, text, len, v);
+    nk__free(text);
+    return why;
+}
+
 int
 nk__plugin_values(const struct nk__plugin *p, const struct nk__kvlist *conf,
                   const struct nk__kvlist *cli, struct nk_value **out,
@@ -324,9 +572,7 @@ nk__plugin_values(const struct nk__plugin *p, const struct nk__kvlist *conf,
     if (vals == NULL)
         return nk__err_set(err, "out of memory");
     for (size_t i = 0; i < p->nopts; i++) {
-        why = nk__parse_option(&o[i], o[i].def ? o[i].def : "",
-                               o[i].def ? strlen(o[i].def) : 0, &vals[i]);
-        if (why != NULL) {
+        if ((why = nk__plugin_default(&o[i], &vals[i])) != NULL) {
             nk__plugin_values_free(p, vals);
             return nk__err_set(err, "plugin %s: bad default for %s: %s",
                                p->name, o[i].name, why);
@@ -365,16 +611,6 @@ loader_transports(unsigned t)
                                     : "-";
 }
 
-/* Is NAME.so already listed (an earlier directory shadows a later one)? */
-static int
-loader_seen(const struct nk__strlist *seen, const char *name)
-{
-    for (size_t i = 0; i < seen->n; i++)
-        if (strcmp(seen->items[i], name) == 0)
-            return 1;
-    return 0;
-}
-
 /* Only NAME.so entries interest `netkit plugins`. */
 static int
 loader_is_so(const struct dirent *de)
@@ -384,25 +620,111 @@ loader_is_so(const struct dirent *de)
     return len > 3 && strcmp(de->d_name + len - 3, ".so") == 0;
 }
 
-/* Print one plugin file's line: usable or why not. */
-static void
-loader_print_one(const char *dir, const char *file, const char *name, FILE *out)
+/* ---- inspecting in a child process -------------------------------------
+ *
+ * Loading a plugin runs its code (constructors, the entry function).  The
+ * listing commands load each candidate in a child process, which writes
+ * back what it found; a plugin that crashes, hangs or exits while loading
+ * is then one line of the listing, not the end of it.
+ */
+
+/* How long one child may take to load and describe a plugin. */
+#define LOADER_INSPECT_TIMEOUT 10.0
+
+/* What a child's work returns. */
+enum { LOADER_LOADED = 0, LOADER_REFUSED = 1 };
+
+struct loader_inspect {
+    const char *path, *name;
+    void (*print)(const struct nk__plugin *p, FILE *out);
+};
+
+/* In the child: load, then print the description or the refusal. */
+static int
+loader_inspect_child(void *arg, FILE *out)
 {
+    const struct loader_inspect *in = arg;
     struct nk__plugin *p;
     struct nk_err err;
-    char path[PATH_MAX];
 
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    if (nk__plugin_open_path(path, name, &p, &err) < 0) {
-        fprintf(out, "%-12s %-8s %-10s (unusable: %s)\n", name, "-", "-",
+    if (nk__plugin_open_path(in->path, in->name, &p, &err) < 0) {
+        fputs(err.msg, out);
+        return LOADER_REFUSED;
+    }
+    in->print(p, out);
+    return LOADER_LOADED;
+}
+
+/*
+ * Load path in a child and have it print with `print`.  Returns 0 with the
+ * child's text in *text, or -1 with err saying why the plugin cannot be
+ * used (its refusal, or how it died).  *text is NULL or for nk__free.
+ */
+static int
+loader_inspect(const char *path, const char *name,
+               void (*print)(const struct nk__plugin *, FILE *), char **text,
+               struct nk_err *err)
+{
+    struct loader_inspect in = {path, name, print};
+    char why[200];
+    int rc = nk__child_run(loader_inspect_child, &in, LOADER_INSPECT_TIMEOUT,
+                           text, why, sizeof(why));
+
+    if (rc == LOADER_LOADED)
+        return 0;
+    if (rc == LOADER_REFUSED) {
+        /* The child's refusal is already one line naming the path. */
+        nk__err_set(err, "%s", *text != NULL ? *text : "refused");
+    } else if (rc < 0 && strncmp(why, "crashed ", 8) == 0) {
+        /* "crashed (signal 11, ...)" */
+        nk__err_set(err, "plugin %s: crashed while loading %s", path, why + 8);
+    } else if (rc < 0) {
+        nk__err_set(err, "plugin %s: %s while loading", path, why);
+    } else {
+        nk__err_set(err, "plugin %s: unexpected result %d while loading", path,
+                    rc);
+    }
+    nk__free(*text);
+    *text = NULL;
+    return -1;
+}
+
+/* One line of the listing for a plugin that loaded. */
+static void
+loader_print_line(const struct nk__plugin *p, FILE *out)
+{
+    fprintf(out, "%-12s %-8s %-10s %s\n%-32s %s\n", p->name,
+            p->desc->version ? p->desc->version : "-",
+            loader_transports(p->desc->transports),
+            p->desc->summary ? p->desc->summary : "", "", p->path);
+}
+
+/* Print one plugin file's line: usable, or why not. */
+static void
+loader_print_one(const char *path, const char *name, FILE *out)
+{
+    struct nk_err err;
+    char *text;
+
+    if (loader_inspect(path, name, loader_print_line, &text, &err) < 0) {
+        fprintf(out, "%-12s %-8s %-10s (refused: %s)\n", name, "-", "-",
                 err.msg);
         return;
     }
-    fprintf(out, "%-12s %-8s %-10s %s\n%-32s %s\n", name,
-            p->desc->version ? p->desc->version : "-",
-            loader_transports(p->desc->transports),
-            p->desc->summary ? p->desc->summary : "", "", path);
-    nk__plugin_close(p);
+    fputs(text != NULL ? text : "", out);
+    nk__free(text);
+}
+
+/* The path listed earlier under the same name, or NULL. */
+static const char *
+loader_seen(const struct nk__strlist *seen, const char *file)
+{
+    for (size_t i = 0; i < seen->n; i++) {
+        const char *base = strrchr(seen->items[i], '/');
+        if (strcmp(base != NULL ? base + 1 : seen->items[i], file) == 0)
+            return seen->items[i];
+    }
+    return NULL;
 }
 
 int
@@ -410,7 +732,8 @@ nk__plugin_print_list(const struct nk__strlist *dirs, FILE *out)
 {
     struct nk__strlist seen = {0};
     struct dirent **ents;
-    char name[256];
+    char name[256], path[PATH_MAX];
+    const char *first;
     int rc = 0;
 
     fprintf(out, "%-12s %-8s %-10s %s\n", "NAME", "VERSION", "TRANSPORT",
@@ -421,16 +744,26 @@ nk__plugin_print_list(const struct nk__strlist *dirs, FILE *out)
 
         for (int j = 0; j < n; j++) {
             size_t len = strlen(ents[j]->d_name) - 3;
-            if (len < sizeof(name)) {
+
+            snprintf(path, sizeof(path), "%s/%s", dirs->items[i],
+                     ents[j]->d_name);
+            first = loader_seen(&seen, ents[j]->d_name);
+            if (len >= sizeof(name)) {
+                /* Not a name netkit could be asked for. */
+            } else if (first == NULL) {
                 memcpy(name, ents[j]->d_name, len);
                 name[len] = '\0';
-                /* An earlier directory shadows a later one. */
-                if (!loader_seen(&seen, name)) {
-                    if (nk__strlist_add(&seen, name) < 0)
-                        rc = NK_ENOMEM;
-                    loader_print_one(dirs->items[i], ents[j]->d_name, name,
-                                     out);
-                }
+                if (nk__strlist_add(&seen, path) < 0)
+                    rc = NK_ENOMEM;
+                loader_print_one(path, name, out);
+            } else if (!loader_same_file(first, path)) {
+                /* An earlier directory shadows a later one: say so. */
+                memcpy(name, ents[j]->d_name, len);
+                name[len] = '\0';
+                fprintf(out,
+                        "%-12s %-8s %-10s (not used: %s comes first)\n"
+                        "%-32s %s\n",
+                        name, "-", "-", first, "", path);
             }
             free(ents[j]);
         }
@@ -439,6 +772,20 @@ nk__plugin_print_list(const struct nk__strlist *dirs, FILE *out)
     }
     nk__strlist_free(&seen);
     return rc;
+}
+
+int
+nk__plugin_describe(const char *name, const struct nk__strlist *dirs, FILE *out,
+                    struct nk_err *err)
+{
+    char path[PATH_MAX], *text;
+
+    if (nk__plugin_find(name, dirs, path, sizeof(path), err) < 0 ||
+        loader_inspect(path, name, nk__plugin_print_options, &text, err) < 0)
+        return -1;
+    fputs(text != NULL ? text : "", out);
+    nk__free(text);
+    return 0;
 }
 
 static const char *
@@ -450,8 +797,9 @@ loader_type_name(const struct nk_option *o, char *buf, size_t size)
     case NK_OPT_BOOL:
         return "bool";
     case NK_OPT_ENUM:
-        snprintf(buf, size, "%s", o->choices);
-        return buf;
+        /* The choices go in the help column: a long list would push every
+         * column after it out of line. */
+        return "enum";
     case NK_OPT_INT:
         snprintf(buf, size, "int %lld..%lld", o->min, o->max);
         return buf;
@@ -462,11 +810,41 @@ loader_type_name(const struct nk_option *o, char *buf, size_t size)
     return "?";
 }
 
+/* An option's default as a user would write it: a string in quotes with
+ * escapes (so blanks and control bytes show), anything else as is. */
+static void
+loader_default_text(const struct nk_option *o, char *buf, size_t size)
+{
+    struct nk_value v;
+
+    if (nk__plugin_default(o, &v) != NULL) {
+        snprintf(buf, size, "%s", o->def != NULL ? o->def : "");
+        return;
+    }
+    if (o->type == NK_OPT_STRING)
+        nk__quote(v.str, v.len, buf, size);
+    else
+        snprintf(buf, size, "%s", v.str);
+    nk__free((char *)v.str);
+}
+
+/* The widest of `min` and a column's cells, at most `max`. */
+static int
+loader_width(int cur, const char *cell, int max)
+{
+    int n = (int)strlen(cell);
+
+    if (n > max)
+        n = max;
+    return n > cur ? n : cur;
+}
+
 void
 nk__plugin_print_options(const struct nk__plugin *p, FILE *out)
 {
     const struct nk_option *o = p->desc->options;
-    char type[64];
+    int wname = 6, wtype = 4, wdef = 7; /* the headings */
+    char type[64], def[64];
 
     fprintf(out, "%s %s (%s): %s\n%s\n\n", p->name,
             p->desc->version ? p->desc->version : "-",
@@ -476,15 +854,32 @@ nk__plugin_print_options(const struct nk__plugin *p, FILE *out)
         fprintf(out, "no options\n");
         return;
     }
-    fprintf(out, "%-14s %-20s %-20s %s\n", "OPTION", "TYPE", "DEFAULT", "HELP");
     for (size_t i = 0; i < p->nopts; i++) {
-        char def[80];
-        if (o[i].type == NK_OPT_STRING)
-            snprintf(def, sizeof(def), "\"%s\"", o[i].def ? o[i].def : "");
-        else
-            snprintf(def, sizeof(def), "%s", o[i].def ? o[i].def : "");
-        fprintf(out, "%-14s %-20s %-20s %s\n", o[i].name,
-                loader_type_name(&o[i], type, sizeof(type)), def,
-                o[i].help ? o[i].help : "");
+        loader_default_text(&o[i], def, sizeof(def));
+        wname = loader_width(wname, o[i].name, 24);
+        wtype = loader_width(wtype, loader_type_name(&o[i], type, sizeof(type)),
+                             32);
+        wdef = loader_width(wdef, def, (int)sizeof(def));
     }
+    fprintf(out, "%-*s  %-*s  %-*s  %s\n", wname, "OPTION", wtype, "TYPE", wdef,
+            "DEFAULT", "HELP");
+    for (size_t i = 0; i < p->nopts; i++) {
+        const char *why;
+        struct nk_value v;
+
+        loader_default_text(&o[i], def, sizeof(def));
+        fprintf(out, "%-*s  %-*s  %-*s  %s", wname, o[i].name, wtype,
+                loader_type_name(&o[i], type, sizeof(type)), wdef, def,
+                o[i].help ? o[i].help : "");
+        if (o[i].type == NK_OPT_ENUM)
+            fprintf(out, "%sone of %s", o[i].help ? "; " : "",
+                    o[i].choices ? o[i].choices : "");
+        if ((why = nk__plugin_default(&o[i], &v)) != NULL)
+            fprintf(out, " (bad default: %s)", why);
+        else
+            nk__free((char *)v.str);
+        fputc('\n', out);
+    }
+    fprintf(out, "\nValues: \"quoted\" with escapes \\n \\t \\r \\\\ \\\" "
+                 "\\0 \\xHH, or as is.\n");
 }

@@ -1,6 +1,6 @@
 """The example plugin of examples/plugin-out-of-tree, built the way a plugin
 author builds one: against an installed netkit found through pkg-config,
-with no path into the source or build tree (SPEC 7, STYLE E and L).
+with no path into the source or build tree.
 
 The main build tree is installed into a temporary prefix.  DESTDIR keeps
 the install inside the temporary directory even if some install rule uses
@@ -225,6 +225,14 @@ class OutOfTreeTest(unittest.TestCase):
         self.assertIn("upper 1.0.0 (tcp)", out)
         self.assertRegex(out, r"\nmax_line +size 1\.\.1048576 +4k +longest "
                               r"line accepted")
+
+    def test_check_passes(self):
+        # `netkit check` runs its conformance cases on the example.
+        r = nktest.run("check", "-L", self.cmake_build(), "upper",
+                       timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn(b"FAIL", r.stdout)
+        self.assertIn(b"ok   split-invariance", r.stdout)
 
     def test_udp_refused(self):
         # The plugin declares TCP only; asking for UDP is a usage error.

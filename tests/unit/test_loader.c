@@ -1,6 +1,6 @@
 /*
- * test_loader.c -- finding, loading and checking plugins (core/plugin/loader.c,
- * SPEC 7, STYLE E).
+ * test_loader.c -- finding, loading and checking plugins
+ * (core/plugin/loader.c).
  *
  * Every refusal is driven by a fixture in tests/fixtures/ that breaks exactly
  * one rule, and every message is compared whole: these lines are what a user
@@ -14,10 +14,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <netkit/plugin.h>
 
@@ -397,6 +400,237 @@ test_loader_open_out_of_memory(void **state)
     nk__plugin_close(p);
 }
 
+/* ---- safe loading ------------------------------------------------------- */
+
+/* A private directory under /tmp (0700, in a root-owned sticky /tmp) with a
+ * copy of good.so in it. */
+struct safe_dir {
+    char dir[64];
+    char so[96];
+};
+
+static void
+copy_file(const char *from, const char *to, mode_t mode)
+{
+    char buf[65536];
+    ssize_t n;
+    int in = open(from, O_RDONLY), out;
+
+    assert_true(in >= 0);
+    out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    assert_true(out >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    assert_int_equal(n, 0);
+    close(in);
+    assert_int_equal(close(out), 0);
+    assert_int_equal(chmod(to, mode), 0);
+}
+
+static void
+safe_dir_make(struct safe_dir *d)
+{
+    snprintf(d->dir, sizeof(d->dir), "/tmp/nk-loader-XXXXXX");
+    assert_non_null(mkdtemp(d->dir));
+    snprintf(d->so, sizeof(d->so), "%s/good.so", d->dir);
+    copy_file(FIX "/good.so", d->so, 0644);
+}
+
+static void
+safe_dir_remove(struct safe_dir *d)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Load `path` as good and expect exactly `want`. */
+static void
+expect_unsafe(const char *path, const char *want)
+{
+    struct nk__plugin *p = NULL;
+    struct nk_err err = {.msg = ""};
+
+    assert_int_equal(nk__plugin_open_path(path, "good", &p, &err), -1);
+    assert_null(p);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(err.status, 2);
+}
+
+/* A copy in a private directory under /tmp loads: /tmp itself is
+ * world-writable, but sticky and root's. */
+static void
+test_loader_safe_copy_loads(void **state)
+{
+    struct safe_dir d;
+    struct nk__plugin *p = NULL;
+    struct nk_err err = {.msg = ""};
+
+    (void)state;
+    safe_dir_make(&d);
+    if (nk__plugin_open_path(d.so, "good", &p, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_string_equal(p->path, d.so);
+    nk__plugin_close(p);
+    safe_dir_remove(&d);
+}
+
+/* A file others may write is refused, naming it and the fix. */
+static void
+test_loader_unsafe_file_mode(void **state)
+{
+    static const mode_t modes[] = {0666, 0757, 0775, 0777, 0664};
+    struct safe_dir d;
+    char want[512];
+
+    (void)state;
+    safe_dir_make(&d);
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        assert_int_equal(chmod(d.so, modes[i]), 0);
+        snprintf(want, sizeof(want),
+                 "plugin %s refused: %s is %s-writable (mode %04o); run "
+                 "chmod go-w %s",
+                 d.so, d.so, (modes[i] & 2) ? "world" : "group",
+                 (unsigned)modes[i], d.so);
+        expect_unsafe(d.so, want);
+    }
+    safe_dir_remove(&d);
+}
+
+/* A directory others may write is refused, sticky or not, when it holds
+ * the plugin. */
+static void
+test_loader_unsafe_dir_mode(void **state)
+{
+    static const mode_t modes[] = {0777, 01777, 0775};
+    struct safe_dir d;
+    char want[512];
+
+    (void)state;
+    safe_dir_make(&d);
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        assert_int_equal(chmod(d.dir, modes[i]), 0);
+        snprintf(want, sizeof(want),
+                 "plugin %s refused: %s is %s-writable (mode %04o); run "
+                 "chmod go-w %s",
+                 d.so, d.dir, (modes[i] & 2) ? "world" : "group",
+                 (unsigned)modes[i], d.dir);
+        expect_unsafe(d.so, want);
+    }
+    /* ...and so is a writable directory higher up, unless sticky and
+     * root's (as /tmp is). */
+    assert_int_equal(chmod(d.dir, 0755), 0);
+    {
+        char sub[128], so[160];
+
+        snprintf(sub, sizeof(sub), "%s/sub", d.dir);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        snprintf(so, sizeof(so), "%s/good.so", sub);
+        copy_file(FIX "/good.so", so, 0644);
+        assert_int_equal(chmod(d.dir, 0777), 0);
+        snprintf(want, sizeof(want),
+                 "plugin %s refused: %s is world-writable (mode 0777); run "
+                 "chmod go-w %s",
+                 so, d.dir, d.dir);
+        expect_unsafe(so, want);
+        if (geteuid() == 0) {
+            struct nk__plugin *p = NULL;
+            struct nk_err err = {.msg = ""};
+
+            assert_int_equal(chmod(d.dir, 01777), 0);
+            if (nk__plugin_open_path(so, "good", &p, &err) != 0)
+                fail_msg("%s", err.msg);
+            nk__plugin_close(p);
+        }
+        assert_int_equal(chmod(d.dir, 0700), 0);
+    }
+    safe_dir_remove(&d);
+}
+
+/* A file or directory owned by another user is refused (root only: only
+ * root can give a file away). */
+static void
+test_loader_unsafe_owner(void **state)
+{
+    struct safe_dir d;
+    char want[512];
+
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    safe_dir_make(&d);
+    assert_int_equal(chown(d.so, 65534, 65534), 0);
+    snprintf(want, sizeof(want),
+             "plugin %s refused: %s is owned by nobody (uid 65534), not by "
+             "root; run chown root %s",
+             d.so, d.so, d.so);
+    expect_unsafe(d.so, want);
+    assert_int_equal(chown(d.so, 0, 0), 0);
+    assert_int_equal(chown(d.dir, 65534, 65534), 0);
+    snprintf(want, sizeof(want),
+             "plugin %s refused: %s is owned by nobody (uid 65534), not by "
+             "root; run chown root %s",
+             d.so, d.dir, d.dir);
+    expect_unsafe(d.so, want);
+    safe_dir_remove(&d);
+}
+
+/* A symbolic link is followed: its target is checked, and so is the
+ * directory the link is in. */
+static void
+test_loader_unsafe_symlink(void **state)
+{
+    struct safe_dir d, t;
+    char link[128], want[512];
+    struct nk__plugin *p = NULL;
+    struct nk_err err = {.msg = ""};
+
+    (void)state;
+    safe_dir_make(&d);
+    safe_dir_make(&t);
+    snprintf(link, sizeof(link), "%s/link.so", d.dir);
+    assert_int_equal(symlink(t.so, link), 0);
+    /* A safe target loads through the link. */
+    if (nk__plugin_open_path(link, "good", &p, &err) != 0)
+        fail_msg("%s", err.msg);
+    nk__plugin_close(p);
+    /* A writable target is refused by its own name. */
+    assert_int_equal(chmod(t.so, 0666), 0);
+    snprintf(want, sizeof(want),
+             "plugin %s refused: %s is world-writable (mode 0666); run "
+             "chmod go-w %s",
+             link, t.so, t.so);
+    expect_unsafe(link, want);
+    /* A safe target linked from a writable directory is refused too. */
+    assert_int_equal(chmod(t.so, 0644), 0);
+    assert_int_equal(chmod(d.dir, 0777), 0);
+    snprintf(want, sizeof(want),
+             "plugin %s refused: %s is world-writable (mode 0777); run "
+             "chmod go-w %s",
+             link, d.dir, d.dir);
+    expect_unsafe(link, want);
+    safe_dir_remove(&d);
+    safe_dir_remove(&t);
+}
+
+/* Something that is not a regular file is refused without being read (a
+ * FIFO would block an open without O_NONBLOCK). */
+static void
+test_loader_not_regular(void **state)
+{
+    struct safe_dir d;
+    char fifo[128], want[512];
+
+    (void)state;
+    safe_dir_make(&d);
+    snprintf(fifo, sizeof(fifo), "%s/fifo.so", d.dir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    snprintf(want, sizeof(want), "plugin %s refused: not a regular file", fifo);
+    expect_unsafe(fifo, want);
+    safe_dir_remove(&d);
+}
+
 /* ---- encode ------------------------------------------------------------- */
 
 /* An encode that answers by payload length, one way of keeping or breaking
@@ -482,7 +716,8 @@ test_loader_values_defaults(void **state)
     struct nk_err err = {.msg = ""};
 
     assert_int_equal(good_values(p, NULL, NULL, &v, &err), 0);
-    assert_string_equal(v[0].str, "hi there ");
+    /* good.so writes this default quoted, with an escape. */
+    assert_string_equal(v[0].str, "hi\tthere ");
     assert_int_equal(v[0].len, 9);
     assert_int_equal(v[1].num, 3);
     assert_string_equal(v[1].str, "3");
@@ -751,10 +986,19 @@ test_loader_print_list(void **state)
     assert_non_null(strstr(text, "\nudponly      0.0.1    udp        "));
     assert_non_null(strstr(text, "\nraw          1.0.0    tcp,udp    "));
     assert_non_null(strstr(text, " " BUILT "/framed.so\n"));
-    assert_non_null(strstr(text, "(unusable: plugin " FIX "/nocb.so: missing "
+    assert_non_null(strstr(text, "(refused: plugin " FIX "/nocb.so: missing "
                                  "required callback 'decode'"));
     assert_non_null(
-        strstr(text, "(unusable: cannot load plugin " FIX "/notelf.so: "));
+        strstr(text, "(refused: cannot load plugin " FIX "/notelf.so: "));
+    /* Constructors that crash are loaded in a child process: the listing
+     * goes on, and says how they died. */
+    assert_non_null(strstr(text, "\ncrashsegv    -        -          "
+                                 "(refused: plugin " FIX "/crashsegv.so: "
+                                 "crashed while loading (signal 11, "));
+    assert_non_null(strstr(text, "\ncrashabort   -        -          "
+                                 "(refused: plugin " FIX "/crashabort.so: "
+                                 "crashed while loading (signal 6, "));
+    assert_non_null(strstr(text, "\nwrap "));
     /* A directory listed twice does not list its plugins twice. */
     assert_int_equal(count_of(text, "\ngood "), 1);
     free(c.text);
@@ -778,16 +1022,21 @@ test_loader_print_options(void **state)
                 strlen("good 1.2.3 (tcp,udp): loader fixture: "
                        "greeting + each chunk\n" FIX "/good.so\n")),
         0);
-    assert_non_null(strstr(text, "\nOPTION "));
-    /* A string default is quoted, so its trailing space shows. */
-    assert_non_null(strstr(text, "\ngreeting       string               "
-                                 "\"hi there \"          bytes put before "
-                                 "every reply\n"));
-    assert_non_null(strstr(text, "\ncount          int 1..10 "));
-    assert_non_null(strstr(text, "\nlimit          size 1..1048576      64k "));
-    assert_non_null(strstr(text, "\nverbose        bool                 off "));
-    assert_non_null(strstr(text, "\norder          little|big           "
-                                 "little               byte order\n"));
+    /* Columns as wide as their widest cell; a string default quoted, with
+     * escapes, so its tab and trailing space show; the choices of an ENUM
+     * in the help column. */
+    assert_non_null(strstr(text, "\n\nOPTION    TYPE             DEFAULT       "
+                                 "HELP\n"));
+    assert_non_null(strstr(text, "\ngreeting  string           \"hi\\tthere "
+                                 "\"  bytes put before every reply\n"));
+    assert_non_null(strstr(text, "\ncount     int 1..10        3             "
+                                 "how many times to answer\n"));
+    assert_non_null(strstr(text, "\nlimit     size 1..1048576  64k           "
+                                 "largest message\n"));
+    assert_non_null(strstr(text, "\nverbose   bool             off           "
+                                 "log every message\n"));
+    assert_non_null(strstr(text, "\norder     enum             little        "
+                                 "byte order; one of little|big\n"));
     free(c.text);
 }
 
@@ -829,6 +1078,12 @@ main(void)
         cmocka_unit_test(test_loader_not_elf),
         cmocka_unit_test(test_loader_transport_check),
         cmocka_unit_test(test_loader_open_out_of_memory),
+        cmocka_unit_test(test_loader_safe_copy_loads),
+        cmocka_unit_test(test_loader_unsafe_file_mode),
+        cmocka_unit_test(test_loader_unsafe_dir_mode),
+        cmocka_unit_test(test_loader_unsafe_owner),
+        cmocka_unit_test(test_loader_unsafe_symlink),
+        cmocka_unit_test(test_loader_not_regular),
         cmocka_unit_test(test_loader_encode_checks),
         cmocka_unit_test_setup_teardown(test_loader_values_defaults, setup_good,
                                         teardown_good),

@@ -460,10 +460,46 @@ test_value_edit_distance(void **state)
                                        "at-all") > 10);
 }
 
+/* nk__quote shows a value so that nk__unquote gives it back. */
+static void
+test_value_quote(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"", 0, "\"\""},
+        {"echo : ", 7, "\"echo : \""},
+        {"a\tb\n\r\\\"", 7, "\"a\\tb\\n\\r\\\\\\\"\""},
+        {"a\0b", 3, "\"a\\0b\""},
+        {"\x01\x7f\xff", 3, "\"\\x01\\x7f\\xff\""},
+        {"a;b ;c", 6, "\"a;b \\x3bc\""},
+    };
+    char buf[64], *back;
+    size_t len;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        nk__quote(cases[i].in, cases[i].len, buf, sizeof(buf));
+        assert_string_equal(buf, cases[i].want);
+        assert_null(nk__unquote(buf, &back, &len));
+        assert_int_equal(len, cases[i].len);
+        assert_memory_equal(back, cases[i].in, len);
+        nk__free(back);
+    }
+    /* Too long for the buffer: cut, with "...", inside it. */
+    nk__quote("abcdefghijklmnopqrstuvwxyz", 26, buf, 12);
+    assert_string_equal(buf, "\"abcdef...");
+    nk__quote("\n\n\n\n\n\n", 6, buf, 12);
+    assert_string_equal(buf, "\"\\n\\n\\n...");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_value_quote),
         cmocka_unit_test(test_value_int_valid),
         cmocka_unit_test(test_value_int_invalid),
         cmocka_unit_test(test_value_int_range_and_overflow),

@@ -1,0 +1,174 @@
+"""`netkit check NAME`: conformance cases on a plugin's codec.
+
+The shipped plugins pass (raw with the split cases skipped, since it takes
+the whole buffer as one message), and each deliberately broken fixture of
+tests/fixtures/codec.c fails, naming its case, with exit status 1.  A crash
+inside the plugin is a failing case, not the end of the run.
+
+Environment: NK_BUILDDIR (the main build tree, for the fixtures), plus
+nktest's NETKIT and NK_SRCDIR.
+"""
+import os
+import re
+import unittest
+
+import nktest
+from nktest import SRCDIR
+
+BUILDDIR = os.environ.get("NK_BUILDDIR") or os.path.join(SRCDIR, "build")
+FIXTURES = os.path.join(BUILDDIR, "tests", "fixtures", "plugins")
+CASES = ["load", "defaults", "create", "round-trip", "split-invariance",
+         "stateless", "need-monotonic", "empty-message", "max-message",
+         "over-max", "random-bytes"]
+LINE = re.compile(r"^(ok  |FAIL|skip) ([a-z-]+)(: .*)?$")
+
+
+def check(*args):
+    r = nktest.run("check", *args, timeout=120)
+    out = r.stdout.decode()
+    verdicts = {}
+    for line in out.splitlines()[1:-1]:
+        m = LINE.match(line)
+        if not m:
+            raise AssertionError("not a case line: %r in\n%s" % (line, out))
+        verdicts[m.group(2)] = (m.group(1).strip(), m.group(3) or "")
+    return r, out, verdicts
+
+
+class PassTest(unittest.TestCase):
+    def assert_passes(self, *args):
+        r, out, v = check(*args)
+        self.assertEqual(r.returncode, 0, out + r.stderr.decode())
+        self.assertEqual(r.stderr, b"")
+        self.assertEqual(list(v), CASES, out)
+        self.assertNotIn("FAIL", [x for x, _ in v.values()], out)
+        self.assertRegex(out.splitlines()[-1],
+                         r"^\S+: \d+ passed, 0 failed, \d+ skipped$")
+        return out, v
+
+    def test_framed(self):
+        out, v = self.assert_passes("framed")
+        self.assertTrue(all(x == "ok" for x, _ in v.values()), out)
+        self.assertTrue(out.startswith("netkit check framed ("), out)
+
+    def test_framed_options(self):
+        # DNS framing; and a 1-byte length, whose encode cannot reach
+        # max_message: over-max is skipped, saying why.
+        self.assert_passes("framed", "-O", "length_bytes=2",
+                           "-O", "byte_order=big")
+        out, v = self.assert_passes("framed", "-O", "length_bytes=1")
+        self.assertEqual(v["over-max"][0], "skip", out)
+        self.assertIn("encode refuses", v["over-max"][1])
+
+    def test_raw_skips_split_cases(self):
+        out, v = self.assert_passes("raw")
+        self.assertEqual(v["split-invariance"][0], "skip", out)
+        self.assertIn("takes the whole buffer as one message",
+                      v["split-invariance"][1])
+        for case in ("round-trip", "stateless", "random-bytes"):
+            self.assertEqual(v[case][0], "ok", out)
+
+    def test_fixture_codec(self):
+        out, v = self.assert_passes("-L", FIXTURES, "codecok")
+        self.assertTrue(all(x == "ok" for x, _ in v.values()), out)
+
+    def test_udp(self):
+        # Over UDP each datagram is one message: the stream cases skip.
+        out, v = self.assert_passes("framed", "-u")
+        self.assertEqual(v["split-invariance"][0], "skip", out)
+        self.assertEqual(v["round-trip"][0], "ok", out)
+
+    def test_repeatable(self):
+        # Fixed seeds: the same output every run.
+        self.assertEqual(check("framed")[1], check("framed")[1])
+
+
+class FailTest(unittest.TestCase):
+    def assert_fails(self, name, case, detail):
+        r, out, v = check("-L", FIXTURES, name)
+        self.assertEqual(r.returncode, 1, out + r.stderr.decode())
+        self.assertIn(case, v, out)
+        self.assertEqual(v[case][0], "FAIL", out)
+        self.assertRegex(v[case][1], detail)
+        # The one netkit: line names every failing case.
+        failed = [c for c, (x, _) in v.items() if x == "FAIL"]
+        self.assertEqual(r.stderr.decode(),
+                         "netkit: check %s: %d case%s failed: %s\n"
+                         % (name, len(failed), "" if len(failed) == 1
+                            else "s", ", ".join(failed)))
+        return v
+
+    def test_stateful_decode(self):
+        self.assert_fails("stateful", "stateless", r"gave .*, then ")
+
+    def test_need_shrinks(self):
+        v = self.assert_fails("shrink", "need-monotonic", r"it shrank$")
+        self.assertEqual([c for c, (x, _) in v.items() if x == "FAIL"],
+                         ["need-monotonic"])
+
+    def test_payload_outside(self):
+        self.assert_fails("outside", "round-trip",
+                          r"payload of 1 bytes at offset 3 lies outside the "
+                          r"3-byte message")
+
+    def test_crash_on_random_bytes(self):
+        v = self.assert_fails("crashy", "random-bytes",
+                              r"^: crashed \(signal 11, Segmentation fault\) "
+                              r"on input \d+ \(\d+ bytes\)$")
+        # The cases before it ran and passed.
+        self.assertEqual(v["round-trip"][0], "ok")
+
+    def test_crash_while_loading(self):
+        v = self.assert_fails("crashsegv", "load",
+                              r"^: crashed \(signal 11, Segmentation fault\) "
+                              r"while loading$")
+        self.assertEqual(list(v), ["load"])
+
+    def test_bad_default(self):
+        v = self.assert_fails("baddefault", "defaults",
+                              r"^: option tries: default 'ten': invalid "
+                              r"number 'ten'$")
+        self.assertEqual(list(v), ["load", "defaults"])
+
+    def test_create_fails(self):
+        v = self.assert_fails("failcreate", "create",
+                              r"create failed: this fixture always refuses")
+        self.assertEqual(list(v), ["load", "defaults", "create"])
+
+
+class UsageTest(unittest.TestCase):
+    def assert_usage(self, args, err):
+        r = nktest.run("check", *args)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stdout, b"")
+        self.assertEqual(r.stderr.decode(), "netkit: " + err + "\n")
+
+    def test_usage_errors(self):
+        self.assert_usage([], "check needs one plugin NAME (see 'netkit "
+                              "check --help')")
+        self.assert_usage(["raw", "framed"], "check needs one plugin NAME "
+                          "(see 'netkit check --help')")
+        self.assert_usage(["framed", "-O", "nope=1"],
+                          "-O nope: plugin 'framed' has no option 'nope'")
+        self.assert_usage(["framed", "-O", "length_bytes=3"],
+                          "-O length_bytes=3: expected one of 1|2|4|8")
+        self.assert_usage(["-u", "-L", FIXTURES, "codecok"],
+                          "plugin 'codecok' does not support udp")
+        self.assert_usage(["-P", "1", "framed"],
+                          "option -P/--port does not apply to 'check' (see "
+                          "'netkit check --help')")
+        r = nktest.run("check", "-L", "/nonexistent", "nope")
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(r.stderr.startswith(b"netkit: plugin 'nope' not "
+                                            b"found (looked in: "
+                                            b"/nonexistent, "), r.stderr)
+
+    def test_help(self):
+        r = nktest.run("check", "--help")
+        self.assertEqual(r.returncode, 0)
+        for case in CASES:
+            self.assertIn(case.encode(), r.stdout)
+
+
+if __name__ == "__main__":
+    nktest.main()
