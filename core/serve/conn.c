@@ -23,6 +23,7 @@
 
 static void conn_on_io(struct nk__loop *loop, struct nk__io *io,
                        unsigned events);
+static void conn_on_turn(struct nk__defer *d);
 
 static struct nk__loop *
 conn_loop(const struct nk__conn *c)
@@ -92,6 +93,19 @@ conn_later(struct nk__conn *c, unsigned what)
     nk__loop_defer(conn_loop(c), &c->later);
 }
 
+/* Free the connection once nothing can reach it any more: on_close has
+ * run, the socket is closed, and no turn of work is queued for it. */
+static void
+conn_free_if_done(struct nk__conn *c)
+{
+    if (!c->released || c->lingering || c->turn.queued)
+        return;
+    nk__buf_free(&c->in);
+    nk__buf_free(&c->out);
+    nk__session_fini(&c->sess);
+    nk__free(c);
+}
+
 static void
 conn_run_later(struct nk__defer *d)
 {
@@ -108,12 +122,7 @@ conn_run_later(struct nk__defer *d)
         if (!c->released && c->opened && p->on_close != NULL)
             p->on_close(c->ls->inst, &c->sess);
         c->released = 1;
-        if (c->lingering)
-            return;
-        nk__buf_free(&c->in);
-        nk__buf_free(&c->out);
-        nk__session_fini(&c->sess);
-        nk__free(c);
+        conn_free_if_done(c);
         return;
     }
     if ((what & CONN_LATER_DRAIN) && !c->closing && p->on_drain != NULL)
@@ -314,6 +323,7 @@ conn_new(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     c->sess.transport = NK_TRANSPORT_TCP;
     nk__session_set_addr(&c->sess, sa, salen);
     c->later.cb = conn_run_later;
+    c->turn.cb = conn_on_turn;
     c->rsize = NK_CONN_READ_SIZE;
     return c;
 }
@@ -464,7 +474,8 @@ conn_update_mask(struct nk__conn *c)
             nk__conn_close(c, "cannot watch the socket");
         return;
     }
-    if (!c->paused && !c->close_after_write && !c->eof && !c->draining)
+    if (!c->paused && !c->close_after_write && !c->eof && !c->draining &&
+        !c->backlog)
         mask |= NK_IO_READ;
     /* Paused, wait for writability even with nothing queued: the event
      * resumes reading (conn_on_writable), so a pause can never strand a
@@ -719,14 +730,25 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
     const struct nk_plugin *p = conn_plugin(c);
     struct nk__listener *ls = c->ls;
 
+    c->backlog = 0;
     while (!c->closing && !c->paused && !c->close_after_write &&
            nk__buf_len(in) > 0) {
         struct nk_frame f = {0};
         const uint8_t *buf = nk__buf_data(in);
         size_t len = nk__buf_len(in);
-        long rc = p->decode(ls->inst, buf, len, &f);
-        const char *broken =
-            nk__decode_check(rc, buf, len, &f, 1, ls->max_message);
+        long rc;
+        const char *broken;
+
+        if (ls->srv->turn_msgs == 0) {
+            /* This connection's share of the turn is used up: the rest
+             * waits until every other connection has had its share. */
+            c->backlog = 1;
+            nk__loop_soon(conn_loop(c), &c->turn);
+            return;
+        }
+        ls->srv->turn_msgs--;
+        rc = p->decode(ls->inst, buf, len, &f);
+        broken = nk__decode_check(rc, buf, len, &f, 1, ls->max_message);
 
         if (broken != NULL) {
             conn_broken(c, broken);
@@ -796,7 +818,8 @@ conn_end_batch(struct nk__conn *c)
         c->paused = 0;
         conn_process(c, &c->in);
     }
-    if (c->draining && !c->closing && !c->paused && !c->close_after_write) {
+    if (c->draining && !c->closing && !c->paused && !c->backlog &&
+        !c->close_after_write) {
         /* Shutting down: every complete message read has been answered
          * (what is left is at most a partial one): close once written. */
         c->close_after_write = 1;
@@ -805,12 +828,32 @@ conn_end_batch(struct nk__conn *c)
     srv->batch = NULL;
 }
 
+/* The next turn: answer more of what the connection holds. */
+static void
+conn_on_turn(struct nk__defer *d)
+{
+    struct nk__conn *c =
+        (struct nk__conn *)((char *)d - offsetof(struct nk__conn, turn));
+    struct nk__server *srv = c->ls->srv;
+
+    if (c->closing) {
+        conn_free_if_done(c);
+        return;
+    }
+    srv->batch = c;
+    srv->turn_msgs = NK_CONN_TURN_MESSAGES;
+    conn_process(c, &c->in);
+    conn_end_batch(c);
+}
+
 static void
 conn_on_readable(struct nk__conn *c)
 {
     struct nk__server *srv = c->ls->srv;
+    size_t got = 0;
 
     srv->batch = c;
+    srv->turn_msgs = NK_CONN_TURN_MESSAGES;
     lru_touch(c);
     for (int i = 0; i < NK_CONN_READS_PER_WAKEUP; i++) {
         /* A partial message keeps growing in the connection's own buffer;
@@ -819,8 +862,9 @@ conn_on_readable(struct nk__conn *c)
         size_t len = nk__buf_len(in), want = c->rsize, room;
         ssize_t n;
 
-        if (c->closing || c->paused || c->close_after_write)
-            break;
+        if (c->closing || c->paused || c->close_after_write || c->backlog ||
+            got >= NK_CONN_TURN_BYTES)
+            break; /* level-triggered: the rest is read next turn */
         if (c->need > len && c->need - len > want)
             want = c->need - len;
         if (nk__buf_reserve(in, want) < 0) {
@@ -831,6 +875,7 @@ conn_on_readable(struct nk__conn *c)
         n = read(c->io.fd, in->base + in->end, room);
         if (n > 0) {
             in->end += (size_t)n;
+            got += (size_t)n;
             conn_process(c, in);
             if (in == &srv->rbuf)
                 conn_keep_rest(c, in);
@@ -862,6 +907,7 @@ static void
 conn_on_writable(struct nk__conn *c)
 {
     /* The replies queue behind c->out (conn_outbuf keeps the order). */
+    c->ls->srv->turn_msgs = NK_CONN_TURN_MESSAGES;
     conn_end_batch(c);
 }
 

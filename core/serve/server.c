@@ -586,7 +586,7 @@ server_fini(struct nk__server *srv)
     }
     /* on_close for the connections closed just above, while every
      * instance still lives; then no timer may fire, and destroy. */
-    nk__loop_run_deferred(&srv->loop);
+    nk__loop_finish(&srv->loop);
     for (size_t i = 0; i < srv->nlisteners; i++) {
         struct nk__listener *ls = &srv->listeners[i];
         for (size_t j = 0; j < ls->nsocks; j++)

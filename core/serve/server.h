@@ -98,6 +98,7 @@ struct nk__server {
      * So an idle connection owns no buffer at all. */
     struct nk__buf rbuf, wbuf;
     struct nk__conn *batch;
+    unsigned turn_msgs; /* messages left in the batch's share of the turn */
     struct nk__handles sessions; /* nk_sid -> struct nk__conn */
     struct nk__handles timers;   /* nk_timer_id -> struct nk__ptimer */
     struct nk__mailbox mail;     /* work posted by other threads */
