@@ -129,6 +129,68 @@ conn_run_later(struct nk__defer *d)
         p->on_drain(c->ls->inst, &c->sess);
 }
 
+/* ---- the memory budget ---------------------------------------------- */
+
+/* This worker's connection holding the most buffer memory, or NULL. */
+static struct nk__conn *
+conn_largest(struct nk__server *srv)
+{
+    struct nk__conn *best = NULL;
+
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        for (struct nk__conn *c = srv->listeners[i].lru_head; c != NULL;
+             c = c->next)
+            if (!c->closing && c->charged > 0 &&
+                (best == NULL || c->charged > best->charged))
+                best = c;
+    return best;
+}
+
+/*
+ * Count the connection's buffers against max_buffer_memory, shared by every
+ * worker.  Past the budget, close the connections of this worker holding
+ * the most until it is met again, as Redis's maxmemory-clients does: a
+ * few peers each holding much are what fills it, and closing them frees
+ * the most for the rest.  Called where the buffers may have grown, once
+ * the connection's batch is over; may close c itself.
+ */
+static void
+conn_account(struct nk__conn *c)
+{
+    struct nk__server *srv = c->ls->srv;
+    size_t now = c->in.cap + c->out.cap;
+    long long delta = (long long)now - (long long)c->charged, total;
+
+    if (delta == 0)
+        return;
+    c->charged = now;
+    total = atomic_fetch_add(srv->buffered, delta) + delta;
+    if (delta < 0 || srv->buffer_budget == 0 || total <= srv->buffer_budget)
+        return;
+    while (atomic_load(srv->buffered) > srv->buffer_budget) {
+        struct nk__conn *big = conn_largest(srv);
+        char peer[NK_ADDRSTRLEN];
+        if (big == NULL)
+            break;
+        nk__session_format(&big->sess, peer, sizeof(peer));
+        nk__log(NK_LOG_WARN,
+                "Buffers of all connections over max_buffer_memory "
+                "(%lld bytes): closing %s, which holds %zu",
+                srv->buffer_budget, peer, big->charged);
+        big->ls->closed_memory++;
+        nk__conn_close(big, "buffer memory budget");
+    }
+}
+
+/* Give back the buffers of a connection whose session is over. */
+static void
+conn_drop_buffers(struct nk__conn *c)
+{
+    nk__buf_free(&c->in);
+    nk__buf_free(&c->out);
+    conn_account(c);
+}
+
 /* ---- deadlines ------------------------------------------------------ */
 
 static void conn_close_socket(struct nk__conn *c);
@@ -202,6 +264,7 @@ conn_end_session(struct nk__conn *c, const char *why)
     nk__ptimer_stop_all(&c->timers);
     nk__timer_stop(conn_loop(c), &c->deadline);
     nk__handle_del(&srv->sessions, NK_SID_HANDLE(c->sess.sid));
+    conn_drop_buffers(c); /* undeliverable now, or already written */
     nk__session_format(&c->sess, peer, sizeof(peer));
     if (why != NULL)
         nk__log(NK_LOG_INFO, "Connection closed %s (%s)", peer, why);
@@ -652,7 +715,9 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
     } else if (c->ls->srv->batch != c) {
         conn_flush(c);
     }
-    return 0;
+    if (c->ls->srv->batch != c && !c->closing)
+        conn_account(c); /* a send from elsewhere: the queue may grow */
+    return c->closing ? NK_EPIPE : 0;
 }
 
 size_t
@@ -826,6 +891,8 @@ conn_end_batch(struct nk__conn *c)
         conn_flush(c);
     }
     srv->batch = NULL;
+    if (!c->closing)
+        conn_account(c);
 }
 
 /* The next turn: answer more of what the connection holds. */
@@ -865,8 +932,13 @@ conn_on_readable(struct nk__conn *c)
         if (c->closing || c->paused || c->close_after_write || c->backlog ||
             got >= NK_CONN_TURN_BYTES)
             break; /* level-triggered: the rest is read next turn */
+        /* Reading toward a long message's announced end, grow with what
+         * has arrived (at most doubling), not with what a length field
+         * promises: six bytes do not reserve a megabyte. */
         if (c->need > len && c->need - len > want)
-            want = c->need - len;
+            want = c->need - len < len ? c->need - len
+                   : len > want        ? len
+                                       : want;
         if (nk__buf_reserve(in, want) < 0) {
             nk__conn_close(c, "out of memory");
             break;

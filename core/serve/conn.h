@@ -85,6 +85,7 @@ struct nk__conn {
     struct nk__defer turn;     /* decoding resumes next turn (fairness) */
     unsigned pending;          /* CONN_LATER_* bits */
     const char *closing_why;   /* logged when a close_after_write ends */
+    size_t charged;            /* bytes of buffers counted against the budget */
     unsigned opened : 1;       /* on_open succeeded: on_close is owed */
     unsigned outbound : 1;     /* opened by host->connect */
     unsigned connecting : 1;   /* outbound, not connected yet */

@@ -53,6 +53,7 @@ struct serve_listener {
 
 struct nk__serve {
     struct nk__settings *s;
+    atomic_llong buffered; /* every connection's buffers (max_buffer_memory) */
     struct nk__plugin **plugins; /* distinct plugins loaded */
     size_t nplugins;
     struct serve_listener *ls;
@@ -441,6 +442,8 @@ server_prepare(struct nk__serve *sv, int w)
 
     srv->id = w;
     srv->owner = sv;
+    srv->buffered = &sv->buffered;
+    srv->buffer_budget = sv->s->max_buffer_memory;
     srv->loop.epfd = -1;
     srv->spare_fd = -1;
     srv->mail.efd = -1;
@@ -598,6 +601,10 @@ server_fini(struct nk__server *srv)
                     ls->conf->name, (unsigned long long)ls->closed_idle,
                     (unsigned long long)ls->closed_message,
                     (unsigned long long)ls->closed_write);
+        if (ls->closed_memory > 0)
+            nk__log(NK_LOG_INFO,
+                    "[listen.%s] closed %llu over max_buffer_memory",
+                    ls->conf->name, (unsigned long long)ls->closed_memory);
         if (ls->udp_dropped > 0)
             nk__log(NK_LOG_INFO,
                     "[listen.%s] dropped %llu malformed "

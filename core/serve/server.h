@@ -72,6 +72,7 @@ struct nk__listener {
     uint64_t write_ms;   /* 0: no deadline for queued output */
     /* Connections closed by each deadline (logged at exit). */
     uint64_t closed_idle, closed_message, closed_write;
+    uint64_t closed_memory; /* closed over max_buffer_memory */
     struct nk__timer idle_timer;
     uint64_t udp_dropped; /* malformed datagrams dropped */
     /* allow/deny: the denials of every worker's copy of this listener */
@@ -98,6 +99,10 @@ struct nk__server {
      * So an idle connection owns no buffer at all. */
     struct nk__buf rbuf, wbuf;
     struct nk__conn *batch;
+    /* Bytes buffered by every worker's connections, against the budget
+     * (0: none): see conn.c's conn_account. */
+    atomic_llong *buffered;
+    long long buffer_budget;
     unsigned turn_msgs; /* messages left in the batch's share of the turn */
     struct nk__handles sessions; /* nk_sid -> struct nk__conn */
     struct nk__handles timers;   /* nk_timer_id -> struct nk__ptimer */
