@@ -289,6 +289,8 @@ conn_close_socket(struct nk__conn *c)
     srv->nconns--;
     if (!c->outbound)
         atomic_fetch_sub(ls->slots, 1);
+    if (!c->outbound && ls->perip != NULL)
+        nk__perip_give(ls->perip, &c->sess.addr.sa);
     if (c->lingering) {
         c->lingering = 0;
         conn_later(c, CONN_LATER_RELEASE); /* free it, on_close done or not */
@@ -414,17 +416,46 @@ conn_adopt(struct nk__conn *c)
         nk__timer_start(loop, &ls->idle_timer, loop->now + ls->idle_ms);
 }
 
+/* A new connection from an address at max_conns_per_ip: close it at once
+ * (it took a slot: give it back), count it, and say so at most once a
+ * second per listener. */
+static void
+conn_refuse_perip(struct nk__listener *ls, int fd, const struct sockaddr *sa)
+{
+    uint64_t now = ls->srv->loop.now;
+    char peer[NK_ADDRSTRLEN];
+
+    close(fd);
+    atomic_fetch_sub(ls->slots, 1);
+    ls->refused_perip++;
+    if (ls->perip_logged != 0 && now < ls->perip_logged + 1000)
+        return;
+    ls->perip_logged = now;
+    nk__addr_format(sa, peer, sizeof(peer));
+    nk__log(NK_LOG_WARN,
+            "Connection from %s refused: max_conns_per_ip (%u) reached "
+            "(%llu refused so far)",
+            peer, ls->perip->limit, (unsigned long long)ls->refused_perip);
+}
+
 int
 nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
               socklen_t salen)
 {
     struct nk__loop *loop = &ls->srv->loop;
     const struct nk_plugin *p = ls->plugin->desc;
-    struct nk__conn *c = conn_new(ls, fd, sa, salen);
+    struct nk__conn *c;
     char why[160], peer[NK_ADDRSTRLEN];
     int rc;
 
+    if (ls->perip != NULL && nk__perip_take(ls->perip, sa) < 0) {
+        conn_refuse_perip(ls, fd, sa);
+        return NK_EAGAIN;
+    }
+    c = conn_new(ls, fd, sa, salen);
     if (c == NULL) {
+        if (ls->perip != NULL)
+            nk__perip_give(ls->perip, sa);
         close(fd);
         atomic_fetch_sub(ls->slots, 1);
         nk__log(NK_LOG_WARN, "Connection dropped: out of memory");
@@ -438,6 +469,8 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     if (rc < 0) {
         close(fd);
         conn_discard(c);
+        if (ls->perip != NULL)
+            nk__perip_give(ls->perip, sa);
         atomic_fetch_sub(ls->slots, 1);
         nk__log(NK_LOG_WARN, "Connection dropped: %s", nk_strerror(rc));
         return rc;

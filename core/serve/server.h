@@ -25,6 +25,7 @@
 #include "config/sockopt.h"
 #include "plugin/session.h"
 #include "serve/mailbox.h"
+#include "serve/perip.h"
 
 struct nk__conn;
 struct nk__server;
@@ -64,6 +65,8 @@ struct nk__listener {
      * connection takes a slot before it is adopted (nk__listen_on_accept)
      * and gives it back when it closes (nk__conn_close). */
     atomic_llong *slots;
+    struct nk__perip *perip; /* max_conns_per_ip, shared; NULL: no limit */
+    uint64_t refused_perip, perip_logged; /* count; when last logged (ms) */
     /* Every connection, least recently active first: the idle timer expires
      * from the head, activity moves a connection to the tail, both O(1). */
     struct nk__conn *lru_head, *lru_tail;
