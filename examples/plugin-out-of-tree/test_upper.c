@@ -57,8 +57,8 @@ test_codec(void)
 static void
 test_max_line(void)
 {
-    struct nkt *k = nkt_start(nk_plugin_entry(),
-                              (const char *[]){"max_line=8", NULL});
+    struct nkt *k =
+        nkt_start(nk_plugin_entry(), (const char *[]){"max_line=8", NULL});
     struct nk_session *s = nkt_open(k), *t = nkt_open(k);
 
     nkt_expect(nkt_max_message(k) == 8);

@@ -1396,6 +1396,7 @@ nkt__serve(struct nkt *k, struct nk_session *s)
             served++;
             if (mrc == NK_ECLOSE) {
                 nkt__close(s, "on_message returned NK_ECLOSE");
+                served = NK_ECLOSE;
             } else if (mrc < 0) {
                 nkt__close(s, "on_message returned an error");
                 served = mrc;
@@ -1412,8 +1413,8 @@ nkt__serve(struct nkt *k, struct nk_session *s)
  * and handed to on_message, the rest kept for the next feed, as the host's
  * read path does (malformed input: on_bad_input, then close; a message past
  * max_message: close).  Returns the messages served, or the error that
- * ended the session (decode's, NK_EFRAMETOOBIG, or on_message's), or
- * NK_EPIPE if the session was not open.
+ * ended the session (decode's, NK_EFRAMETOOBIG, or on_message's, NK_ECLOSE
+ * included), or NK_EPIPE if the session was not open.
  */
 #define nkt_feed(s, bytes, len)                                                \
     nkt__feed(__FILE__, __LINE__, (s), (bytes), (len))
@@ -1434,6 +1435,37 @@ nkt__feed(const char *file, int line, struct nk_session *s, const void *bytes,
     nkt__vec_add(k, &s->in, bytes, len);
     nkt__enter(k);
     rc = nkt__serve(k, s);
+    nkt__leave(k);
+    return rc;
+}
+
+/* Hand payload[0..len) to on_message on s as one decoded message, without
+ * the codec (to test a handler alone).  Returns on_message's result (a
+ * result < 0 closes s, as in the host), or NK_EPIPE if s was not open. */
+#define nkt_deliver(s, payload, len)                                           \
+    nkt__deliver(__FILE__, __LINE__, (s), (payload), (len))
+static inline int
+nkt__deliver(const char *file, int line, struct nk_session *s,
+             const void *payload, size_t len)
+{
+    struct nkt *k = s->kit;
+    int rc;
+
+    k->file = file, k->line = line;
+    if (s->state != NKT__OPEN)
+        return NK_EPIPE;
+    s->received = (struct nkt__vec *)realloc(
+        s->received, (s->nreceived + 1) * sizeof(*s->received));
+    if (s->received == NULL)
+        nkt__fail(file, line, "netkit testkit: out of memory");
+    memset(&s->received[s->nreceived], 0, sizeof(struct nkt__vec));
+    nkt__vec_add(k, &s->received[s->nreceived++], payload, len);
+    nkt__enter(k);
+    rc = k->plugin->on_message(k->inst[s->worker], s,
+                               s->received[s->nreceived - 1].p, len);
+    if (rc < 0)
+        nkt__close(s, rc == NK_ECLOSE ? "on_message returned NK_ECLOSE"
+                                      : "on_message returned an error");
     nkt__leave(k);
     return rc;
 }
