@@ -215,13 +215,21 @@ static void
 probe_connected(void *inst, struct nk_session *s, int status)
 {
     struct probe *p = inst;
+    struct probe_sess *ps = p->host->get_data(s);
 
     if (status < 0) {
         p->host->log(s, NK_LOG_WARN, "dial %s failed: %s",
                      p->host->peer_name(s), nk_strerror(status));
+        free(ps); /* no on_close follows a failed connect */
         return;
     }
-    probe_open(inst, s);
+    ps->sid = p->host->session_id(s);
+    for (int i = 0; i < PROBE_SESSIONS; i++) {
+        if (p->sess[i] == NULL) {
+            p->sess[i] = s;
+            break;
+        }
+    }
     probe_say(p, s, "hello upstream");
 }
 

@@ -254,7 +254,6 @@ test_kit_connect(void **state)
     nkt_expect_sent(s, want);
 
     nkt_connect_done(up, 0);
-    nkt_expect_sent(up, "hi\t");
     nkt_expect_sent(up, "hello upstream");
     nkt_feed_str(up, "echo pong\n");
     nkt_expect_sent(up, "pong");
