@@ -47,6 +47,9 @@ test_codec(void)
 
     nkt_expect_splits(k, "hello\nWorld\r\n\nlast", 18,
                       (const char *[]){"hello", "World\r", "", NULL});
+    /* The same through on_message, with the same replies. */
+    nkt_expect_splits_served(k, "hello\nWorld\n", 12,
+                             (const char *[]){"hello", "World", NULL});
     nkt_expect_roundtrip(k, "hello", 5);
     nkt_expect_roundtrip(k, "", 0);
     nkt_free(k);

@@ -25,7 +25,9 @@
  *   - Codec checks: nkt_expect_splits feeds a byte stream to decode whole,
  *     one byte at a time, cut in two at every place and cut at random
  *     (seeded), and asserts that every way gives the same messages;
- *     nkt_expect_roundtrip encodes a payload and decodes it back.
+ *     nkt_expect_splits_served does the same through on_message, and
+ *     compares the replies too; nkt_expect_roundtrip encodes a payload
+ *     and decodes it back.
  *   - Assertions: nkt_expect_sent(s, "echo : hi") and friends compare what
  *     the plugin sent with what the test expects.  A failure prints
  *     FILE:LINE and what differs, then aborts; when <cmocka.h> is included
@@ -2225,6 +2227,161 @@ nkt__expect_splits_bytes(struct nkt *k, const void *stream, size_t len,
                          const struct nkt_bytes *want, size_t n)
 {
     return nkt__expect_splits(k, stream, len, want, NULL, n);
+}
+
+/* One split through the whole read path: a new session (on_open), the
+ * pieces fed as reads, then the peer closes (on_close).  *err gets the
+ * error that ended the session early, or 0. */
+static inline struct nk_session *
+nkt__served_run(struct nkt *k, const uint8_t *st, size_t len,
+                const size_t *cuts, size_t ncuts, long *err)
+{
+    struct nk_session *s = nkt__open(k, 0);
+    size_t pos = 0;
+
+    *err = 0;
+    for (size_t c = 0; c <= ncuts && *err == 0; c++) {
+        size_t to = c < ncuts ? cuts[c] : len;
+        long rc = nkt__feed(k->file, k->line, s, st + pos, to - pos);
+
+        pos = to;
+        if (rc < 0)
+            *err = rc;
+    }
+    nkt__close(s, "closed by the peer (split check)");
+    nkt__enter(k);
+    nkt__leave(k);
+    return s;
+}
+
+/* What session s got and answered is what ref got and answered. */
+static inline void
+nkt__same_served(struct nkt *k, const struct nk_session *ref, long ref_err,
+                 const struct nk_session *s, long err, const char *how)
+{
+    size_t nref = nkt_sent_count(ref), ns = nkt_sent_count(s);
+    char a[512], b[512];
+
+    for (size_t i = 0; i < ref->nreceived && i < s->nreceived; i++)
+        if (ref->received[i].len != s->received[i].len ||
+            memcmp(ref->received[i].p, s->received[i].p, s->received[i].len))
+            nkt__fail(
+                k->file, k->line,
+                "plugin %s: split %s: on_message %zu got %s, the "
+                "whole stream gave %s",
+                k->plugin->name, how, i + 1,
+                nkt__show(s->received[i].p, s->received[i].len, a, sizeof(a)),
+                nkt__show(ref->received[i].p, ref->received[i].len, b,
+                          sizeof(b)));
+    if (ref->nreceived != s->nreceived || ref_err != err)
+        nkt__fail(k->file, k->line,
+                  "plugin %s: split %s: on_message ran %zu times%s%s, the "
+                  "whole stream %zu times%s%s",
+                  k->plugin->name, how, s->nreceived, err ? ", then " : "",
+                  err ? nk_err_name((int)err) : "", ref->nreceived,
+                  ref_err ? ", then " : "",
+                  ref_err ? nk_err_name((int)ref_err) : "");
+    for (size_t i = 0; i < nref && i < ns; i++) {
+        const struct nkt_msg *m = nkt_sent(s, i), *r = nkt_sent(ref, i);
+
+        if (m->len != r->len || memcmp(m->bytes, r->bytes, m->len) != 0)
+            nkt__fail(k->file, k->line,
+                      "plugin %s: split %s: reply %zu is %s, the whole "
+                      "stream's is %s",
+                      k->plugin->name, how, i + 1,
+                      nkt__show(m->bytes, m->len, a, sizeof(a)),
+                      nkt__show(r->bytes, r->len, b, sizeof(b)));
+    }
+    if (nref != ns)
+        nkt__fail(k->file, k->line,
+                  "plugin %s: split %s: %zu replies, the whole stream %zu",
+                  k->plugin->name, how, ns, nref);
+}
+
+/*
+ * nkt_expect_splits through the whole read path: each way of cutting the
+ * stream (whole, one byte at a time, in two at up to 256 places, and
+ * NKT_RANDOM_SPLITS random ways) is fed to a session of its own, opened
+ * for it and closed after it (on_open, on_message, on_close).  Every way
+ * must hand on_message the same payloads, the whole stream exactly want
+ * (NULL: not checked), and get the same replies, byte for byte.  Every run
+ * is a real session of the kit, so a plugin whose sessions share state
+ * (a chat room) sees them all; use nkt_expect_splits for the codec alone.
+ * Returns the number of messages.
+ */
+#define nkt_expect_splits_served(k, ...)                                       \
+    nkt__expect_splits_served(NKT__AT(k), __VA_ARGS__)
+static inline size_t
+nkt__expect_splits_served(struct nkt *k, const void *stream, size_t len,
+                          const char *const *want)
+{
+    const uint8_t *st = (const uint8_t *)stream;
+    struct nk_session *ref, *s;
+    size_t *cuts, step, nwant = 0;
+    uint64_t rng = k->seed;
+    long ref_err, err;
+    char how[96], a[512], b[512];
+
+    if (!k->created || k->transport != NK_TRANSPORT_TCP)
+        nkt__fail(k->file, k->line,
+                  "nkt_expect_splits_served: no TCP instance");
+    free(k->cuts);
+    k->cuts = cuts = (size_t *)nkt__alloc(k, (len + 1) * sizeof(size_t));
+    ref = nkt__served_run(k, st, len, NULL, 0, &ref_err);
+    for (; want != NULL && want[nwant] != NULL; nwant++) {
+        size_t wl = strlen(want[nwant]);
+
+        if (nwant >= ref->nreceived)
+            nkt__fail(k->file, k->line,
+                      "plugin %s: on_message ran %zu times; expected %s "
+                      "next",
+                      k->plugin->name, ref->nreceived,
+                      nkt__show(want[nwant], wl, a, sizeof(a)));
+        if (ref->received[nwant].len != wl ||
+            memcmp(ref->received[nwant].p, want[nwant], wl) != 0)
+            nkt__fail(k->file, k->line,
+                      "plugin %s: on_message %zu got %s, expected %s",
+                      k->plugin->name, nwant + 1,
+                      nkt__show(ref->received[nwant].p,
+                                ref->received[nwant].len, b, sizeof(b)),
+                      nkt__show(want[nwant], wl, a, sizeof(a)));
+    }
+    if (want != NULL && ref->nreceived != nwant)
+        nkt__fail(k->file, k->line,
+                  "plugin %s: on_message ran %zu times, expected %zu",
+                  k->plugin->name, ref->nreceived, nwant);
+    for (size_t i = 0; i + 1 < len; i++)
+        cuts[i] = i + 1;
+    s = nkt__served_run(k, st, len, cuts, len > 0 ? len - 1 : 0, &err);
+    nkt__same_served(k, ref, ref_err, s, err, "one byte at a time");
+    step = len / 256 + 1;
+    for (size_t c = 1; c < len; c += step) {
+        cuts[0] = c;
+        snprintf(how, sizeof(how), "in two at byte %zu", c);
+        s = nkt__served_run(k, st, len, cuts, 1, &err);
+        nkt__same_served(k, ref, ref_err, s, err, how);
+    }
+    for (int t = 0; t < NKT_RANDOM_SPLITS && len > 1; t++) {
+        size_t nc = 0, at = 0;
+        uint64_t first = rng;
+
+        for (;;) {
+            uint64_t x = nkt__rand(&rng);
+            size_t piece = 1 + (size_t)(x >> 8) % 16;
+
+            if (at + piece >= len)
+                break;
+            at += piece;
+            cuts[nc++] = at;
+        }
+        snprintf(how, sizeof(how), "random #%d (seed state %llu)", t + 1,
+                 (unsigned long long)first);
+        s = nkt__served_run(k, st, len, cuts, nc, &err);
+        nkt__same_served(k, ref, ref_err, s, err, how);
+    }
+    free(k->cuts);
+    k->cuts = NULL;
+    return ref->nreceived;
 }
 
 /*

@@ -328,6 +328,11 @@ test_kit_codec(void **state)
     assert_int_equal(nkt_expect_splits(k, "x\ny", 3, NULL), 1);
     nkt_expect_roundtrip(k, "hello", 5);
     nkt_expect_roundtrip(k, "", 0);
+    /* Through on_message: the same payloads and the same replies. */
+    assert_int_equal(
+        nkt_expect_splits_served(k, "echo a\necho b\n!", 15,
+                                 (const char *[]){"echo a", "echo b", NULL}),
+        2);
     nkt_feed_msg(s, "echo z", 6);
     nkt_expect_sent(s, "hi\t");
     nkt_expect_wire(s, "z\n", 2);
@@ -363,6 +368,14 @@ stateful_decode(void *inst, const uint8_t *buf, size_t len, struct nk_frame *f)
         f->payload = buf, f->payload_len = 1;
         return 1;
     }
+    f->payload = buf, f->payload_len = len;
+    return (long)len;
+}
+
+static long
+raw_decode(void *inst, const uint8_t *buf, size_t len, struct nk_frame *f)
+{
+    (void)inst;
     f->payload = buf, f->payload_len = len;
     return (long)len;
 }
@@ -414,6 +427,17 @@ test_kit_failures(void **state)
         fail();
     }
     assert_non_null(strstr(kit_msg, "split one byte at a time"));
+    nkt_free(k);
+
+    broken.decode = raw_decode;
+    k = nkt_start(&broken, NULL);
+    if (setjmp(kit_jmp) == 0) {
+        nkt_expect_splits_served(k, "echo abc", 8, NULL);
+        fail();
+    }
+    assert_non_null(strstr(kit_msg, "split one byte at a time: on_message 1 "
+                                    "got \"e\", the whole stream gave "
+                                    "\"echo abc\""));
     nkt_free(k);
 
     broken.decode = outside_decode;

@@ -106,6 +106,7 @@ test_kit_line_many_and_splits(void **state)
 
     (void)state;
     assert_int_equal(nkt_expect_splits_bytes(k, stream5, len, want, 5), 5);
+    assert_int_equal(nkt_expect_splits_served(k, stream5, len, NULL), 5);
     assert_int_equal(nkt_feed(s, stream5, len), 5);
     expect_stream5_replies(s);
     for (size_t cut = 1; cut < len; cut++) {
