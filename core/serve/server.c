@@ -278,13 +278,13 @@ serve_log_listen(const struct nk__serve *sv, const struct serve_listener *sl)
 struct nk__server *
 nk__server_worker(struct nk__server *srv, int w)
 {
-    return w >= 0 && w < srv->owner->nworkers ? &srv->owner->workers[w] : NULL;
+    return w >= 0 && w < srv->nall ? &srv->all[w] : NULL;
 }
 
 int
 nk__server_nworkers(const struct nk__server *srv)
 {
-    return srv->owner->nworkers;
+    return srv->nall;
 }
 
 /* Act on one piece of mail from another thread (or from this one: a post
@@ -296,8 +296,8 @@ server_on_mail_one(struct nk__server *srv, struct nk__mail *m)
     struct nk__conn *c;
 
     if (m->kind == NK_MAIL_POST) {
-        if (ls->serving && ls->inst != NULL &&
-            ls->plugin->desc->on_post != NULL)
+        /* An instance may be NULL (a stateless plugin): created says. */
+        if (ls->created && ls->plugin->desc->on_post != NULL)
             ls->plugin->desc->on_post(ls->inst, m->data, m->len);
         return;
     }
@@ -312,21 +312,26 @@ server_on_mail_one(struct nk__server *srv, struct nk__mail *m)
     }
 }
 
-static void
-server_on_mail(struct nk__loop *loop, struct nk__io *io, unsigned events)
+void
+nk__server_take_mail(struct nk__server *srv)
 {
-    struct nk__server *srv =
-        (struct nk__server *)((char *)io -
-                              offsetof(struct nk__server, mail_io));
     struct nk__mail *m = nk__mailbox_take(&srv->mail);
 
-    (void)loop, (void)events;
     while (m != NULL) {
         struct nk__mail *next = m->next;
         server_on_mail_one(srv, m);
         nk__free(m);
         m = next;
     }
+}
+
+static void
+server_on_mail(struct nk__loop *loop, struct nk__io *io, unsigned events)
+{
+    (void)loop, (void)events;
+    nk__server_take_mail((struct nk__server *)((char *)io -
+                                               offsetof(struct nk__server,
+                                                        mail_io)));
 }
 
 void
@@ -449,6 +454,8 @@ server_prepare(struct nk__serve *sv, int w)
 
     srv->id = w;
     srv->owner = sv;
+    srv->all = sv->workers;
+    srv->nall = sv->nworkers;
     srv->buffered = &sv->buffered;
     srv->buffer_budget = sv->s->max_buffer_memory;
     srv->loop.epfd = -1;
