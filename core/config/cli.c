@@ -190,6 +190,13 @@ set_idle(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_udp_rate(struct nk__settings *s, const char *arg)
+{
+    s->cli_set |= NK_SET_UDP_RATE;
+    return nk__parse_int(arg, 0, 1000000, &s->cli.udp_rate);
+}
+
+static const char *
 set_workers(struct nk__settings *s, const char *arg)
 {
     long long n;
@@ -270,6 +277,9 @@ static const struct cli_opt cli_opts[] = {
      "connections at once per listener (default 16384)"},
     {"idle-timeout", 0, "SECONDS", C_SERVE, set_idle,
      "close connections idle this long (default 0: never)"},
+    {"udp-rate", 0, "N", C_SERVE, set_udp_rate,
+     "UDP: datagrams answered a second per source address (default 100; "
+     "0: no limit)"},
     {"workers", 'w', "N", C_SERVE, set_workers,
      "worker threads, each with its own event loop (default 1)"},
     {"message", 'm', "TEXT", C_CONNECT, set_message,

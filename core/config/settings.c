@@ -123,6 +123,7 @@ nk__listen_conf_init(struct nk__listen_conf *l)
     l->family = AF_UNSPEC;
     l->max_conns = NK_DEFAULT_MAX_CONNS;
     l->idle_timeout = 0;
+    l->udp_rate = NK_DEFAULT_UDP_RATE;
 }
 
 void
@@ -147,6 +148,8 @@ settings_listen_copy(struct nk__listen_conf *dst,
     dst->family = src->family;
     dst->max_conns = src->max_conns;
     dst->idle_timeout = src->idle_timeout;
+    dst->udp_rate = src->udp_rate;
+    dst->udp_allow_low_ports = src->udp_allow_low_ports;
     dst->name = nk__strdup(name);
     dst->proto = nk__strdup(src->proto != NULL ? src->proto : NK_DEFAULT_PROTO);
     if (dst->name == NULL || dst->proto == NULL)
@@ -306,6 +309,8 @@ settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
         l->max_conns = s->cli.max_conns;
     if (s->cli_set & NK_SET_IDLE)
         l->idle_timeout = s->cli.idle_timeout;
+    if (s->cli_set & NK_SET_UDP_RATE)
+        l->udp_rate = s->cli.udp_rate;
     for (size_t i = 0; i < l->sockopts.n; i++)
         if (settings_check_sockopt(l, &l->sockopts.items[i], err) < 0)
             return -1;

@@ -17,6 +17,7 @@
 #define NK_DEFAULT_PORT      9999
 #define NK_DEFAULT_MAX_CONNS 16384
 #define NK_DEFAULT_PROTO     "raw"
+#define NK_DEFAULT_UDP_RATE  100 /* datagrams a second per source address */
 
 /* A growable list of owned strings. */
 struct nk__strlist {
@@ -58,6 +59,8 @@ struct nk__listen_conf {
     int family;               /* AF_UNSPEC (any), AF_INET, AF_INET6 */
     long long max_conns;      /* TCP connections at once */
     double idle_timeout;      /* seconds, 0 = none */
+    long long udp_rate;       /* datagrams/s per source address, 0 = none */
+    int udp_allow_low_ports;  /* answer source ports below 1024 */
     struct nk__kvlist sockopts;
     const char *file; /* where the section starts, for errors */
     int line;
@@ -91,7 +94,8 @@ enum {
     NK_SET_MAX_CONNS = 1 << 5,
     NK_SET_IDLE = 1 << 6,
     NK_SET_WORKERS = 1 << 7,
-    NK_SET_LOG_LEVEL = 1 << 8
+    NK_SET_LOG_LEVEL = 1 << 8,
+    NK_SET_UDP_RATE = 1 << 9
 };
 
 struct nk__settings {
