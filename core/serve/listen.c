@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -291,28 +292,44 @@ listen_warn_fds(struct nk__listener *ls, const char *what)
             ls->conf->name);
 }
 
+/*
+ * The descriptor table is the process's, shared by every worker.  Shedding
+ * frees the worker's spare descriptor for one accept and takes it back; if
+ * another worker's accept ran in between, it would take the freed number
+ * and this worker would lose its spare for good (then it could only pause,
+ * again and again, leaving its accept queue unserved).  So every accept
+ * holds this lock shared, and a shed holds it alone: no descriptor is
+ * created by a worker while a spare is out.  (Nothing else creates
+ * descriptors once serving: connections only close theirs.)
+ */
+static pthread_rwlock_t listen_fd_lock = PTHREAD_RWLOCK_INITIALIZER;
+
 /* Out of descriptors: accept with the spare one and close at once, so the
- * peer sees a close instead of the listener spinning on EMFILE.  The spare
- * may have been lost (another thread took the number in between): it is
- * opened again first.  Returns 1 after shedding a connection, 0 if none was
- * waiting (accept says EMFILE before it looks at its queue), -1 if it
- * cannot shed. */
+ * peer sees a close instead of the listener spinning on EMFILE.  A spare
+ * lost all the same (ENFILE: the whole system is out) is opened again
+ * first.  Returns 1 after shedding a connection, 0 if none was waiting
+ * (accept says EMFILE before it looks at its queue), -1 if it cannot
+ * shed. */
 static int
 listen_shed(struct nk__listener *ls, int lfd)
 {
     struct nk__server *srv = ls->srv;
     int fd, saved;
 
+    pthread_rwlock_wrlock(&listen_fd_lock);
     if (srv->spare_fd < 0)
         srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (srv->spare_fd < 0)
+    if (srv->spare_fd < 0) {
+        pthread_rwlock_unlock(&listen_fd_lock);
         return -1;
+    }
     close(srv->spare_fd);
     fd = accept(lfd, NULL, NULL);
     saved = errno;
     if (fd >= 0)
         close(fd);
     srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pthread_rwlock_unlock(&listen_fd_lock);
     if (fd < 0)
         return saved == EAGAIN || saved == EWOULDBLOCK ? 0 : -1;
     listen_warn_fds(ls, "shed a connection");
@@ -368,9 +385,12 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
     for (int i = 0; i < LISTEN_ACCEPTS_PER_WAKEUP; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
-        int fd = accept4(io->fd, (struct sockaddr *)&ss, &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd;
 
+        pthread_rwlock_rdlock(&listen_fd_lock);
+        fd = accept4(io->fd, (struct sockaddr *)&ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        pthread_rwlock_unlock(&listen_fd_lock);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;

@@ -28,6 +28,7 @@
 
 #define SERVE_DRAIN_MS   2000
 #define SERVE_BIND_TRIES 16
+#define SERVE_WAKE_NOW   2 /* eventfd value: close every connection now */
 
 /* What every worker shares about one listener. */
 struct serve_listener {
@@ -130,6 +131,44 @@ serve_prepare(struct nk__serve *sv, struct nk_err *err)
 out:
     nk__strlist_free(&dirs);
     return rc;
+}
+
+/*
+ * Two listeners on one address, port and transport would fail at the
+ * second bind, after the first socket opened, with no file:line.  Compare
+ * the resolved addresses now (so localhost and 127.0.0.1 meet), and name
+ * the second listener's section.  Port 0 picks a different port each time
+ * and never clashes.
+ */
+static int
+serve_check_overlap(const struct nk__serve *sv, struct nk_err *err)
+{
+    for (size_t i = 1; i < sv->nls; i++) {
+        const struct serve_listener *b = &sv->ls[i];
+        for (size_t j = 0; j < i; j++) {
+            const struct serve_listener *a = &sv->ls[j];
+            if (a->conf->transport != b->conf->transport || b->conf->port == 0)
+                continue;
+            for (size_t x = 0; x < b->naddrs; x++)
+                for (size_t y = 0; y < a->naddrs; y++) {
+                    char where[NK_ADDRSTRLEN];
+                    if (b->addrs[x].len != a->addrs[y].len ||
+                        memcmp(&b->addrs[x].ss, &a->addrs[y].ss,
+                               b->addrs[x].len) != 0)
+                        continue;
+                    nk__addr_format((const struct sockaddr *)&b->addrs[x].ss,
+                                    where, sizeof(where));
+                    return nk__err_at(
+                        err, b->conf->file, b->conf->line,
+                        "[listen.%s] %s (%s) is also [listen.%s]'s (line "
+                        "%d): give one of them another port or host",
+                        b->conf->name, where,
+                        b->conf->transport == NK_TRANSPORT_UDP ? "udp" : "tcp",
+                        a->conf->name, a->conf->line);
+                }
+        }
+    }
+    return 0;
 }
 
 /* ---- binding ------------------------------------------------------------ */
@@ -323,27 +362,80 @@ server_on_wake(struct nk__loop *loop, struct nk__io *io, unsigned events)
     if (read(io->fd, &v, sizeof(v)) < 0 && errno == EAGAIN)
         return;
     server_drain(srv);
+    if (v >= SERVE_WAKE_NOW && srv->nconns > 0) /* a second SIGINT/SIGTERM */
+        server_on_drain_timeout(&srv->loop, &srv->drain_timer);
 }
 
+/* Signals that would end the process by their default action, caught
+ * instead (serve_run blocks them and reads them from a signalfd).  Job
+ * control (SIGTSTP, SIGTTIN, SIGTTOU) keeps its default; faults (SIGSEGV,
+ * SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP) cannot be ignored
+ * safely and are left alone. */
+static const int serve_signals[] = {
+    SIGINT,    SIGTERM, SIGHUP, SIGUSR1,   SIGUSR2, SIGALRM, SIGQUIT, SIGPIPE,
+    SIGVTALRM, SIGPROF, SIGIO,  SIGSTKFLT, SIGPWR,  SIGXCPU, SIGXFSZ,
+};
+
+/* SIGUSR1: one line per listener with the counters that exist so far. */
+static void
+server_log_counters(const struct nk__serve *sv)
+{
+    for (size_t i = 0; i < sv->nls; i++) {
+        const struct serve_listener *sl = &sv->ls[i];
+        struct nk__dgram_stats st = {0};
+
+        if (sl->conf->transport == NK_TRANSPORT_TCP) {
+            nk__log(NK_LOG_INFO, "SIGUSR1: [listen.%s] tcp: %lld open",
+                    sl->conf->name, (long long)atomic_load(&sl->slots));
+            continue;
+        }
+        for (int w = 0; w < sv->nworkers; w++) {
+            const struct nk__listener *ls = &sv->workers[w].listeners[i];
+            for (size_t j = 0; j < ls->nsocks; j++)
+                nk__dgram_stats_add(ls->socks[j].dgram, &st);
+        }
+        nk__dgram_stats_log("SIGUSR1", sl->conf->name, &st);
+    }
+}
+
+/* A first SIGINT/SIGTERM drains (SERVE_DRAIN_MS at most); a second one
+ * during the drain closes what is left at once, like nginx's fast
+ * shutdown, and the exit status is still 0.  Every other caught signal is
+ * logged and ignored. */
 static void
 server_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
 {
     struct nk__server *srv =
         (struct nk__server *)((char *)io - offsetof(struct nk__server, sig));
     struct signalfd_siginfo si;
-    uint64_t one = 1;
+    uint64_t wake = 1;
 
     (void)loop, (void)events;
     while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGHUP) {
+        int sig = (int)si.ssi_signo;
+
+        if (sig == SIGHUP) {
             nk__log(NK_LOG_INFO, "SIGHUP: nothing to reload, still serving");
             continue;
         }
-        nk__log(NK_LOG_INFO, "Shutting down (%s)",
-                strsignal((int)si.ssi_signo));
+        if (sig == SIGUSR1) {
+            server_log_counters(srv->owner);
+            continue;
+        }
+        if (sig != SIGINT && sig != SIGTERM) {
+            nk__log(NK_LOG_WARN, "Ignoring signal %d (%s) from pid %u", sig,
+                    strsignal(sig), (unsigned)si.ssi_pid);
+            continue;
+        }
+        if (srv->draining) {
+            nk__log(NK_LOG_INFO, "Closing every connection now (second %s)",
+                    strsignal(sig));
+            wake = SERVE_WAKE_NOW;
+        } else
+            nk__log(NK_LOG_INFO, "Shutting down (%s)", strsignal(sig));
         for (int w = 0; w < srv->owner->nworkers; w++) {
             ssize_t rc =
-                write(srv->owner->workers[w].wake.fd, &one, sizeof(one));
+                write(srv->owner->workers[w].wake.fd, &wake, sizeof(wake));
             (void)rc; /* an eventfd write only fails if it would overflow */
         }
     }
@@ -505,9 +597,11 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
     int started = 1, rc = 0;
 
     sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    for (size_t i = 0; i < sizeof(serve_signals) / sizeof(serve_signals[0]);
+         i++)
+        sigaddset(&set, serve_signals[i]);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        sigaddset(&set, sig);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN);
     sv->workers[0].sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -535,6 +629,10 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
         pthread_join(sv->workers[w].thread, NULL);
     }
 out:
+    /* A signal that came after the last read would act on unblocking. */
+    for (int i = 0;
+         i < 64 && sigtimedwait(&set, NULL, &(struct timespec){0}) > 0; i++)
+        ;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
@@ -576,7 +674,7 @@ nk__serve(struct nk__settings *s, struct nk_err *err)
     }
     for (size_t i = 0; i < sv.nls; i++)
         sv.ls[i].conf = &s->listeners[i];
-    if (serve_prepare(&sv, err) < 0)
+    if (serve_prepare(&sv, err) < 0 || serve_check_overlap(&sv, err) < 0)
         goto out;
     serve_raise_nofile();
     sv.workers = nk__calloc((size_t)sv.nworkers, sizeof(*sv.workers));
