@@ -5,14 +5,18 @@
 #   make check   make test, format-check, the suite under ASan/UBSan
 #                (clang), and the serving tests under valgrind
 #   make bench   compare with ../shared/bench's ref_echo (see docs/bench.md)
+#   make fuzz    build the libFuzzer harnesses (clang) and run each for
+#                FUZZ_TIME seconds from its seed corpus (tests/fuzz/)
 
 BUILD ?= build
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+FUZZ_TIME ?= 20
+FUZZERS = fuzz_framed fuzz_raw fuzz_conf fuzz_value fuzz_cli
 
 .PHONY: all deps test-deps build run test check asan valgrind format \
-	format-check bench install clean
+	format-check bench install clean fuzz
 
 all: build
 
@@ -45,6 +49,26 @@ valgrind: test-deps build
 
 check: test format-check asan valgrind
 
+# New inputs go to build-fuzz/corpus/NAME (the committed seeds stay as they
+# are); a crash leaves its input in build-fuzz/crashes/ and fails the target.
+fuzz: test-deps
+	@cmake -S . -B build-fuzz -DNK_FUZZ=ON -DNK_BUILD_TESTS=OFF \
+		-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build build-fuzz -j$(JOBS)
+	@mkdir -p build-fuzz/crashes
+	@for f in $(FUZZERS); do \
+		mkdir -p build-fuzz/corpus/$$f; \
+		echo "fuzz: $$f for $(FUZZ_TIME) s"; \
+		./build-fuzz/tests/fuzz/$$f -max_total_time=$(FUZZ_TIME) \
+			-max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=0 \
+			-artifact_prefix=build-fuzz/crashes/$$f- \
+			build-fuzz/corpus/$$f tests/fuzz/corpus/$$f \
+			>build-fuzz/$$f.log 2>&1 || \
+			{ tail -40 build-fuzz/$$f.log; exit 1; }; \
+		tail -1 build-fuzz/$$f.log; \
+	done
+
 # clang-format (Debian's 14) with the committed .clang-format.
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -59,4 +83,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -5,11 +5,12 @@
 #   scripts/deps.sh test    the above, plus socat and ncat (peers of the
 #                           connect tests), iproute2 (ss, to check socket
 #                           options from outside), valgrind and clang
-#                           and clang-format (`make check`)
+#                           and clang-format (`make check`), and clang's
+#                           runtime libraries (libFuzzer, `make fuzz`)
 set -eu
 
 build_pkgs="cmake gcc make pkg-config libinih-dev libcmocka-dev python3"
-test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format"
+test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

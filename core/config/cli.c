@@ -509,7 +509,10 @@ nk__cli_parse(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
                            word);
     cli_build(lo, so);
     opterr = 0;
-    optind = 1;
+    /* 0, not 1: glibc then forgets where it stopped in a group of short
+     * options ("-4zu" refused at z) -- a parse after a refused one would
+     * otherwise go on from inside the old argv. */
+    optind = 0;
     while ((c = getopt_long(argc - 1, argv + 1, so, lo, NULL)) != -1) {
         enum nk__command cmd = s->command;
         if (cli_one(s, c, argv + 1, err) < 0)
