@@ -427,12 +427,16 @@ server_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
                     strsignal(sig), (unsigned)si.ssi_pid);
             continue;
         }
+        /* This is worker 0's thread: it starts its own drain now, so a
+         * second signal read in the same batch is known as the second. */
         if (srv->draining) {
             nk__log(NK_LOG_INFO, "Closing every connection now (second %s)",
                     strsignal(sig));
             wake = SERVE_WAKE_NOW;
-        } else
+        } else {
             nk__log(NK_LOG_INFO, "Shutting down (%s)", strsignal(sig));
+            server_drain(srv);
+        }
         for (int w = 0; w < srv->owner->nworkers; w++) {
             ssize_t rc =
                 write(srv->owner->workers[w].wake.fd, &wake, sizeof(wake));
