@@ -359,7 +359,15 @@ conf_table_key(struct conf_ctx *c, const char *name, const char *val,
     if (k->cli_bit & c->s->cli_set)
         field = &scratch;
     why = k->set(c, k, field, val);
-    return why != NULL ? conf_bad_value(c, name, why) : 0;
+    if (why != NULL)
+        return conf_bad_value(c, name, why);
+    /* Whether it applies is known once `transport` is (settings.c). */
+    if (c->kind == CONF_LISTEN && strncmp(k->name, "udp_", 4) == 0 &&
+        c->s->listeners[c->index].udp_key == NULL) {
+        c->s->listeners[c->index].udp_key = k->name;
+        c->s->listeners[c->index].udp_line = c->lineno;
+    }
+    return 0;
 }
 
 /*

@@ -311,6 +311,11 @@ settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
         l->idle_timeout = s->cli.idle_timeout;
     if (s->cli_set & NK_SET_UDP_RATE)
         l->udp_rate = s->cli.udp_rate;
+    if (l->udp_key != NULL && l->transport != NK_TRANSPORT_UDP)
+        return nk__err_at(err, l->file, l->udp_line,
+                          "[listen.%s] %s applies to UDP listeners only (add "
+                          "'transport = udp', or remove it)",
+                          l->name, l->udp_key);
     for (size_t i = 0; i < l->sockopts.n; i++)
         if (settings_check_sockopt(l, &l->sockopts.items[i], err) < 0)
             return -1;
@@ -321,10 +326,17 @@ settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
 int
 nk__settings_finish(struct nk__settings *s, struct nk_err *err)
 {
+    int udp = 0;
+
     if (settings_choose_listeners(s) < 0)
         return nk__err_run(err, "out of memory");
-    for (size_t i = 0; i < s->nlisteners; i++)
+    for (size_t i = 0; i < s->nlisteners; i++) {
         if (settings_finish_listener(s, &s->listeners[i], err) < 0)
             return -1;
+        udp |= s->listeners[i].transport == NK_TRANSPORT_UDP;
+    }
+    if ((s->cli_set & NK_SET_UDP_RATE) && !udp)
+        return nk__err_set(err, "option --udp-rate applies to UDP listeners "
+                                "only (add -u)");
     return 0;
 }

@@ -61,6 +61,8 @@ struct nk__listen_conf {
     double idle_timeout;      /* seconds, 0 = none */
     long long udp_rate;       /* datagrams/s per source address, 0 = none */
     int udp_allow_low_ports;  /* answer source ports below 1024 */
+    const char *udp_key;      /* first udp_* key in the file, or NULL */
+    int udp_line;             /* ... and its line */
     struct nk__kvlist sockopts;
     const char *file; /* where the section starts, for errors */
     int line;

@@ -37,8 +37,8 @@ parse(int argc, char **argv, char *line, size_t size)
     memset(&err, 0, sizeof(err));
     nk__settings_init(&s);
     rc = nk__cli_parse(&s, argc, argv, &err);
-    if (rc == 0 &&
-        (s.command == NK_CMD_SERVE || s.command == NK_CMD_CONNECT) && !s.help)
+    if (rc == 0 && (s.command == NK_CMD_SERVE || s.command == NK_CMD_CONNECT) &&
+        !s.help)
         rc = nk__settings_finish(&s, &err);
     line[0] = '\0';
     if (rc < 0) {

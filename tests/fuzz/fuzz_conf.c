@@ -58,8 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < s.nlisteners; i++) {
             FZ_CHECK(s.listeners[i].name != NULL);
             FZ_CHECK(s.listeners[i].proto != NULL);
-            FZ_CHECK(s.listeners[i].port >= 0 &&
-                     s.listeners[i].port <= 65535);
+            FZ_CHECK(s.listeners[i].port >= 0 && s.listeners[i].port <= 65535);
         }
     }
     nk__settings_free(&s);

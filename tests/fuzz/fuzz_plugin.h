@@ -218,9 +218,9 @@ fz_serve_stream(const uint8_t *buf, size_t len, unsigned transport)
             break; /* a refusal: the host closes the connection */
         FZ_CHECK(rc > 0 && (size_t)rc <= len - off);
         FZ_CHECK(f.payload_len == 0 || f.payload != NULL);
-        FZ_CHECK(f.payload_len == 0 || (f.payload >= buf + off &&
-                                        f.payload + f.payload_len <=
-                                            buf + off + (size_t)rc));
+        FZ_CHECK(f.payload_len == 0 ||
+                 (f.payload >= buf + off &&
+                  f.payload + f.payload_len <= buf + off + (size_t)rc));
         (void)fz_touch(f.payload, f.payload_len);
         off += (size_t)rc;
         if (fz.p->on_message(fz.inst, &s, f.payload, f.payload_len) < 0)

@@ -119,8 +119,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             b2[63] = '\0';
         dist = nk__edit_distance(a, b2);
         FZ_CHECK(dist >= 0);
-        FZ_CHECK((size_t)dist <= (strlen(a) > strlen(b2) ? strlen(a)
-                                                          : strlen(b2)));
+        FZ_CHECK((size_t)dist <=
+                 (strlen(a) > strlen(b2) ? strlen(a) : strlen(b2)));
         break;
     }
     }

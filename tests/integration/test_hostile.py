@@ -223,32 +223,35 @@ def args_prefix(args):
 
 
 class LowPortTest(unittest.TestCase):
-    def bind_low(self):
-        """A UDP socket on a free privileged port of 127.0.0.1, or skip."""
+    def bind_low(self, host="127.0.0.1"):
+        """A UDP socket on a free privileged port of host, or skip."""
         if not is_root():
             self.skipTest("binding a port below 1024 needs root")
         for port in (53, 123, 19, 7, 1000, 999):
             try:
-                return udp_socket(port=port)
+                return udp_socket(host, port=port)
             except OSError:
                 continue
         self.skipTest("no privileged port free")
 
     def test_low_port_not_answered_by_default(self):
-        with self.bind_low() as low, \
-                Server("-p", "raw", "-u", "-P", "0", "-H", "127.0.0.1") as srv:
-            port = srv.port("udp")
-            low.sendto(b"query", ("127.0.0.1", port))
-            srv.wait_for("not answering 5 bytes from 127.0.0.1:%d: its "
-                         "source port is below 1024 (udp_allow_low_ports = "
-                         "1 answers it)" % low.getsockname()[1])
-            low.settimeout(0.3)
-            with self.assertRaises(socket.timeout):
-                low.recv(100)
-            with udp_socket() as s:
-                s.sendto(b"fine", ("127.0.0.1", port))
-                self.assertEqual(s.recv(100), PREFIX + b"fine")
-            self.assertEqual(srv.stop(), 0)
+        # Over IPv4 and IPv6, from a real socket on a privileged port.
+        for host in nktest.HOSTS:
+            with self.subTest(host=host), self.bind_low(host) as low, \
+                    Server("-p", "raw", "-u", "-P", "0", "-H", host) as srv:
+                port = srv.port("udp")
+                peer = host if ":" not in host else "[%s]" % host
+                low.sendto(b"query", (host, port))
+                srv.wait_for("not answering 5 bytes from %s:%d: its source "
+                             "port is below 1024 (udp_allow_low_ports = 1 "
+                             "answers it)" % (peer, low.getsockname()[1]))
+                low.settimeout(0.3)
+                with self.assertRaises(socket.timeout):
+                    low.recv(100)
+                with udp_socket(host) as s:
+                    s.sendto(b"fine", (host, port))
+                    self.assertEqual(s.recv(100), PREFIX + b"fine")
+                self.assertEqual(srv.stop(), 0)
 
     def test_udp_allow_low_ports(self):
         conf = ("[listen.dns]\nproto = raw\nhost = 127.0.0.1\nport = 0\n"
@@ -289,7 +292,24 @@ class UdpRateTest(unittest.TestCase):
             self.assertLessEqual(replies, 8 + 10 * elapsed + 1)
             c = counters(srv)
             self.assertEqual(c["rate"], 200 - replies)
+            # Logged at most once a second, however many were dropped.
+            self.assertLessEqual(srv.stderr().count("is over udp_rate"),
+                                 1 + int(time.monotonic() - began))
             self.assertEqual(srv.stop(), 0)
+
+
+class UdpOptionsTest(unittest.TestCase):
+    def test_udp_rate_needs_udp(self):
+        r = nktest.run("serve", "-p", "raw", "-P", "0", "--udp-rate", "5")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, b"netkit: option --udp-rate applies to "
+                                   b"UDP listeners only (add -u)\n")
+
+    def test_udp_rate_range(self):
+        r = nktest.run("serve", "-p", "raw", "-u", "--udp-rate", "-1")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, b"netkit: option --udp-rate: out of range "
+                                   b"0..1000000\n")
 
 
 class OversizeReplyTest(unittest.TestCase):
