@@ -367,13 +367,15 @@ server_on_wake(struct nk__loop *loop, struct nk__io *io, unsigned events)
 }
 
 /* Signals that would end the process by their default action, caught
- * instead (serve_run blocks them and reads them from a signalfd).  Job
- * control (SIGTSTP, SIGTTIN, SIGTTOU) keeps its default; faults (SIGSEGV,
- * SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP) cannot be ignored
- * safely and are left alone. */
+ * instead (serve_run blocks them and reads them from a signalfd), with the
+ * real-time ones.  SIGPIPE and SIGXFSZ are ignored outright: they come
+ * from a failed write, which then says EPIPE or EFBIG -- logging them
+ * could write again and fail again.  Job control (SIGTSTP, SIGTTIN,
+ * SIGTTOU) keeps its default; faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT, SIGSYS, SIGTRAP) cannot be ignored safely and are left alone. */
 static const int serve_signals[] = {
-    SIGINT,    SIGTERM, SIGHUP, SIGUSR1,   SIGUSR2, SIGALRM, SIGQUIT, SIGPIPE,
-    SIGVTALRM, SIGPROF, SIGIO,  SIGSTKFLT, SIGPWR,  SIGXCPU, SIGXFSZ,
+    SIGINT,    SIGTERM, SIGHUP, SIGUSR1,   SIGUSR2, SIGALRM, SIGQUIT,
+    SIGVTALRM, SIGPROF, SIGIO,  SIGSTKFLT, SIGPWR,  SIGXCPU,
 };
 
 /* SIGUSR1: one line per listener with the counters that exist so far. */
@@ -608,6 +610,7 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
         sigaddset(&set, sig);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
     sv->workers[0].sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sv->workers[0].sig.fd < 0 ||
         nk__io_set(&sv->workers[0].loop, &sv->workers[0].sig, NK_IO_READ) < 0) {

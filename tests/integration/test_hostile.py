@@ -388,12 +388,17 @@ class DescriptorsTest(unittest.TestCase):
 class SignalsTest(unittest.TestCase):
     IGNORED = [signal.SIGUSR2, signal.SIGALRM, signal.SIGQUIT,
                signal.SIGVTALRM, signal.SIGPROF, signal.SIGIO,
-               signal.SIGPWR, signal.SIGXCPU, signal.SIGXFSZ,
-               signal.SIGRTMIN + 3, signal.SIGHUP]
+               signal.SIGPWR, signal.SIGXCPU, signal.SIGRTMIN + 3,
+               signal.SIGHUP]
+    SILENT = [signal.SIGPIPE, signal.SIGXFSZ]  # ignored without a word
 
     def test_stray_signals_are_ignored(self):
         with Server("-p", "framed", "-P", "0", "-H", "127.0.0.1") as srv:
             with connect("127.0.0.1", srv.port()) as s:
+                for sig in self.SILENT:
+                    srv.proc.send_signal(sig)
+                    s.sendall(frame(b"sig %d" % sig))
+                    self.assertEqual(recv_frame(s), b"echo : sig %d" % sig)
                 for sig in self.IGNORED:
                     start = len(srv.lines)
                     srv.proc.send_signal(sig)
