@@ -56,7 +56,7 @@ struct dgram_peer {
     int used;
     size_t len;           /* of the reply's payload */
     uint64_t hash;        /* of the reply's payload */
-    unsigned run;         /* exact echoes of our reply in a row */
+    unsigned run;         /* echoes of our reply in a row */
     uint64_t muted_until; /* loop time, ms */
 };
 
