@@ -169,6 +169,31 @@ nk__listen_is_wildcard(const struct nk__bindaddr *a)
            IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
 }
 
+/* A listener on :: takes IPv4 too, unless it set IPV6_V6ONLY. */
+static int
+listen_dual_stack(const struct nk__listen_conf *lc,
+                  const struct nk__bindaddr *a)
+{
+    return a->ss.ss_family == AF_INET6 && nk__listen_is_wildcard(a) &&
+           nk__kvlist_find(&lc->sockopts, "IPV6_V6ONLY") == NULL;
+}
+
+int
+nk__listen_overlap(const struct nk__listen_conf *la,
+                   const struct nk__bindaddr *a,
+                   const struct nk__listen_conf *lb,
+                   const struct nk__bindaddr *b)
+{
+    if (la->transport != lb->transport || la->port == 0 || la->port != lb->port)
+        return 0;
+    if (a->ss.ss_family != b->ss.ss_family)
+        return (a->ss.ss_family == AF_INET && listen_dual_stack(lb, b)) ||
+               (b->ss.ss_family == AF_INET && listen_dual_stack(la, a));
+    if (nk__listen_is_wildcard(a) || nk__listen_is_wildcard(b))
+        return 1;
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
 /* UDP on a wildcard address learns each datagram's destination, to answer
  * from it (dgram.c). */
 static int

@@ -135,10 +135,10 @@ out:
 
 /*
  * Two listeners on one address, port and transport would fail at the
- * second bind, after the first socket opened, with no file:line.  Compare
- * the resolved addresses now (so localhost and 127.0.0.1 meet), and name
- * the second listener's section.  Port 0 picks a different port each time
- * and never clashes.
+ * second bind, after the first socket opened, with no file:line (or, with
+ * -w N and SO_REUSEPORT, share it silently).  Compare the resolved
+ * addresses now (so localhost and 127.0.0.1 meet; a wildcard meets every
+ * address of its family), and name the second listener's section.
  */
 static int
 serve_check_overlap(const struct nk__serve *sv, struct nk_err *err)
@@ -147,24 +147,23 @@ serve_check_overlap(const struct nk__serve *sv, struct nk_err *err)
         const struct serve_listener *b = &sv->ls[i];
         for (size_t j = 0; j < i; j++) {
             const struct serve_listener *a = &sv->ls[j];
-            if (a->conf->transport != b->conf->transport || b->conf->port == 0)
-                continue;
             for (size_t x = 0; x < b->naddrs; x++)
                 for (size_t y = 0; y < a->naddrs; y++) {
-                    char where[NK_ADDRSTRLEN];
-                    if (b->addrs[x].len != a->addrs[y].len ||
-                        memcmp(&b->addrs[x].ss, &a->addrs[y].ss,
-                               b->addrs[x].len) != 0)
+                    char bw[NK_ADDRSTRLEN], aw[NK_ADDRSTRLEN];
+                    if (!nk__listen_overlap(b->conf, &b->addrs[x], a->conf,
+                                            &a->addrs[y]))
                         continue;
                     nk__addr_format((const struct sockaddr *)&b->addrs[x].ss,
-                                    where, sizeof(where));
+                                    bw, sizeof(bw));
+                    nk__addr_format((const struct sockaddr *)&a->addrs[y].ss,
+                                    aw, sizeof(aw));
                     return nk__err_at(
                         err, b->conf->file, b->conf->line,
-                        "[listen.%s] %s (%s) is also [listen.%s]'s (line "
+                        "[listen.%s] %s (%s) overlaps [listen.%s]'s %s (line "
                         "%d): give one of them another port or host",
-                        b->conf->name, where,
+                        b->conf->name, bw,
                         b->conf->transport == NK_TRANSPORT_UDP ? "udp" : "tcp",
-                        a->conf->name, a->conf->line);
+                        a->conf->name, aw, a->conf->line);
                 }
         }
     }
