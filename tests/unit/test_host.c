@@ -178,12 +178,12 @@ open_conn(int i)
     int fds[2];
 
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
-    atomic_fetch_add(&w.slots, 1);
-    assert_int_equal(nk__conn_open(&w.ls[i], fds[0], (struct sockaddr *)&sin,
-                                   sizeof(sin)),
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds),
                      0);
+    atomic_fetch_add(&w.slots, 1);
+    assert_int_equal(
+        nk__conn_open(&w.ls[i], fds[0], (struct sockaddr *)&sin, sizeof(sin)),
+        0);
     return fds[1];
 }
 
@@ -277,9 +277,9 @@ test_host_send_to_another_worker(void **state)
     turn(0);
     assert_int_equal(ev.closes, 1);
     /* A worker that does not exist owns no session. */
-    assert_int_equal(h->send_to(&w.ls[1].ctx, NK_SID_MAKE(7, 1ull << 32 | 1),
-                                &v, 1),
-                     NK_ENOENT);
+    assert_int_equal(
+        h->send_to(&w.ls[1].ctx, NK_SID_MAKE(7, 1ull << 32 | 1), &v, 1),
+        NK_ENOENT);
     close(peer);
 }
 
@@ -423,8 +423,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_host_close_never_reenters, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_host_send_to_another_worker,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_send_to_another_worker, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_host_queued_and_drain, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_host_timers, setup, teardown),
