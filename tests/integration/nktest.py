@@ -25,6 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("NK_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 NETKIT = os.environ.get("NETKIT") or os.path.join(SRCDIR, "build", "netkit")
 VALGRIND = os.environ.get("NK_VALGRIND") == "1"
+# The sanitizer build (make asan) sets ASAN_OPTIONS: memory figures are its.
+SANITIZED = "ASAN_OPTIONS" in os.environ
 DEADLINE = 30 if VALGRIND else 10
 
 LISTEN_RE = re.compile(r"\[\*\] Listen on (\S+):(\d+) \((tcp|udp), (\S+)\)")

@@ -29,7 +29,8 @@ def raise_nofile(n):
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
 
 
-@unittest.skipIf(nktest.VALGRIND, "valgrind's own memory hides the figures")
+@unittest.skipIf(nktest.VALGRIND or nktest.SANITIZED,
+                 "the checker's own memory hides the figures")
 class BudgetTest(unittest.TestCase):
     def test_many_near_full_frames(self):
         # 600 connections each send 1 MiB - 1 KiB of a 1 MiB frame: 600 MB
