@@ -5,6 +5,7 @@
 #   make check   make test, format-check, the suite under ASan/UBSan
 #                (clang), and the serving tests under valgrind
 #   make bench   compare with ../shared/bench's ref_echo (see docs/bench.md)
+#   make fanout  the pubsub example's fan-out to 100 subscribers, -w 1 and 2
 
 BUILD ?= build
 MAKEFLAGS += --no-print-directory
@@ -12,7 +13,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps test-deps build run test check asan valgrind format \
-	format-check bench install clean
+	format-check bench fanout install clean
 
 all: build
 
@@ -54,6 +55,9 @@ format-check: test-deps
 
 bench: build
 	sh scripts/bench.sh
+
+fanout: build
+	python3 scripts/fanout.py --builddir $(BUILD)
 
 install: build
 	cmake --install $(BUILD)
