@@ -454,7 +454,6 @@ pubsub_create(struct nk_setup *su)
     ps->max_queued = (size_t)su->opts[OPT_MAX_QUEUED].num;
     ps->idle_ms = (uint64_t)su->opts[OPT_IDLE_MS].num;
     su->max_message = ps->max_line;
-    su->inst = ps;
     /* `netkit connect` uses the codec only: no ctx, so no timers. */
     if (su->role == NK_ROLE_SERVE && stats_ms > 0 &&
         ps->host->timer_start(ps->ctx, NULL, stats_ms, stats_ms, stats_tick,
@@ -462,6 +461,7 @@ pubsub_create(struct nk_setup *su)
         free(ps);
         return NK_ENOMEM;
     }
+    su->inst = ps;
     return 0;
 }
 
