@@ -7,7 +7,8 @@ worker, in the order published, and no one else; with -w 4 the subscribers
 are spread over several workers (each worker's stats line counts its own);
 closing subscribers mid-stream leaves the others whole; a subscriber that
 never reads costs only itself (its messages are dropped and counted, and
-DROPPED tells it how many once it drains); the session timer closes a
+DROPPED tells it how many once it drains; past the listener's max_output
+the host closes it); the session timer closes a
 silent session after idle_ms and not before; the instance timer logs every
 worker's counters; bad input is answered with -ERR; handles reach sessions
 of other workers (ID, TELL).
@@ -259,6 +260,30 @@ class PubsubTest(unittest.TestCase):
             self.assertEqual(slow.cmd(b"PING"), b"+PONG")
             self.stats(srv, 2, 0,
                        lambda s: sum(v[3] for v in s.values()) == dropped)
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+
+    def test_max_output_closes_what_max_queued_lets_through(self):
+        # With max_queued above the listener's --max-output, the host's
+        # limit acts instead: it closes the subscriber that never reads, and
+        # the others go on.
+        with self.serve(2, "-O", "max_queued=16M", "--max-output", "65536",
+                        "-o", "SO_SNDBUF=32768") as srv:
+            slow = self.clients(srv, 1, rcvbuf=4096)[0]
+            fast = self.clients(srv, 2)
+            self.subscribe([slow] + fast, b"t")
+            pub = self.clients(srv, 1)[0]
+            for i in range(0, 2000, 100):
+                self.publish(pub, b"t", [b"%d %s" % (j, b"y" * 100)
+                                         for j in range(i, i + 100)])
+                for c in fast:
+                    self.assertEqual(c.lines(100)[-1],
+                                     b"MSG t %d %s" % (i + 99, b"y" * 100))
+            srv.wait_for("(output queue over its limit)")
+            n = 0
+            while not slow.closed():
+                n += 1
+            self.assertLess(n, 2000)
+            self.assertEqual(pub.cmd(b"PING"), b"+PONG")
             self.assertEqual(srv.stop(), 0, srv.stderr())
 
     def test_idle_session_closed_by_its_timer(self):
