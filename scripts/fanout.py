@@ -24,6 +24,7 @@ import argparse
 import multiprocessing
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -63,13 +64,18 @@ def serve(netkit, plugdir, workers, deadline):
         stderr=subprocess.PIPE, env=dict(os.environ, NETKIT_CONFIG="/dev/null"))
     port = None
     end = time.monotonic() + deadline
-    # "Listen on" comes before "Ready"; a server that dies ends the loop.
-    for line in proc.stderr:
-        m = LISTEN_RE.search(line)
-        if m:
-            port = int(m.group(1))
-        if b"Ready" in line or time.monotonic() > end:
+    buf = b""
+    # "Listen on" comes before "Ready"; wait for both with a deadline.
+    while b"Ready" not in buf and time.monotonic() < end:
+        if not select.select([proc.stderr], [], [], end - time.monotonic())[0]:
             break
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        buf += chunk
+    m = LISTEN_RE.search(buf)
+    if m and b"Ready" in buf:
+        port = int(m.group(1))
     if port is None:
         proc.kill()
         raise SystemExit("fanout: netkit did not start")
