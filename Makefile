@@ -42,7 +42,7 @@ asan: test-deps
 
 valgrind: test-deps build
 	NK_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure \
-		-R 'integration_test_(serve|udp|ipv6|config|sockopts|robust|wrap)'
+		-R 'integration_test_(serve|udp|ipv6|config|sockopts|robust|wrap|pubsub)'
 
 check: test format-check asan valgrind
 
