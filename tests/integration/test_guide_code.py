@@ -3,12 +3,16 @@
 Every fenced block of docs/plugin-guide.md whose info string names a file
 (```c examples/pubsub/pubsub.c) must appear in that file verbatim, as whole
 lines, so the guide cannot drift from the code that the other tests build
-and serve.
+and serve.  The guide's sketches (a proxy, an encode with a long head) are
+compiled against the headers, so they stay valid C.
 
 Environment: nktest's NK_SRCDIR.
 """
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 import unittest
 
 import nktest
@@ -57,6 +61,36 @@ class GuideCodeTest(unittest.TestCase):
                    "pubsub_drain", "pubsub_bad_input", "pubsub_decode",
                    "idle_check", "stats_tick"):
             self.assertIn(fn, shown)
+
+
+    def test_sketches_compile(self):
+        with open(GUIDE) as f:
+            guide = f.read()
+        sketches = [m.group(3) for m in FENCE.finditer(guide)
+                    if m.group(1) == "c" and not m.group(2) and
+                    re.search(r"^static \w+\n(proxy_open|http_encode)\(",
+                              m.group(3), re.M)]
+        self.assertEqual(len(sketches), 2)
+        cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+        self.assertIsNotNone(cc)
+        # What the sketches leave out: their instance structs.
+        prelude = ("#include <stdio.h>\n#include <stdlib.h>\n"
+                   "#include <netkit/plugin.h>\n"
+                   "struct proxy { const struct nk_host *host; "
+                   "struct nk_ctx *ctx; const char *addr, *port; };\n"
+                   "struct http { char head[256]; };\n")
+        uses = "".join("void *use_%s = (void *)%s;\n" % (f, f) for f in
+                       re.findall(r"^static \w+\n(\w+)\(",
+                                  "".join(sketches), re.M))
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "sketch.c")
+            with open(src, "w") as f:
+                f.write(prelude + "".join(sketches) + uses)
+            p = subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror",
+                                "-I", os.path.join(SRCDIR, "include"), "-c",
+                                src, "-o", os.path.join(d, "sketch.o")],
+                               capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr.decode())
 
 
 if __name__ == "__main__":
