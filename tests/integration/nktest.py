@@ -241,6 +241,18 @@ def recv_exact(sock, n):
     return buf
 
 
+def recv_line(sock):
+    """Bytes up to and including the next newline; b"" if the peer closed
+    first (the socket's timeout bounds the wait)."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            return buf
+        buf += chunk
+    return buf
+
+
 def frame(payload, width=4, order="little"):
     return len(payload).to_bytes(width, order) + payload
 
