@@ -798,6 +798,10 @@ conn_too_big(struct nk__conn *c, size_t size)
     nk__log(NK_LOG_WARN,
             "Message of %zu bytes from %s is over the limit of %zu: closing",
             size, peer, c->ls->max_message);
+    /* The plugin may answer it too (HTTP's 413, a Redis error). */
+    if (conn_plugin(c)->on_bad_input != NULL)
+        conn_plugin(c)->on_bad_input(c->ls->inst, &c->sess, NK_EFRAMETOOBIG,
+                                     "message over the size limit");
     c->close_after_write = 1;
     c->closing_why = "frame too big";
 }
