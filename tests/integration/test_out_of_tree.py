@@ -190,7 +190,7 @@ class OutOfTreeTest(unittest.TestCase):
         r = nktest.run("plugins", "-L", self.cmake_build(), "upper")
         self.assertEqual(r.returncode, 0, r.stderr)
         out = r.stdout.decode()
-        self.assertIn("upper 1.0.0 (tcp)", out)
+        self.assertIn("upper 1.0.0 (tcp,udp)", out)
         self.assertRegex(out, r"\nmax_line +size 1\.\.1048576 +4k +longest "
                               r"line accepted")
 
@@ -202,13 +202,20 @@ class OutOfTreeTest(unittest.TestCase):
         self.assertNotIn(b"FAIL", r.stdout)
         self.assertIn(b"ok   split-invariance", r.stdout)
 
-    def test_udp_refused(self):
-        # The plugin declares TCP only; asking for UDP is a usage error.
-        r = nktest.run("serve", "-L", self.cmake_build(), "-p", "upper",
-                       "-u", "-P", "0", "-H", "127.0.0.1")
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn(b"netkit: plugin 'upper' does not support udp\n",
-                      r.stderr)
+    def test_served_over_udp(self):
+        # Built from the installed prefix alone, served over UDP: a
+        # datagram is one line, with or without its newline.
+        import socket
+        with Server("-L", self.cmake_build(), "-p", "upper", "-u", "-P", "0",
+                    "-H", "127.0.0.1") as srv:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.settimeout(nktest.DEADLINE)
+                u.connect(("127.0.0.1", srv.port("udp")))
+                u.send(b"hello udp\n")
+                self.assertEqual(u.recv(100), b"HELLO UDP\n")
+                u.send(b"no newline")
+                self.assertEqual(u.recv(100), b"NO NEWLINE\n")
+            self.assertEqual(srv.stop(), 0)
 
 
 if __name__ == "__main__":

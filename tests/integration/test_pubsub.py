@@ -98,6 +98,15 @@ class PubsubTest(unittest.TestCase):
         return Server("-L", self.dir, "-p", EXAMPLE, "-P", "0", "-H",
                       "127.0.0.1", "-w", str(workers), *args)
 
+    def test_netkit_check_passes(self):
+        # The conformance run passes on the example, as on the shipped
+        # plugins.
+        r = nktest.run("check", "-L", self.dir, EXAMPLE)
+        self.assertEqual(r.returncode, 0, r.stdout.decode() +
+                         r.stderr.decode())
+        self.assertRegex(r.stdout.decode().splitlines()[-1],
+                         r"^pubsub: \d+ passed, 0 failed, \d+ skipped$")
+
     def clients(self, srv, n, **kw):
         cs = [Client(srv.port(), **kw) for _ in range(n)]
         self.addCleanup(lambda: [c.close() for c in cs])
