@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -177,6 +178,28 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
     }
 }
 
+/* "Connection closed ADDR (why) [name] (in 120 B, out 240 B, 35 ms)" */
+static void
+conn_log_closed(const struct nk__conn *c, const char *peer, const char *why)
+{
+    uint64_t ms = conn_loop(c)->now - c->opened_at;
+    char took[40];
+
+    if (!nk__log_enabled(NK_LOG_INFO))
+        return;
+    if (ms < 10000)
+        snprintf(took, sizeof(took), "%llu ms", (unsigned long long)ms);
+    else
+        snprintf(took, sizeof(took), "%.1f s", (double)ms / 1000);
+    nk__log(NK_LOG_INFO,
+            "Connection closed %s%s%s%s [%s] (in %llu B, out "
+            "%llu B, %s)",
+            peer, why != NULL ? " (" : "", why != NULL ? why : "",
+            why != NULL ? ")" : "", c->ls->conf->name,
+            (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+            took);
+}
+
 /* The session ends for the plugin: no more callbacks but on_close (from
  * the loop), no timers, a stale handle, and the log line.  The socket is
  * the caller's to close, now or after lingering. */
@@ -194,10 +217,12 @@ conn_end_session(struct nk__conn *c, const char *why)
     nk__timer_stop(conn_loop(c), &c->deadline);
     nk__handle_del(&srv->sessions, NK_SID_HANDLE(c->sess.sid));
     nk__session_format(&c->sess, peer, sizeof(peer));
-    if (why != NULL)
-        nk__log(NK_LOG_INFO, "Connection closed %s (%s)", peer, why);
-    else
-        nk__log(NK_LOG_INFO, "Connection closed %s", peer);
+    conn_log_closed(c, peer, why);
+    if (!c->outbound) {
+        enum nk__ctr k = nk__ctr_close_cause(why, c->eof);
+        if (k != NK_CTR_N)
+            nk__ctr_add(&c->ls->ctr, k, 1);
+    }
     conn_later(c, CONN_LATER_RELEASE);
 }
 
@@ -315,6 +340,7 @@ conn_new(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     nk__session_set_addr(&c->sess, sa, salen);
     c->later.cb = conn_run_later;
     c->rsize = NK_CONN_READ_SIZE;
+    c->opened_at = srv->loop.now;
     return c;
 }
 
@@ -354,6 +380,7 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     if (c == NULL) {
         close(fd);
         atomic_fetch_sub(ls->slots, 1);
+        nk__ctr_add(&ls->ctr, NK_CTR_REFUSED_NO_MEMORY, 1);
         nk__log(NK_LOG_WARN, "Connection dropped: out of memory");
         return NK_ENOMEM;
     }
@@ -366,11 +393,12 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
         close(fd);
         conn_discard(c);
         atomic_fetch_sub(ls->slots, 1);
+        nk__ctr_add(&ls->ctr, NK_CTR_REFUSED_NO_MEMORY, 1);
         nk__log(NK_LOG_WARN, "Connection dropped: %s", nk_strerror(rc));
         return rc;
     }
     conn_adopt(c);
-    nk__log(NK_LOG_INFO, "Connection from %s", peer);
+    nk__log(NK_LOG_INFO, "Connection from %s [%s]", peer, ls->conf->name);
     /* opened is still 0 during on_open: a refusal owes no on_close.  A
      * close from inside on_open is deferred, and finds opened set. */
     if (p->on_open != NULL) {
@@ -485,6 +513,8 @@ conn_write(struct nk__conn *c, struct nk__buf *buf)
             send(c->io.fd, nk__buf_data(buf), nk__buf_len(buf), MSG_NOSIGNAL);
         if (n > 0) {
             nk__buf_consume(buf, (size_t)n);
+            c->bytes_out += (uint64_t)n;
+            nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_OUT, (uint64_t)n);
             lru_touch(c); /* a peer that reads is not idle */
         } else if (n < 0 && errno == EINTR)
             continue;
@@ -569,6 +599,10 @@ conn_send_direct(struct nk__conn *c, struct iovec *v, int n, size_t size)
         nk__conn_close(c, strerror(errno));
         return;
     }
+    if (w > 0) {
+        c->bytes_out += (uint64_t)w;
+        nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_OUT, (uint64_t)w);
+    }
     /* Part of the message may be on the wire: the rest must be queued
      * whole, or the byte stream would be corrupt -- room first. */
     if (nk__buf_reserve(&c->out, size - (w > 0 ? (size_t)w : 0)) < 0) {
@@ -633,6 +667,7 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
     }
     if (c->closing)
         return NK_EPIPE; /* the write failed: the peer is gone */
+    nk__ctr_add(&c->ls->ctr, NK_CTR_MSGS_OUT, 1);
     if (nk__buf_len(b) > NK_CONN_HIGH_WATER) {
         /* The peer is not keeping up: stop decoding until it drains. */
         conn_flush(c);
@@ -692,6 +727,7 @@ conn_bad_input(struct nk__conn *c, int err, const char *why)
     char peer[NK_ADDRSTRLEN];
 
     nk__session_format(&c->sess, peer, sizeof(peer));
+    nk__ctr_add(&c->ls->ctr, NK_CTR_DECODE_ERRORS, 1);
     nk__log(NK_LOG_WARN, "Bad input from %s: %s%s%s: closing", peer,
             nk_strerror(err), why != NULL ? ": " : "", why != NULL ? why : "");
     if (p->on_bad_input != NULL)
@@ -707,6 +743,7 @@ conn_broken(struct nk__conn *c, const char *rule)
     char peer[NK_ADDRSTRLEN];
 
     nk__session_format(&c->sess, peer, sizeof(peer));
+    nk__ctr_add(&c->ls->ctr, NK_CTR_DECODE_ERRORS, 1);
     nk__log(NK_LOG_ERROR, "Plugin %s broke the decode contract (%s) on %s",
             c->ls->plugin->name, rule, peer);
     nk__conn_close(c, "plugin error");
@@ -740,6 +777,7 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
             int mrc;
             c->need = 0;
             c->msg_since = 0;
+            nk__ctr_add(&ls->ctr, NK_CTR_MSGS_IN, 1);
             mrc = p->on_message(ls->inst, &c->sess, f.payload, f.payload_len);
             nk__buf_consume(in, (size_t)rc);
             if (mrc == NK_ECLOSE)
@@ -831,6 +869,8 @@ conn_on_readable(struct nk__conn *c)
         n = read(c->io.fd, in->base + in->end, room);
         if (n > 0) {
             in->end += (size_t)n;
+            c->bytes_in += (uint64_t)n;
+            nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_IN, (uint64_t)n);
             conn_process(c, in);
             if (in == &srv->rbuf)
                 conn_keep_rest(c, in);

@@ -91,6 +91,10 @@ struct nk__conn {
     unsigned draining : 1;          /* shutting down: no more reads */
     unsigned lingering : 1; /* session over; discarding input, then close */
     unsigned released : 1;  /* on_close has run */
+
+    /* For the close line: when it was accepted (loop ms), bytes moved. */
+    uint64_t opened_at;
+    uint64_t bytes_in, bytes_out;
 };
 
 /* Adopt an accepted descriptor: register, on_open, log "Connection from".

@@ -23,6 +23,7 @@
 #include "serve/access.h"
 #include "serve/activation.h"
 #include "serve/conn.h"
+#include "serve/counters.h"
 #include "serve/dgram.h"
 #include "serve/listen.h"
 #include "base/log.h"
@@ -420,6 +421,10 @@ server_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
             nk__log(NK_LOG_INFO, "SIGHUP: nothing to reload, still serving");
             continue;
         }
+        if (si.ssi_signo == SIGUSR1) {
+            nk__counters_log(srv);
+            continue;
+        }
         nk__log(NK_LOG_INFO, "Shutting down (%s)",
                 strsignal((int)si.ssi_signo));
         nk__notify("STOPPING=1\nSTATUS=Shutting down (%s)",
@@ -657,6 +662,7 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN);
     sv->workers[0].sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -765,6 +771,7 @@ nk__serve(struct nk__settings *s, struct nk_err *err)
         if (server_adopt(&sv, w, err) < 0)
             goto out;
     rc = serve_run(&sv, err);
+    nk__counters_log(&sv.workers[0]); /* every connection has closed */
 out:
     serve_free(&sv);
     return rc;

@@ -23,6 +23,7 @@
 #include "base/loop.h"
 #include "config/settings.h"
 #include "config/sockopt.h"
+#include "serve/counters.h"
 #include "plugin/session.h"
 #include "serve/mailbox.h"
 
@@ -70,10 +71,12 @@ struct nk__listener {
     uint64_t idle_ms;    /* 0: no idle timeout */
     uint64_t message_ms; /* 0: no deadline for a begun message */
     uint64_t write_ms;   /* 0: no deadline for queued output */
-    /* Connections closed by each deadline (logged at exit). */
-    uint64_t closed_idle, closed_message, closed_write;
+    /* Connections closed by each deadline (logged at exit); atomic, as
+     * every counter: another thread sums them (counters.h). */
+    _Atomic uint64_t closed_idle, closed_message, closed_write;
     struct nk__timer idle_timer;
-    uint64_t udp_dropped; /* malformed datagrams dropped */
+    _Atomic uint64_t udp_dropped; /* malformed datagrams dropped */
+    struct nk__counters ctr;      /* this worker's counts (counters.h) */
     /* allow/deny: the denials of every worker's copy of this listener */
     struct nk__access *access;
 };
