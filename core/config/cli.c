@@ -233,6 +233,20 @@ set_deny(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_metrics(struct nk__settings *s, const char *arg)
+{
+    char host[256];
+    int port;
+    const char *why = nk__addr_split(arg, host, sizeof(host), &port);
+
+    if (why == NULL) {
+        s->cli_set |= NK_SET_METRICS;
+        why = cli_replace(&s->metrics, arg);
+    }
+    return why;
+}
+
+static const char *
 set_workers(struct nk__settings *s, const char *arg)
 {
     long long n;
@@ -331,6 +345,8 @@ static const struct cli_opt cli_opts[] = {
     {"deny", 0, "CIDR", C_SERVE, set_deny,
      "deny clients in CIDR, repeatable; rules apply in order, before the "
      "config's, the first match decides, no match allows"},
+    {"metrics", 0, "HOST:PORT", C_SERVE, set_metrics,
+     "serve the counters at http://HOST:PORT/metrics (Prometheus)"},
     {"workers", 'w', "N", C_SERVE, set_workers,
      "worker threads, each with its own event loop (default 1)"},
     {"message", 'm', "TEXT", C_CONNECT, set_message,

@@ -39,6 +39,7 @@
 
 #include <netkit/plugin.h>
 
+#include "base/addr.h"
 #include "base/alloc.h"
 #include "base/cidr.h"
 #include "config/sockopt.h"
@@ -343,6 +344,22 @@ conf_set_group(struct conf_ctx *c, const struct conf_key *k, void *field,
     return conf_set_string(c, k, field, val);
 }
 
+/* metrics = HOST:PORT: checked now; bound after the listeners.  --metrics
+ * wins over the file, whose value is still checked. */
+static const char *
+conf_set_metrics(struct conf_ctx *c, const struct conf_key *k, void *field,
+                 const char *val)
+{
+    char host[256];
+    int port;
+    const char *why = nk__addr_split(val, host, sizeof(host), &port);
+
+    if (why != NULL || (c->s->cli_set & NK_SET_METRICS))
+        return why;
+    c->s->metrics_line = c->lineno;
+    return conf_set_string(c, k, field, val);
+}
+
 /* ---- the key table ------------------------------------------------------ */
 
 static const int conf_families[] = {AF_UNSPEC, AF_INET, AF_INET6};
@@ -369,6 +386,8 @@ static const struct conf_key conf_keys[] = {
     {CONF_NETKIT, "user", conf_set_user, CONF_NK(user), 0, 0, NULL, NULL, 0, 0},
     {CONF_NETKIT, "group", conf_set_group, CONF_NK(group), 0, 0, NULL, NULL, 0,
      0},
+    {CONF_NETKIT, "metrics", conf_set_metrics, CONF_NK(metrics), 0, 0, NULL,
+     NULL, 0, 0},
     {CONF_LISTEN, "proto", conf_set_string, CONF_LC(proto), 0, 0, NULL, NULL,
      CONF_NONEMPTY, 0},
     {CONF_LISTEN, "host", conf_set_host, CONF_LC(hosts), 0, 0, NULL, NULL,

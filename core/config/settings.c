@@ -266,6 +266,7 @@ nk__settings_free(struct nk__settings *s)
     nk__free(s->config_file);
     nk__free(s->user);
     nk__free(s->group);
+    nk__free(s->metrics);
     nk__acl_free(&s->cli_acl);
     nk__strlist_free(&s->plugin_dirs);
     nk__listen_conf_free(&s->cli);

@@ -120,7 +120,8 @@ enum {
     NK_SET_LOG_LEVEL = 1 << 8,
     NK_SET_MAX_OUTPUT = 1 << 9,
     NK_SET_MESSAGE_TIMEOUT = 1 << 10,
-    NK_SET_WRITE_TIMEOUT = 1 << 11
+    NK_SET_WRITE_TIMEOUT = 1 << 11,
+    NK_SET_METRICS = 1 << 12
 };
 
 struct nk__settings {
@@ -140,6 +141,8 @@ struct nk__settings {
     uid_t uid;
     gid_t gid;
     int user_line, group_line;
+    char *metrics; /* [netkit] metrics / --metrics: HOST:PORT, or NULL */
+    int metrics_line;
 
     char *config_file;              /* NULL: built-in defaults only */
     struct nk__strlist plugin_dirs; /* -L, in order */

@@ -89,7 +89,7 @@ ctr_put(struct ctr_line *l, const char *fmt, ...)
     va_end(ap);
     if (n > 0)
         l->n += (size_t)n < sizeof(l->buf) - l->n ? (size_t)n
-                                                    : sizeof(l->buf) - 1 - l->n;
+                                                  : sizeof(l->buf) - 1 - l->n;
 }
 
 struct ctr_part {
@@ -250,8 +250,8 @@ ctr_label(char *out, size_t size, const char *s)
 /* A metric family: its samples come from one listener's sum. */
 struct ctr_family {
     const char *name, *type, *help;
-    unsigned transports;   /* listeners it applies to */
-    const char *label;     /* the extra label's name, or NULL */
+    unsigned transports;    /* listeners it applies to */
+    const char *label;      /* the extra label's name, or NULL */
     const char *values[12]; /* the extra label's values */
     /* the sample for the value at index i (0 without a label) */
     uint64_t (*get)(const struct nk__ctr_sum *s, size_t i);
@@ -270,13 +270,11 @@ get_accepted(const struct nk__ctr_sum *s, size_t i)
 static uint64_t
 get_refused(const struct nk__ctr_sum *s, size_t i)
 {
-    const uint64_t v[] = {s->v[NK_CTR_REFUSED_MAX_CONNS],
-                          s->denied,
-                          s->v[NK_CTR_REFUSED_PER_IP],
-                          s->v[NK_CTR_REFUSED_NO_FDS],
-                          s->v[NK_CTR_REFUSED_NO_MEMORY],
-                          s->v[NK_CTR_REFUSED_PLUGIN],
-                          s->v[NK_CTR_REFUSED_PROXY]};
+    const uint64_t v[] = {
+        s->v[NK_CTR_REFUSED_MAX_CONNS], s->denied,
+        s->v[NK_CTR_REFUSED_PER_IP],    s->v[NK_CTR_REFUSED_NO_FDS],
+        s->v[NK_CTR_REFUSED_NO_MEMORY], s->v[NK_CTR_REFUSED_PLUGIN],
+        s->v[NK_CTR_REFUSED_PROXY]};
     return v[i];
 }
 
@@ -356,47 +354,96 @@ get_dgrams(const struct nk__ctr_sum *s, size_t i)
 static uint64_t
 get_dropped(const struct nk__ctr_sum *s, size_t i)
 {
-    const uint64_t v[] = {s->malformed, s->denied,
-                          s->v[NK_CTR_DGRAMS_UNSENT]};
+    const uint64_t v[] = {s->malformed, s->denied, s->v[NK_CTR_DGRAMS_UNSENT]};
     return v[i];
 }
 
 static const struct ctr_family ctr_families[] = {
-    {"netkit_connections_accepted_total", "counter",
-     "TCP connections accepted, refused ones included.", TCP, NULL, {NULL},
+    {"netkit_connections_accepted_total",
+     "counter",
+     "TCP connections accepted, refused ones included.",
+     TCP,
+     NULL,
+     {NULL},
      get_accepted},
-    {"netkit_connections_refused_total", "counter",
+    {"netkit_connections_refused_total",
+     "counter",
      "TCP connections closed before the plugin heard of them, by reason.",
-     TCP, "reason",
+     TCP,
+     "reason",
      {"max_conns", "denied", "per_ip", "no_fds", "no_memory", "plugin",
       "proxy"},
      get_refused},
-    {"netkit_connections_active", "gauge", "TCP connections open now.", TCP,
-     NULL, {NULL}, get_active},
-    {"netkit_connections_closed_total", "counter",
-     "TCP connections closed, by cause.", TCP, "cause",
+    {"netkit_connections_active",
+     "gauge",
+     "TCP connections open now.",
+     TCP,
+     NULL,
+     {NULL},
+     get_active},
+    {"netkit_connections_closed_total",
+     "counter",
+     "TCP connections closed, by cause.",
+     TCP,
+     "cause",
      {"peer", "server", "idle_timeout", "message_timeout", "write_timeout",
       "bad_input", "too_big", "output_limit", "plugin", "error", "shutdown"},
      get_closed},
-    {"netkit_timeouts_total", "counter",
-     "Connections closed on a deadline, by deadline.", TCP, "kind",
-     {"idle", "message", "write"}, get_timeouts},
-    {"netkit_datagrams_received_total", "counter", "Datagrams received.", UDP,
-     NULL, {NULL}, get_dgrams},
-    {"netkit_datagrams_dropped_total", "counter",
-     "Datagrams dropped or replies not sent, by reason.", UDP, "reason",
-     {"malformed", "denied", "unsent"}, get_dropped},
-    {"netkit_messages_received_total", "counter",
-     "Messages decoded and handed to the plugin.", TCP | UDP, NULL, {NULL},
+    {"netkit_timeouts_total",
+     "counter",
+     "Connections closed on a deadline, by deadline.",
+     TCP,
+     "kind",
+     {"idle", "message", "write"},
+     get_timeouts},
+    {"netkit_datagrams_received_total",
+     "counter",
+     "Datagrams received.",
+     UDP,
+     NULL,
+     {NULL},
+     get_dgrams},
+    {"netkit_datagrams_dropped_total",
+     "counter",
+     "Datagrams dropped or replies not sent, by reason.",
+     UDP,
+     "reason",
+     {"malformed", "denied", "unsent"},
+     get_dropped},
+    {"netkit_messages_received_total",
+     "counter",
+     "Messages decoded and handed to the plugin.",
+     TCP | UDP,
+     NULL,
+     {NULL},
      get_msgs_in},
-    {"netkit_messages_sent_total", "counter", "Messages the plugin sent.",
-     TCP | UDP, NULL, {NULL}, get_msgs_out},
-    {"netkit_bytes_received_total", "counter", "Bytes read from peers.",
-     TCP | UDP, NULL, {NULL}, get_bytes_in},
-    {"netkit_bytes_sent_total", "counter", "Bytes written to peers.",
-     TCP | UDP, NULL, {NULL}, get_bytes_out},
-    {"netkit_decode_errors_total", "counter",
-     "Input the plugin's decoder refused.", TCP | UDP, NULL, {NULL},
+    {"netkit_messages_sent_total",
+     "counter",
+     "Messages the plugin sent.",
+     TCP | UDP,
+     NULL,
+     {NULL},
+     get_msgs_out},
+    {"netkit_bytes_received_total",
+     "counter",
+     "Bytes read from peers.",
+     TCP | UDP,
+     NULL,
+     {NULL},
+     get_bytes_in},
+    {"netkit_bytes_sent_total",
+     "counter",
+     "Bytes written to peers.",
+     TCP | UDP,
+     NULL,
+     {NULL},
+     get_bytes_out},
+    {"netkit_decode_errors_total",
+     "counter",
+     "Input the plugin's decoder refused.",
+     TCP | UDP,
+     NULL,
+     {NULL},
      get_decode},
 };
 

@@ -26,6 +26,7 @@
 #include "serve/counters.h"
 #include "serve/dgram.h"
 #include "serve/listen.h"
+#include "serve/metrics.h"
 #include "base/log.h"
 #include "plugin/contract.h"
 #include "serve/notify.h"
@@ -60,6 +61,7 @@ struct nk__serve {
     size_t nls;
     struct nk__server *workers;
     int nworkers;
+    struct nk__metrics *metrics; /* [netkit] metrics, on worker 0 */
 };
 
 /* ---- plugins and options ---------------------------------------------- */
@@ -379,6 +381,8 @@ server_drain(struct nk__server *srv)
         return;
     srv->draining = 1;
     server_close_listeners(srv);
+    if (srv->id == 0)
+        nk__metrics_close(srv->owner->metrics);
     /* Draining a connection may close it (unlinked) or move it to the tail
      * (write progress), and closes nothing else (on_close waits for the
      * loop): so take each from the head, once, moving it to the tail. */
@@ -699,6 +703,7 @@ out:
 static void
 serve_free(struct nk__serve *sv)
 {
+    nk__metrics_free(sv->metrics); /* on worker 0's loop: first */
     for (int w = 0; sv->workers != NULL && w < sv->nworkers; w++)
         server_fini(&sv->workers[w]);
     for (size_t i = 0; i < sv->nls; i++) {
@@ -765,11 +770,18 @@ nk__serve(struct nk__settings *s, struct nk_err *err)
         serve_log_listen(&sv, sl);
     }
     nk__activation_done();
+    if (s->metrics != NULL &&
+        nk__metrics_bind(s->metrics, s->metrics_line ? s->config_file : NULL,
+                         s->metrics_line, &sv.metrics, err) < 0)
+        goto out;
     if (nk__privileges_drop(s, err) < 0)
         goto out;
     for (int w = 0; w < sv.nworkers; w++)
         if (server_adopt(&sv, w, err) < 0)
             goto out;
+    if (sv.metrics != NULL &&
+        nk__metrics_start(sv.metrics, &sv.workers[0], err) < 0)
+        goto out;
     rc = serve_run(&sv, err);
     nk__counters_log(&sv.workers[0]); /* every connection has closed */
 out:

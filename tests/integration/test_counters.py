@@ -2,8 +2,10 @@
 SIGUSR1 lines and the lines at exit give its exact counts.  Clients bind
 127.0.0.2 (allowed) and 127.0.0.3 (denied) to be told apart."""
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import unittest
 
 import nktest
@@ -71,6 +73,54 @@ def exchange(srv):
             assert ok.recv(100) == frame(b"echo : hi")
 
 
+METRICS_RE = re.compile(r"\[\*\] Metrics on http://127\.0\.0\.1:(\d+)/metrics")
+CURL = shutil.which("curl")
+PROMTOOL = shutil.which("promtool")
+
+# The scrape after the known exchange: every sample, exactly.
+EXPECTED = {
+    'netkit_connections_accepted_total{listener="main"}': 3,
+    'netkit_connections_refused_total{listener="main",reason="denied"}': 1,
+    'netkit_connections_refused_total{listener="main",reason="max_conns"}': 0,
+    'netkit_connections_active{listener="main"}': 0,
+    'netkit_connections_closed_total{listener="main",cause="peer"}': 1,
+    'netkit_connections_closed_total{listener="main",cause="too_big"}': 1,
+    'netkit_connections_closed_total{listener="main",cause="error"}': 0,
+    'netkit_timeouts_total{listener="main",kind="idle"}': 0,
+    'netkit_messages_received_total{listener="main"}': 2,
+    'netkit_messages_sent_total{listener="main"}': 2,
+    'netkit_bytes_received_total{listener="main"}': 16,
+    'netkit_bytes_sent_total{listener="main"}': 26,
+    'netkit_decode_errors_total{listener="main"}': 0,
+    'netkit_datagrams_received_total{listener="dns"}': 4,
+    'netkit_datagrams_dropped_total{listener="dns",reason="malformed"}': 1,
+    'netkit_datagrams_dropped_total{listener="dns",reason="denied"}': 1,
+    'netkit_datagrams_dropped_total{listener="dns",reason="unsent"}': 0,
+    'netkit_messages_received_total{listener="dns"}': 2,
+    'netkit_messages_sent_total{listener="dns"}': 2,
+    'netkit_bytes_received_total{listener="dns"}': 24,
+    'netkit_bytes_sent_total{listener="dns"}': 26,
+    'netkit_decode_errors_total{listener="dns"}': 1,
+}
+
+
+def curl(url, *args):
+    r = subprocess.run([CURL, "-sS", "--max-time", str(nktest.DEADLINE),
+                        *args, url], capture_output=True,
+                       timeout=nktest.DEADLINE + 5)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode()
+
+
+def samples(text):
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = int(value)
+    return out
+
+
 class CountersTest(unittest.TestCase):
     def test_sigusr1_and_exit(self):
         with config_file(CONFIG) as path, Server("-c", path) as srv:
@@ -91,6 +141,60 @@ class CountersTest(unittest.TestCase):
             # The older exit lines are still there.
             self.assertIn("[listen.main] denied 1 connection", err)
             self.assertIn("[listen.dns] dropped 1 malformed datagram", err)
+
+    @unittest.skipUnless(CURL and PROMTOOL, "curl or promtool missing")
+    def test_metrics_scrape(self):
+        cfg = "[netkit]\nmetrics = 127.0.0.1:0\n\n" + CONFIG
+        with config_file(cfg) as path, Server("-c", path) as srv:
+            url = "http://127.0.0.1:%s/metrics" % srv.wait_for(
+                METRICS_RE).group(1)
+            exchange(srv)
+            text = curl(url)
+            got = samples(text)
+            for name, value in EXPECTED.items():
+                self.assertEqual(got.get(name), value, name)
+            self.assertIn("# TYPE netkit_connections_accepted_total counter",
+                          text)
+            self.assertIn("# TYPE netkit_connections_active gauge", text)
+            check = subprocess.run([PROMTOOL, "check", "metrics"],
+                                   input=text.encode(), capture_output=True,
+                                   timeout=nktest.DEADLINE)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+            self.assertEqual(check.stdout + check.stderr, b"")
+            # The headers: HTTP/1.0, Prometheus's content type, closed.
+            head = curl(url, "-i")
+            self.assertTrue(head.startswith("HTTP/1.0 200 OK\r\n"), head)
+            self.assertIn("Content-Type: text/plain; version=0.0.4", head)
+            self.assertRegex(curl(url.replace("/metrics", "/"), "-i"),
+                             r"^HTTP/1.0 404 ")
+            self.assertRegex(curl(url, "-i", "-X", "POST"), r"^HTTP/1.0 405 ")
+            # A request head over 4 KiB is refused; a client that sends
+            # half a request does not hold up the next scrape.
+            self.assertRegex(curl(url, "-i", "-H", "X-Big: " + "a" * 5000),
+                             r"^HTTP/1.0 431 ")
+            port = int(url.split(":")[2].split("/")[0])
+            with socket.create_connection(("127.0.0.1", port)) as slow:
+                slow.sendall(b"GET /metr")
+                self.assertEqual(samples(curl(url))[
+                    'netkit_connections_accepted_total{listener="main"}'], 3)
+            self.assertEqual(srv.stop(), 0)
+
+    def test_metrics_config_errors(self):
+        for value, why in (("9100", "expected HOST:PORT (an IPv6 address in "
+                                   "brackets: [::1]:9100)"),
+                           ("127.0.0.1:99999", "port: expected 0..65535"),
+                           ("[::1]9100", "expected [ADDRESS]:PORT")):
+            with self.subTest(value=value), \
+                    config_file("[netkit]\nmetrics = %s\n" % value) as path:
+                r = nktest.run("serve", "-c", path)
+                self.assertEqual(r.returncode, 2)
+                self.assertEqual(r.stderr.decode().splitlines(),
+                                 ["netkit: %s:2: [netkit] metrics: %s"
+                                  % (path, why)])
+        r = nktest.run("serve", "--metrics", "9100")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("netkit: option --metrics: expected HOST:PORT",
+                      r.stderr.decode())
 
     def test_several_workers_summed(self):
         with Server("-p", "framed", "-H", "127.0.0.1", "-P", "0",
