@@ -122,6 +122,8 @@ run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
     default:
         if (nk__settings_finish(s, err) < 0)
             return -1;
+        if (s->check_only)
+            return nk__serve_check(s, stdout, err);
         return nk__serve(s, err);
     }
 }
@@ -140,7 +142,7 @@ main(int argc, char **argv)
         /* Before the settings go: err.file points into them. */
         nk__err_format(&err, line, sizeof(line));
         nk__log_fatal("%s", line);
-        rc = err.status == 1 ? 1 : 2;
+        rc = err.status == 1 && !s.check_only ? 1 : 2;
     }
     nk__settings_free(&s);
     return rc;

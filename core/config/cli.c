@@ -247,6 +247,14 @@ set_metrics(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_check_only(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->check_only = 1;
+    return NULL;
+}
+
+static const char *
 set_workers(struct nk__settings *s, const char *arg)
 {
     long long n;
@@ -345,6 +353,10 @@ static const struct cli_opt cli_opts[] = {
     {"deny", 0, "CIDR", C_SERVE, set_deny,
      "deny clients in CIDR, repeatable; rules apply in order, before the "
      "config's, the first match decides, no match allows"},
+    {"check", 't', NULL, C_SERVE, set_check_only,
+     "check the config and plugins (load each, create an instance), print "
+     "the effective listeners and where each value came from, exit 0 or 2; "
+     "binds nothing"},
     {"metrics", 0, "HOST:PORT", C_SERVE, set_metrics,
      "serve the counters at http://HOST:PORT/metrics (Prometheus)"},
     {"workers", 'w', "N", C_SERVE, set_workers,

@@ -70,7 +70,7 @@ enum conf_kind { CONF_NONE, CONF_NETKIT, CONF_LISTEN, CONF_PLUGIN };
 #define CONF_NONEMPTY 0x2u
 
 /* At most this many keys in the table (sizes conf_ctx.seen). */
-#define CONF_KEYS_MAX 24
+#define CONF_KEYS_MAX NK_CONF_KEYS_MAX
 
 struct conf_key;
 
@@ -464,6 +464,15 @@ conf_duplicate(struct conf_ctx *c, const char *name, int first)
                      c->section, first);
 }
 
+int
+nk__conf_key_line(const int *key_line, const char *name)
+{
+    for (size_t i = 0; i < CONF_NKEYS; i++)
+        if (strcmp(conf_keys[i].name, name) == 0)
+            return key_line[i];
+    return 0;
+}
+
 /* ---- keys ---------------------------------------------------------------- */
 
 /* A key of [netkit] or [listen.NAME]: look it up and call its setter. */
@@ -486,6 +495,12 @@ conf_table_key(struct conf_ctx *c, const char *name, const char *val,
     seen = &c->seen[k - conf_keys];
     if (!(k->flags & CONF_REPEAT) && *seen != 0)
         return conf_duplicate(c, name, *seen);
+    if (*seen == 0) {
+        int *lines = c->kind == CONF_NETKIT
+                         ? c->s->key_line
+                         : c->s->listeners[c->index].key_line;
+        lines[k - conf_keys] = c->lineno;
+    }
     *seen = c->lineno;
     if (strlen(val) != len)
         return conf_bad_value(c, name, "value holds a NUL byte");

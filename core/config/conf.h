@@ -30,4 +30,8 @@ const char *nk__conf_default_path(void);
  */
 int nk__conf_load(struct nk__settings *s, const char *path, struct nk_err *err);
 
+/* Where a key of [netkit] (s->key_line) or of a listener (l->key_line) was
+ * first set in the file: its line, or 0 when the file did not set it. */
+int nk__conf_key_line(const int *key_line, const char *name);
+
 #endif /* NK_CORE_CONF_H */

@@ -65,6 +65,9 @@ const struct nk__kv *nk__kvlist_find(const struct nk__kvlist *l,
                                      const char *key);
 void nk__kvlist_free(struct nk__kvlist *l);
 
+/* The most keys [netkit] or [listen.NAME] may have (conf.c's table). */
+#define NK_CONF_KEYS_MAX 32
+
 /* One listener: a [listen.NAME] section, or the command line's -p/-H/-P.. */
 struct nk__listen_conf {
     char *name;               /* "main" for [listen.main]; "cli" */
@@ -86,6 +89,9 @@ struct nk__listen_conf {
     int proxy_trusted_line;
     const char *file; /* where the section starts, for errors */
     int line;
+    /* The line each key was first set on, by conf.c's table; 0: not in
+     * the file (see nk__conf_key_line). */
+    int key_line[NK_CONF_KEYS_MAX];
 };
 
 /* A [plugin.NAME] section. */
@@ -143,6 +149,8 @@ struct nk__settings {
     int user_line, group_line;
     char *metrics; /* [netkit] metrics / --metrics: HOST:PORT, or NULL */
     int metrics_line;
+    int key_line[NK_CONF_KEYS_MAX]; /* of [netkit]'s keys, as a listener's */
+    int check_only;                 /* serve --check: validate, print, exit */
 
     char *config_file;              /* NULL: built-in defaults only */
     struct nk__strlist plugin_dirs; /* -L, in order */

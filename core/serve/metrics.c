@@ -60,8 +60,7 @@ nk__metrics_bind(const char *where, const char *file, int line,
     *out = NULL;
     if ((why = nk__addr_split(where, host, sizeof(host), &port)) != NULL)
         return nk__err_at(err, file, line, "[netkit] metrics: %s", why);
-    if (nk__addr_resolve(host, port, AF_UNSPEC, SOCK_STREAM, 1, &ai, err) <
-        0) {
+    if (nk__addr_resolve(host, port, AF_UNSPEC, SOCK_STREAM, 1, &ai, err) < 0) {
         nk__err_prefix(err, "[netkit] metrics: ");
         return -1;
     }
@@ -74,8 +73,7 @@ nk__metrics_bind(const char *where, const char *file, int line,
         freeaddrinfo(ai);
         if (fd >= 0)
             close(fd);
-        return nk__err_run(err, "metrics: bind %s: %s", addr,
-                           strerror(saved));
+        return nk__err_run(err, "metrics: bind %s: %s", addr, strerror(saved));
     }
     freeaddrinfo(ai);
     if ((m = nk__calloc(1, sizeof(*m))) == NULL) {
@@ -296,8 +294,7 @@ mx_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
         m->clients = c;
         m->nclients++;
         if (nk__io_set(loop, &c->io, NK_IO_READ) < 0 ||
-            nk__timer_start(loop, &c->deadline, loop->now + MX_TIMEOUT_MS) <
-                0)
+            nk__timer_start(loop, &c->deadline, loop->now + MX_TIMEOUT_MS) < 0)
             mx_close(c);
     }
 }

@@ -26,6 +26,7 @@
 #include "serve/counters.h"
 #include "serve/dgram.h"
 #include "serve/listen.h"
+#include "serve/show.h"
 #include "serve/metrics.h"
 #include "base/log.h"
 #include "plugin/contract.h"
@@ -723,6 +724,37 @@ serve_free(struct nk__serve *sv)
     nk__free(sv->plugins);
     nk__free(sv->ls);
     nk__free(sv->workers);
+}
+
+int
+nk__serve_check(struct nk__settings *s, FILE *out, struct nk_err *err)
+{
+    struct nk__serve sv = {.s = s, .nworkers = 1};
+    int rc = -1;
+
+    sv.ls = nk__calloc(s->nlisteners, sizeof(*sv.ls));
+    sv.nls = s->nlisteners;
+    sv.workers = nk__calloc(1, sizeof(*sv.workers));
+    if ((sv.ls == NULL && s->nlisteners > 0) || sv.workers == NULL) {
+        nk__err_set(err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < sv.nls; i++)
+        sv.ls[i].conf = &s->listeners[i];
+    server_prepare(&sv, 0);
+    if (serve_prepare(&sv, err) < 0 || server_init(&sv, 0, err) < 0 ||
+        server_create(&sv, 0, err) < 0)
+        goto out;
+    nk__show_settings(out, s);
+    for (size_t i = 0; i < sv.nls; i++)
+        nk__show_listener(out, s, sv.ls[i].conf, sv.ls[i].plugin,
+                          sv.ls[i].addrs, sv.ls[i].naddrs);
+    fprintf(out, "configuration ok: %zu listener%s\n", sv.nls,
+            sv.nls == 1 ? "" : "s");
+    rc = 0;
+out:
+    serve_free(&sv);
+    return rc;
 }
 
 int

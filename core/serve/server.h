@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/addr.h"
 #include "base/handles.h"
@@ -112,6 +113,11 @@ struct nk__server {
 /* Run `netkit serve` with finished settings.  Returns 0 after a clean stop
  * (SIGINT/SIGTERM), or -1 with err (status 2 config, 1 run-time). */
 int nk__serve(struct nk__settings *s, struct nk_err *err);
+
+/* `netkit serve --check`: load every plugin, check its options, create
+ * and destroy an instance per listener, resolve every address (binding
+ * none), and print the effective settings on out.  0 or -1 with err. */
+int nk__serve_check(struct nk__settings *s, FILE *out, struct nk_err *err);
 
 /* Listener helpers used by conn.c and dgram.c. */
 void nk__server_conn_gone(struct nk__server *srv);
