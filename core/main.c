@@ -124,6 +124,7 @@ run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
             return -1;
         if (s->check_only)
             return nk__serve_check(s, stdout, err);
+        nk__log_timestamps(1);
         return nk__serve(s, err);
     }
 }
@@ -141,6 +142,7 @@ main(int argc, char **argv)
     if (rc != 0) {
         /* Before the settings go: err.file points into them. */
         nk__err_format(&err, line, sizeof(line));
+        nk__log_setup(s.log_level, s.log_json); /* JSON if asked, so far */
         nk__log_fatal("%s", line);
         rc = err.status == 1 && !s.check_only ? 1 : 2;
     }

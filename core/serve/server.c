@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <netkit/version.h>
+
 #include "base/alloc.h"
 #include "serve/access.h"
 #include "serve/activation.h"
@@ -683,6 +685,14 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
             break;
         }
     if (rc == 0) {
+        if (sv->s->config_file != NULL)
+            nk__log(NK_LOG_INFO, "Config %s (netkit %s)", sv->s->config_file,
+                    NK_VERSION_STRING);
+        else
+            nk__log(NK_LOG_INFO,
+                    "No config file: built-in defaults (netkit "
+                    "%s)",
+                    NK_VERSION_STRING);
         nk__log(NK_LOG_INFO, "Ready (%d worker%s)", sv->nworkers,
                 sv->nworkers == 1 ? "" : "s");
         nk__notify("READY=1\nSTATUS=Serving %zu listener%s", sv->nls,

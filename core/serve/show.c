@@ -104,8 +104,8 @@ nk__show_settings(FILE *out, const struct nk__settings *s)
         show_line(out, "plugin_dir", s->plugin_dirs.items[i], "flag -L");
     if (s->user != NULL)
         show_line(out, "user", s->user,
-                  show_origin(origin, sizeof(origin), s, s->key_line, "user",
-                              0, NULL));
+                  show_origin(origin, sizeof(origin), s, s->key_line, "user", 0,
+                              NULL));
     if (s->group != NULL)
         show_line(out, "group", s->group,
                   show_origin(origin, sizeof(origin), s, s->key_line, "group",
@@ -180,9 +180,8 @@ nk__show_listener(FILE *out, const struct nk__settings *s,
                                NK_SET_IDLE, "--idle-timeout"));
         show_line(out, "message_timeout",
                   show_seconds(v, sizeof(v), lc->message_timeout),
-                  show_lorigin(origin, sizeof(origin), s, lc,
-                               "message_timeout", NK_SET_MESSAGE_TIMEOUT,
-                               "--message-timeout"));
+                  show_lorigin(origin, sizeof(origin), s, lc, "message_timeout",
+                               NK_SET_MESSAGE_TIMEOUT, "--message-timeout"));
         show_line(out, "write_timeout",
                   show_seconds(v, sizeof(v), lc->write_timeout),
                   show_lorigin(origin, sizeof(origin), s, lc, "write_timeout",
@@ -192,8 +191,8 @@ nk__show_listener(FILE *out, const struct nk__settings *s,
                   show_lorigin(origin, sizeof(origin), s, lc, "max_output",
                                NK_SET_MAX_OUTPUT, "--max-output"));
         show_line(out, "proxy_protocol", proxy[lc->proxy_protocol & 3],
-                  show_lorigin(origin, sizeof(origin), s, lc,
-                               "proxy_protocol", 0, NULL));
+                  show_lorigin(origin, sizeof(origin), s, lc, "proxy_protocol",
+                               0, NULL));
         for (size_t i = 0; i < lc->proxy_trusted.n; i++) {
             nk__cidr_format(&lc->proxy_trusted.items[i], v, sizeof(v));
             show_line(out, "proxy_trusted", v,
