@@ -300,6 +300,17 @@ set_stream(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_proxy_header(struct nk__settings *s, const char *arg)
+{
+    long long i;
+    const char *why = nk__parse_enum(arg, "v1|v2", &i);
+
+    if (why == NULL)
+        s->proxy_header = (int)i + 1;
+    return why;
+}
+
+static const char *
 set_help(struct nk__settings *s, const char *arg)
 {
     (void)arg;
@@ -369,6 +380,9 @@ static const struct cli_opt cli_opts[] = {
      "this long with no byte either way"},
     {"stream", 0, NULL, C_CONNECT, set_stream,
      "raw only: full-duplex byte pipe like nc, half-close at end of input"},
+    {"proxy-protocol", 0, "v1|v2", C_CONNECT, set_proxy_header,
+     "send a PROXY protocol header first (as HAProxy's send-proxy does), "
+     "with this connection's own addresses"},
     {"help", 'h', NULL, C_ALL, set_help, "this help"},
     {NULL, 0, NULL, 0, NULL, NULL},
 };

@@ -172,6 +172,7 @@ struct nk__settings {
     double timeout;    /* --timeout, seconds */
     int timeout_set;   /* --timeout was given (--stream's idle limit) */
     int stream;        /* --stream */
+    int proxy_header;  /* --proxy-protocol: 0 none, 1 v1, 2 v2 */
 
     char *plugins_name; /* netkit plugins NAME, netkit check NAME */
 };
