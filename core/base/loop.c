@@ -231,7 +231,7 @@ loop_timeout(const struct nk__loop *loop, int timeout_ms)
 {
     uint64_t wait;
 
-    if (loop->deferred != NULL)
+    if (loop->deferred != NULL || loop->soon != NULL)
         return 0;
     if (loop->nheap == 0)
         return timeout_ms;
@@ -243,6 +243,8 @@ loop_timeout(const struct nk__loop *loop, int timeout_ms)
 }
 
 /* ---- deferred work and running -------------------------------------- */
+
+static void loop_run_soon(struct nk__loop *loop, struct nk__defer *d);
 
 void
 nk__loop_defer(struct nk__loop *loop, struct nk__defer *d)
@@ -266,9 +268,51 @@ nk__loop_run_deferred(struct nk__loop *loop)
 }
 
 void
+nk__loop_soon(struct nk__loop *loop, struct nk__defer *d)
+{
+    if (d->queued)
+        return;
+    d->queued = 1;
+    d->next = NULL;
+    if (loop->soon == NULL)
+        loop->soon_tail = &loop->soon;
+    *loop->soon_tail = d;
+    loop->soon_tail = &d->next;
+}
+
+/* Run what was put off to this turn, each once: what it puts off again
+ * waits for the next turn. */
+static void
+loop_run_soon(struct nk__loop *loop, struct nk__defer *d)
+{
+    while (d != NULL) {
+        struct nk__defer *next = d->next;
+        d->queued = 0;
+        d->cb(d);
+        d = next;
+    }
+}
+
+void
+nk__loop_finish(struct nk__loop *loop)
+{
+    while (loop->deferred != NULL || loop->soon != NULL) {
+        struct nk__defer *soon = loop->soon;
+        loop->soon = NULL;
+        nk__loop_run_deferred(loop);
+        loop_run_soon(loop, soon);
+    }
+}
+
+void
 nk__loop_run_once(struct nk__loop *loop, int timeout_ms)
 {
-    loop_poll(loop, loop_timeout(loop, timeout_ms));
+    struct nk__defer *soon = loop->soon;
+
+    loop->soon = NULL;
+    loop_poll(loop, soon != NULL ? 0 : loop_timeout(loop, timeout_ms));
+    nk__loop_run_deferred(loop);
+    loop_run_soon(loop, soon);
     nk__loop_run_deferred(loop);
     loop_run_timers(loop);
     nk__loop_run_deferred(loop);

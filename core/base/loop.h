@@ -8,7 +8,8 @@
  *     use one timer per listener over an LRU list, so the heap stays tiny);
  *   - deferred work (struct nk__defer): run after the current batch of events,
  *     which is how closing is made safe: a callback may close the connection
- *     it runs on, and the memory is released only after dispatch returns.
+ *     it runs on, and the memory is released only after dispatch returns;
+ *     or run in the next turn (nk__loop_soon), for work that yields.
  *
  * Dispatch order within one event: readable, then writable, re-checking the
  * watcher's mask between the two (the read callback may have stopped it).
@@ -55,7 +56,8 @@ struct nk__loop {
     uint64_t now; /* monotonic ms, refreshed once per wakeup */
     struct nk__timer **heap;
     size_t nheap, capheap;
-    struct nk__defer *deferred; /* LIFO; order does not matter */
+    struct nk__defer *deferred;          /* LIFO; order does not matter */
+    struct nk__defer *soon, **soon_tail; /* next turn, FIFO */
 };
 
 /* Returns 0 or a negative NK_E* code. */
@@ -88,7 +90,17 @@ int nk__timer_active(const struct nk__timer *t);
  * queued before then). */
 void nk__loop_defer(struct nk__loop *loop, struct nk__defer *d);
 
-/* Run the deferred work now (used when tearing a loop down). */
+/* Run d->cb once in the next loop turn, after that turn's events (which
+ * then wait for nothing): work that yields to the other connections and
+ * resumes, so one busy peer cannot starve the rest.  d must not be
+ * deferred with nk__loop_defer at the same time. */
+void nk__loop_soon(struct nk__loop *loop, struct nk__defer *d);
+
+/* Run the deferred work now. */
 void nk__loop_run_deferred(struct nk__loop *loop);
+
+/* Tearing a loop down: run the deferred and the next turn's work until
+ * none is left. */
+void nk__loop_finish(struct nk__loop *loop);
 
 #endif /* NK_CORE_LOOP_H */

@@ -383,6 +383,8 @@ static const struct conf_key conf_keys[] = {
      "error|warn|info|debug", NULL, 0, NK_SET_LOG_LEVEL},
     {CONF_NETKIT, "workers", conf_set_int, CONF_NK(workers), 1, 64, NULL, NULL,
      0, NK_SET_WORKERS},
+    {CONF_NETKIT, "max_buffer_memory", conf_set_size,
+     CONF_NK(max_buffer_memory), 0, 1LL << 50, NULL, NULL, 0, 0},
     {CONF_NETKIT, "user", conf_set_user, CONF_NK(user), 0, 0, NULL, NULL, 0, 0},
     {CONF_NETKIT, "group", conf_set_group, CONF_NK(group), 0, 0, NULL, NULL, 0,
      0},

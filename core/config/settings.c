@@ -238,6 +238,7 @@ nk__settings_init(struct nk__settings *s)
     memset(s, 0, sizeof(*s));
     s->log_level = NK_LOG_INFO;
     s->workers = 1;
+    s->max_buffer_memory = NK_DEFAULT_MAX_BUFFER_MEMORY;
     s->timeout = 5.0;
     s->count = 1;
     nk__listen_conf_init(&s->cli);

@@ -29,11 +29,15 @@
  * as nginx's client_header_timeout, which defeats a slow drip; write:
  * output waiting for a peer must be written, as nginx's send_timeout, so a
  * peer that reads too slowly (or not at all) cannot hold a slot. */
-#define NK_DEFAULT_IDLE_TIMEOUT    300.0
-#define NK_DEFAULT_MESSAGE_TIMEOUT 30.0
-#define NK_DEFAULT_WRITE_TIMEOUT   60.0
-#define NK_MAX_OUTPUT_MIN          (64LL << 10)
-#define NK_MAX_OUTPUT_MAX          (1LL << 40)
+/* All input and output buffered for every connection, across workers
+ * (Redis: maxmemory-clients).  Past it the connections holding the most
+ * are closed first. */
+#define NK_DEFAULT_MAX_BUFFER_MEMORY (1LL << 30)
+#define NK_DEFAULT_IDLE_TIMEOUT      300.0
+#define NK_DEFAULT_MESSAGE_TIMEOUT   30.0
+#define NK_DEFAULT_WRITE_TIMEOUT     60.0
+#define NK_MAX_OUTPUT_MIN            (64LL << 10)
+#define NK_MAX_OUTPUT_MAX            (1LL << 40)
 
 /* A growable list of owned strings. */
 struct nk__strlist {
@@ -139,6 +143,7 @@ struct nk__settings {
     int log_level; /* enum nk_log_level */
     int log_json;
     int workers;
+    long long max_buffer_memory;  /* bytes buffered for all peers; 0: none */
     char *plugin_path;            /* colon-separated, searched after -L */
     const char *plugin_path_file; /* origin of plugin_path */
     int plugin_path_line;

@@ -21,12 +21,12 @@ codec_close(struct nk_session *sess)
 }
 
 static void codec_log(struct nk_session *sess, enum nk_log_level level,
-                            const char *fmt, ...)
+                      const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-codec_log(struct nk_session *sess, enum nk_log_level level,
-                const char *fmt, ...)
+codec_log(struct nk_session *sess, enum nk_log_level level, const char *fmt,
+          ...)
 {
     char msg[900];
     va_list ap;
@@ -69,7 +69,7 @@ codec_session_id(struct nk_session *sess)
 
 static int
 codec_send_to(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
-                    int iovcnt)
+              int iovcnt)
 {
     (void)ctx, (void)sid, (void)iov, (void)iovcnt;
     return NK_ENOTSUP;
@@ -91,8 +91,8 @@ codec_queued(struct nk_session *sess)
 
 static nk_timer_id
 codec_timer_start(struct nk_ctx *ctx, struct nk_session *sess,
-                        uint64_t delay_ms, uint64_t repeat_ms, nk_timer_fn fn,
-                        void *arg)
+                  uint64_t delay_ms, uint64_t repeat_ms, nk_timer_fn fn,
+                  void *arg)
 {
     (void)ctx, (void)sess, (void)delay_ms, (void)repeat_ms, (void)fn, (void)arg;
     return 0;
@@ -114,7 +114,7 @@ codec_post(struct nk_ctx *ctx, int worker, const void *data, size_t len)
 
 static int
 codec_connect(struct nk_ctx *ctx, const char *host, const char *port,
-                    void *data, nk_sid *sid)
+              void *data, nk_sid *sid)
 {
     (void)ctx, (void)host, (void)port, (void)data, (void)sid;
     return NK_ENOTSUP;

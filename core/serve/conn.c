@@ -24,6 +24,7 @@
 
 static void conn_on_io(struct nk__loop *loop, struct nk__io *io,
                        unsigned events);
+static void conn_on_turn(struct nk__defer *d);
 
 static struct nk__loop *
 conn_loop(const struct nk__conn *c)
@@ -93,6 +94,19 @@ conn_later(struct nk__conn *c, unsigned what)
     nk__loop_defer(conn_loop(c), &c->later);
 }
 
+/* Free the connection once nothing can reach it any more: on_close has
+ * run, the socket is closed, and no turn of work is queued for it. */
+static void
+conn_free_if_done(struct nk__conn *c)
+{
+    if (!c->released || c->lingering || c->turn.queued)
+        return;
+    nk__buf_free(&c->in);
+    nk__buf_free(&c->out);
+    nk__session_fini(&c->sess);
+    nk__free(c);
+}
+
 static void
 conn_run_later(struct nk__defer *d)
 {
@@ -109,16 +123,73 @@ conn_run_later(struct nk__defer *d)
         if (!c->released && c->opened && p->on_close != NULL)
             p->on_close(c->ls->inst, &c->sess);
         c->released = 1;
-        if (c->lingering)
-            return;
-        nk__buf_free(&c->in);
-        nk__buf_free(&c->out);
-        nk__session_fini(&c->sess);
-        nk__free(c);
+        conn_free_if_done(c);
         return;
     }
     if ((what & CONN_LATER_DRAIN) && !c->closing && p->on_drain != NULL)
         p->on_drain(c->ls->inst, &c->sess);
+}
+
+/* ---- the memory budget ---------------------------------------------- */
+
+/* This worker's connection holding the most buffer memory, or NULL. */
+static struct nk__conn *
+conn_largest(struct nk__server *srv)
+{
+    struct nk__conn *best = NULL;
+
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        for (struct nk__conn *c = srv->listeners[i].lru_head; c != NULL;
+             c = c->next)
+            if (!c->closing && c->charged > 0 &&
+                (best == NULL || c->charged > best->charged))
+                best = c;
+    return best;
+}
+
+/*
+ * Count the connection's buffers against max_buffer_memory, shared by every
+ * worker.  Past the budget, close the connections of this worker holding
+ * the most until it is met again, as Redis's maxmemory-clients does: a
+ * few peers each holding much are what fills it, and closing them frees
+ * the most for the rest.  Called where the buffers may have grown, once
+ * the connection's batch is over; may close c itself.
+ */
+static void
+conn_account(struct nk__conn *c)
+{
+    struct nk__server *srv = c->ls->srv;
+    size_t now = c->in.cap + c->out.cap;
+    long long delta = (long long)now - (long long)c->charged, total;
+
+    if (delta == 0)
+        return;
+    c->charged = now;
+    total = atomic_fetch_add(srv->buffered, delta) + delta;
+    if (delta < 0 || srv->buffer_budget == 0 || total <= srv->buffer_budget)
+        return;
+    while (atomic_load(srv->buffered) > srv->buffer_budget) {
+        struct nk__conn *big = conn_largest(srv);
+        char peer[NK_ADDRSTRLEN];
+        if (big == NULL)
+            break;
+        nk__session_format(&big->sess, peer, sizeof(peer));
+        nk__log(NK_LOG_WARN,
+                "Buffers of all connections over max_buffer_memory "
+                "(%lld bytes): closing %s, which holds %zu",
+                srv->buffer_budget, peer, big->charged);
+        big->ls->closed_memory++;
+        nk__conn_close(big, "buffer memory budget");
+    }
+}
+
+/* Give back the buffers of a connection whose session is over. */
+static void
+conn_drop_buffers(struct nk__conn *c)
+{
+    nk__buf_free(&c->in);
+    nk__buf_free(&c->out);
+    conn_account(c);
 }
 
 /* ---- deadlines ------------------------------------------------------ */
@@ -216,6 +287,7 @@ conn_end_session(struct nk__conn *c, const char *why)
     nk__ptimer_stop_all(&c->timers);
     nk__timer_stop(conn_loop(c), &c->deadline);
     nk__handle_del(&srv->sessions, NK_SID_HANDLE(c->sess.sid));
+    conn_drop_buffers(c); /* undeliverable now, or already written */
     nk__session_format(&c->sess, peer, sizeof(peer));
     conn_log_closed(c, peer, why);
     if (!c->outbound) {
@@ -339,6 +411,7 @@ conn_new(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     c->sess.transport = NK_TRANSPORT_TCP;
     nk__session_set_addr(&c->sess, sa, salen);
     c->later.cb = conn_run_later;
+    c->turn.cb = conn_on_turn;
     c->rsize = NK_CONN_READ_SIZE;
     c->opened_at = srv->loop.now;
     return c;
@@ -492,7 +565,8 @@ conn_update_mask(struct nk__conn *c)
             nk__conn_close(c, "cannot watch the socket");
         return;
     }
-    if (!c->paused && !c->close_after_write && !c->eof && !c->draining)
+    if (!c->paused && !c->close_after_write && !c->eof && !c->draining &&
+        !c->backlog)
         mask |= NK_IO_READ;
     /* Paused, wait for writability even with nothing queued: the event
      * resumes reading (conn_on_writable), so a pause can never strand a
@@ -676,7 +750,9 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
     } else if (c->ls->srv->batch != c) {
         conn_flush(c);
     }
-    return 0;
+    if (c->ls->srv->batch != c && !c->closing)
+        conn_account(c); /* a send from elsewhere: the queue may grow */
+    return c->closing ? NK_EPIPE : 0;
 }
 
 size_t
@@ -756,14 +832,25 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
     const struct nk_plugin *p = conn_plugin(c);
     struct nk__listener *ls = c->ls;
 
+    c->backlog = 0;
     while (!c->closing && !c->paused && !c->close_after_write &&
            nk__buf_len(in) > 0) {
         struct nk_frame f = {0};
         const uint8_t *buf = nk__buf_data(in);
         size_t len = nk__buf_len(in);
-        long rc = p->decode(ls->inst, buf, len, &f);
-        const char *broken =
-            nk__decode_check(rc, buf, len, &f, 1, ls->max_message);
+        long rc;
+        const char *broken;
+
+        if (ls->srv->turn_msgs == 0) {
+            /* This connection's share of the turn is used up: the rest
+             * waits until every other connection has had its share. */
+            c->backlog = 1;
+            nk__loop_soon(conn_loop(c), &c->turn);
+            return;
+        }
+        ls->srv->turn_msgs--;
+        rc = p->decode(ls->inst, buf, len, &f);
+        broken = nk__decode_check(rc, buf, len, &f, 1, ls->max_message);
 
         if (broken != NULL) {
             conn_broken(c, broken);
@@ -834,21 +921,44 @@ conn_end_batch(struct nk__conn *c)
         c->paused = 0;
         conn_process(c, &c->in);
     }
-    if (c->draining && !c->closing && !c->paused && !c->close_after_write) {
+    if (c->draining && !c->closing && !c->paused && !c->backlog &&
+        !c->close_after_write) {
         /* Shutting down: every complete message read has been answered
          * (what is left is at most a partial one): close once written. */
         c->close_after_write = 1;
         conn_flush(c);
     }
     srv->batch = NULL;
+    if (!c->closing)
+        conn_account(c);
+}
+
+/* The next turn: answer more of what the connection holds. */
+static void
+conn_on_turn(struct nk__defer *d)
+{
+    struct nk__conn *c =
+        (struct nk__conn *)((char *)d - offsetof(struct nk__conn, turn));
+    struct nk__server *srv = c->ls->srv;
+
+    if (c->closing) {
+        conn_free_if_done(c);
+        return;
+    }
+    srv->batch = c;
+    srv->turn_msgs = NK_CONN_TURN_MESSAGES;
+    conn_process(c, &c->in);
+    conn_end_batch(c);
 }
 
 static void
 conn_on_readable(struct nk__conn *c)
 {
     struct nk__server *srv = c->ls->srv;
+    size_t got = 0;
 
     srv->batch = c;
+    srv->turn_msgs = NK_CONN_TURN_MESSAGES;
     lru_touch(c);
     for (int i = 0; i < NK_CONN_READS_PER_WAKEUP; i++) {
         /* A partial message keeps growing in the connection's own buffer;
@@ -857,10 +967,16 @@ conn_on_readable(struct nk__conn *c)
         size_t len = nk__buf_len(in), want = c->rsize, room;
         ssize_t n;
 
-        if (c->closing || c->paused || c->close_after_write)
-            break;
+        if (c->closing || c->paused || c->close_after_write || c->backlog ||
+            got >= NK_CONN_TURN_BYTES)
+            break; /* level-triggered: the rest is read next turn */
+        /* Reading toward a long message's announced end, grow with what
+         * has arrived (at most doubling), not with what a length field
+         * promises: six bytes do not reserve a megabyte. */
         if (c->need > len && c->need - len > want)
-            want = c->need - len;
+            want = c->need - len < len ? c->need - len
+                   : len > want        ? len
+                                       : want;
         if (nk__buf_reserve(in, want) < 0) {
             nk__conn_close(c, "out of memory");
             break;
@@ -869,6 +985,7 @@ conn_on_readable(struct nk__conn *c)
         n = read(c->io.fd, in->base + in->end, room);
         if (n > 0) {
             in->end += (size_t)n;
+            got += (size_t)n;
             c->bytes_in += (uint64_t)n;
             nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_IN, (uint64_t)n);
             conn_process(c, in);
@@ -902,6 +1019,7 @@ static void
 conn_on_writable(struct nk__conn *c)
 {
     /* The replies queue behind c->out (conn_outbuf keeps the order). */
+    c->ls->srv->turn_msgs = NK_CONN_TURN_MESSAGES;
     conn_end_batch(c);
 }
 

@@ -53,6 +53,11 @@
 #define NK_CONN_DIRECT_MIN (16 * 1024)
 /* Reads per wakeup, so one busy peer cannot starve the others (libuv: 32). */
 #define NK_CONN_READS_PER_WAKEUP 32
+/* A connection's share of one loop turn: at most this many messages
+ * decoded and answered, and this many bytes read; the rest waits for the
+ * next turn, after every other connection with work has had its share. */
+#define NK_CONN_TURN_MESSAGES 1024
+#define NK_CONN_TURN_BYTES    (256 * 1024)
 /* A closing connection reads and discards what the peer still sends until
  * the peer has acknowledged every reply (or closes), checking every
  * NK_CONN_LINGER_POLL_MS, for at most NK_CONN_LINGER_MS (nginx's
@@ -77,8 +82,10 @@ struct nk__conn {
     uint64_t out_since; /* output began to wait (0: none); lingering: since */
     struct nk__ptimer *timers; /* the session's plugin timers */
     struct nk__defer later;    /* runs `pending` after the dispatch */
+    struct nk__defer turn;     /* decoding resumes next turn (fairness) */
     unsigned pending;          /* CONN_LATER_* bits */
     const char *closing_why;   /* logged when a close_after_write ends */
+    size_t charged;            /* bytes of buffers counted against the budget */
     unsigned opened : 1;       /* on_open succeeded: on_close is owed */
     unsigned outbound : 1;     /* opened by host->connect */
     unsigned connecting : 1;   /* outbound, not connected yet */
@@ -91,6 +98,7 @@ struct nk__conn {
     unsigned draining : 1;          /* shutting down: no more reads */
     unsigned lingering : 1; /* session over; discarding input, then close */
     unsigned released : 1;  /* on_close has run */
+    unsigned backlog : 1;   /* complete messages wait for the next turn */
 
     /* For the close line: when it was accepted (loop ms), bytes moved. */
     uint64_t opened_at;

@@ -31,7 +31,8 @@ nk__ctr_close_cause(const char *why, int eof)
         return eof ? NK_CTR_CLOSED_PEER : NK_CTR_CLOSED_SERVER;
     if (strcmp(why, "refused by the plugin") == 0)
         return NK_CTR_REFUSED_PLUGIN;
-    if (strstr(why, " timeout") != NULL)
+    if (strstr(why, " timeout") != NULL ||
+        strcmp(why, "buffer memory budget") == 0)
         return NK_CTR_N; /* counted by the listener's closed_* */
     for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
         if (strcmp(why, causes[i].why) == 0)
@@ -58,6 +59,7 @@ nk__counters_sum(struct nk__server *srv, size_t li, struct nk__ctr_sum *out)
         out->idle += ctr_load(&ls->closed_idle);
         out->message += ctr_load(&ls->closed_message);
         out->write += ctr_load(&ls->closed_write);
+        out->memory += ctr_load(&ls->closed_memory);
         out->malformed += ctr_load(&ls->udp_dropped);
         if (w == 0) {
             out->denied = atomic_load(&ls->access->denied);
@@ -173,6 +175,7 @@ nk__counters_log(struct nk__server *srv)
                 {"idle_timeout", s.idle},
                 {"message_timeout", s.message},
                 {"write_timeout", s.write},
+                {"memory", s.memory},
                 {"bad_input", s.v[NK_CTR_CLOSED_BAD_INPUT]},
                 {"too_big", s.v[NK_CTR_CLOSED_TOO_BIG]},
                 {"output_limit", s.v[NK_CTR_CLOSED_OUTPUT_LIMIT]},
@@ -252,7 +255,7 @@ struct ctr_family {
     const char *name, *type, *help;
     unsigned transports;    /* listeners it applies to */
     const char *label;      /* the extra label's name, or NULL */
-    const char *values[12]; /* the extra label's values */
+    const char *values[16]; /* the extra label's values, NULL-ended */
     /* the sample for the value at index i (0 without a label) */
     uint64_t (*get)(const struct nk__ctr_sum *s, size_t i);
 };
@@ -293,6 +296,7 @@ get_closed(const struct nk__ctr_sum *s, size_t i)
                           s->idle,
                           s->message,
                           s->write,
+                          s->memory,
                           s->v[NK_CTR_CLOSED_BAD_INPUT],
                           s->v[NK_CTR_CLOSED_TOO_BIG],
                           s->v[NK_CTR_CLOSED_OUTPUT_LIMIT],
@@ -387,7 +391,8 @@ static const struct ctr_family ctr_families[] = {
      TCP,
      "cause",
      {"peer", "server", "idle_timeout", "message_timeout", "write_timeout",
-      "bad_input", "too_big", "output_limit", "plugin", "error", "shutdown"},
+      "memory", "bad_input", "too_big", "output_limit", "plugin", "error",
+      "shutdown"},
      get_closed},
     {"netkit_timeouts_total",
      "counter",

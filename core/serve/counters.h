@@ -61,7 +61,8 @@ nk__ctr_add(struct nk__counters *c, enum nk__ctr k, uint64_t n)
 
 /* The counter for a connection closed with `why` (NULL: orderly; eof: the
  * peer had closed its side): a close cause, NK_CTR_REFUSED_PLUGIN, or
- * NK_CTR_N for a deadline (the listener's closed_* count those). */
+ * NK_CTR_N for a deadline or the memory budget (the listener's closed_*
+ * count those). */
 enum nk__ctr nk__ctr_close_cause(const char *why, int eof);
 
 struct nk__server;
@@ -70,6 +71,7 @@ struct nk__server;
 struct nk__ctr_sum {
     uint64_t v[NK_CTR_N];
     uint64_t idle, message, write; /* timeouts */
+    uint64_t memory;               /* closed over max_buffer_memory */
     uint64_t malformed;            /* datagrams dropped undecoded */
     uint64_t denied;               /* allow/deny */
     long long active;              /* TCP connections open now */

@@ -58,6 +58,7 @@ struct serve_listener {
 
 struct nk__serve {
     struct nk__settings *s;
+    atomic_llong buffered; /* every connection's buffers (max_buffer_memory) */
     struct nk__plugin **plugins; /* distinct plugins loaded */
     size_t nplugins;
     struct serve_listener *ls;
@@ -453,6 +454,8 @@ server_prepare(struct nk__serve *sv, int w)
 
     srv->id = w;
     srv->owner = sv;
+    srv->buffered = &sv->buffered;
+    srv->buffer_budget = sv->s->max_buffer_memory;
     srv->loop.epfd = -1;
     srv->spare_fd = -1;
     srv->mail.efd = -1;
@@ -598,7 +601,7 @@ server_fini(struct nk__server *srv)
     }
     /* on_close for the connections closed just above, while every
      * instance still lives; then no timer may fire, and destroy. */
-    nk__loop_run_deferred(&srv->loop);
+    nk__loop_finish(&srv->loop);
     for (size_t i = 0; i < srv->nlisteners; i++) {
         struct nk__listener *ls = &srv->listeners[i];
         for (size_t j = 0; j < ls->nsocks; j++)
@@ -610,6 +613,10 @@ server_fini(struct nk__server *srv)
                     ls->conf->name, (unsigned long long)ls->closed_idle,
                     (unsigned long long)ls->closed_message,
                     (unsigned long long)ls->closed_write);
+        if (ls->closed_memory > 0)
+            nk__log(NK_LOG_INFO,
+                    "[listen.%s] closed %llu over max_buffer_memory",
+                    ls->conf->name, (unsigned long long)ls->closed_memory);
         if (ls->udp_dropped > 0)
             nk__log(NK_LOG_INFO,
                     "[listen.%s] dropped %llu malformed "

@@ -75,6 +75,7 @@ struct nk__listener {
     /* Connections closed by each deadline (logged at exit); atomic, as
      * every counter: another thread sums them (counters.h). */
     _Atomic uint64_t closed_idle, closed_message, closed_write;
+    _Atomic uint64_t closed_memory; /* closed over max_buffer_memory */
     struct nk__timer idle_timer;
     _Atomic uint64_t udp_dropped; /* malformed datagrams dropped */
     struct nk__counters ctr;      /* this worker's counts (counters.h) */
@@ -102,6 +103,11 @@ struct nk__server {
      * So an idle connection owns no buffer at all. */
     struct nk__buf rbuf, wbuf;
     struct nk__conn *batch;
+    /* Bytes buffered by every worker's connections, against the budget
+     * (0: none): see conn.c's conn_account. */
+    atomic_llong *buffered;
+    long long buffer_budget;
+    unsigned turn_msgs; /* messages left in the batch's share of the turn */
     struct nk__handles sessions; /* nk_sid -> struct nk__conn */
     struct nk__handles timers;   /* nk_timer_id -> struct nk__ptimer */
     struct nk__mailbox mail;     /* work posted by other threads */

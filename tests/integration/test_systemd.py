@@ -117,16 +117,20 @@ class SocketActivationTest(unittest.TestCase):
                                    "--fdname=web"])
             with srv:
                 srv.wait_for(LISTENING)
-                c = nktest.connect("127.0.0.1", port)
+                try:
+                    c = nktest.connect("127.0.0.1", port)
+                except ConnectionResetError:
+                    c = None  # netkit closed the socket mid-handshake
                 srv.wait_for(nktest.READY_RE)
                 self.assertIn("Inherited descriptor 3 is named 'web', which "
                               "no [listen.NAME] section is: closing it",
                               srv.stderr())
-                with c:  # the pending connection goes with the socket
-                    try:
-                        self.assertEqual(c.recv(10), b"")
-                    except ConnectionResetError:
-                        pass
+                if c is not None:
+                    with c:  # the pending connection goes with the socket
+                        try:
+                            self.assertEqual(c.recv(10), b"")
+                        except ConnectionResetError:
+                            pass
                 self.assertEqual(srv.stop(), 0)
 
 
