@@ -348,13 +348,6 @@ settings_check_proxy(const struct nk__listen_conf *l, struct nk_err *err)
                           "[listen.%s] proxy_trusted: no effect without "
                           "proxy_protocol (it is off)",
                           l->name);
-    /* Connections do not read the header yet: serving the listener would
-     * hand it to the plugin as data, and log the balancer's address. */
-    if (l->proxy_protocol != 0)
-        return nk__err_at(err, l->file, l->proxy_line,
-                          "[listen.%s] proxy_protocol: not applied to "
-                          "connections yet (only off is served)",
-                          l->name);
     return 0;
 }
 

@@ -20,6 +20,8 @@
 #include "plugin/contract.h"
 #include "plugin/loader.h"
 #include "base/log.h"
+#include "serve/access.h"
+#include "serve/proxy.h"
 #include "serve/server.h"
 
 static void conn_on_io(struct nk__loop *loop, struct nk__io *io,
@@ -236,6 +238,10 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
             nk__timer_start(loop, t, loop->now + NK_CONN_LINGER_POLL_MS);
         return;
     }
+    if (c->proxy_wait) {
+        nk__conn_close(c, "no PROXY header within message_timeout");
+        return;
+    }
     if (c->msg_since && ls->message_ms &&
         c->msg_since + ls->message_ms <= loop->now) {
         ls->closed_message++;
@@ -289,8 +295,16 @@ conn_end_session(struct nk__conn *c, const char *why)
     nk__handle_del(&srv->sessions, NK_SID_HANDLE(c->sess.sid));
     conn_drop_buffers(c); /* undeliverable now, or already written */
     nk__session_format(&c->sess, peer, sizeof(peer));
-    conn_log_closed(c, peer, why);
-    if (!c->outbound) {
+    if (c->proxy_wait) {
+        /* The session never began: a refusal, not a close. */
+        nk__log(NK_LOG_WARN, "Refused %s on [listen.%s]: %s", peer,
+                c->ls->conf->name,
+                why != NULL ? why : "closed before its PROXY header");
+        nk__ctr_add(&c->ls->ctr, NK_CTR_REFUSED_PROXY, 1);
+    } else if (!c->quiet) {
+        conn_log_closed(c, peer, why);
+    }
+    if (!c->outbound && !c->proxy_wait && !c->quiet) {
         enum nk__ctr k = nk__ctr_close_cause(why, c->eof);
         if (k != NK_CTR_N)
             nk__ctr_add(&c->ls->ctr, k, 1);
@@ -440,12 +454,32 @@ conn_adopt(struct nk__conn *c)
         nk__timer_start(loop, &ls->idle_timer, loop->now + ls->idle_ms);
 }
 
+/* The session begins: on_open. */
+static int
+conn_begin(struct nk__conn *c)
+{
+    struct nk__listener *ls = c->ls;
+    const struct nk_plugin *p = ls->plugin->desc;
+    int rc;
+
+    /* opened is still 0 during on_open: a refusal owes no on_close.  A
+     * close from inside on_open is deferred, and finds opened set. */
+    if (p->on_open != NULL) {
+        rc = p->on_open(ls->inst, &c->sess);
+        if (rc < 0) {
+            nk__conn_close(c, "refused by the plugin"); /* no on_close */
+            return rc;
+        }
+    }
+    c->opened = 1;
+    return 0;
+}
+
 int
 nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
               socklen_t salen)
 {
     struct nk__loop *loop = &ls->srv->loop;
-    const struct nk_plugin *p = ls->plugin->desc;
     struct nk__conn *c = conn_new(ls, fd, sa, salen);
     char why[160], peer[NK_ADDRSTRLEN];
     int rc;
@@ -471,18 +505,21 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
         return rc;
     }
     conn_adopt(c);
-    nk__log(NK_LOG_INFO, "Connection from %s [%s]", peer, ls->conf->name);
-    /* opened is still 0 during on_open: a refusal owes no on_close.  A
-     * close from inside on_open is deferred, and finds opened set. */
-    if (p->on_open != NULL) {
-        rc = p->on_open(ls->inst, &c->sess);
-        if (rc < 0) {
-            nk__conn_close(c, "refused by the plugin"); /* no on_close */
-            return rc;
+    if (ls->conf->proxy_protocol) {
+        /* The header first, within message_timeout; the session begins
+         * once it names the client (conn_proxy_read). */
+        c->proxy_wait = 1;
+        if (ls->conf->proxy_trusted.n > 0 &&
+            !nk__cidr_list_match(&ls->conf->proxy_trusted, sa)) {
+            nk__conn_close(c, "not in proxy_trusted");
+            return NK_EPROTO;
         }
+        c->msg_since = loop->now;
+        conn_watch_deadline(c);
+        return 0;
     }
-    c->opened = 1;
-    return 0;
+    nk__log(NK_LOG_INFO, "Connection from %s [%s]", peer, ls->conf->name);
+    return conn_begin(c);
 }
 
 /* The outbound connection is up, or failed: tell the plugin. */
@@ -1023,6 +1060,86 @@ conn_on_writable(struct nk__conn *c)
     conn_end_batch(c);
 }
 
+/* ---- the PROXY protocol --------------------------------------------- */
+
+/* The header named the client: it becomes the session's address (unless
+ * LOCAL or UNKNOWN: a balancer's own check), allow/deny apply to it, the
+ * session begins, and what followed the header is served. */
+static void
+conn_proxy_done(struct nk__conn *c, const struct nk__proxy_hdr *h, long len)
+{
+    struct nk__listener *ls = c->ls;
+    struct nk__server *srv = ls->srv;
+    char via[NK_ADDRSTRLEN], peer[NK_ADDRSTRLEN];
+
+    nk__buf_consume(&c->in, (size_t)len);
+    nk__session_format(&c->sess, via, sizeof(via));
+    c->proxy_wait = 0;
+    c->msg_since = 0;
+    if (!h->local) {
+        nk__session_fini(&c->sess); /* no peer text of the old address */
+        nk__session_set_addr(&c->sess, (const struct sockaddr *)&h->src,
+                             h->srclen);
+    }
+    if (!nk__access_check(ls, &c->sess.addr.sa)) {
+        c->quiet = 1; /* logged and counted as a denial */
+        nk__conn_close(c, "denied");
+        return;
+    }
+    nk__session_format(&c->sess, peer, sizeof(peer));
+    nk__log(NK_LOG_INFO, "Connection from %s [%s] (via %s, PROXY v%d%s)", peer,
+            ls->conf->name, via, h->version, h->local ? " LOCAL" : "");
+    if (conn_begin(c) < 0 || c->closing)
+        return;
+    srv->batch = c;
+    srv->turn_msgs = NK_CONN_TURN_MESSAGES;
+    conn_process(c, &c->in);
+    conn_end_batch(c);
+}
+
+/* Read and parse the PROXY header; nothing else happens on the
+ * connection until it is whole. */
+static void
+conn_proxy_read(struct nk__conn *c)
+{
+    for (int i = 0; i < NK_CONN_READS_PER_WAKEUP; i++) {
+        struct nk__proxy_hdr h;
+        ssize_t n;
+        long rc;
+
+        if (nk__buf_reserve(&c->in, 4096) < 0) {
+            nk__conn_close(c, "out of memory");
+            return;
+        }
+        n = read(c->io.fd, c->in.base + c->in.end, c->in.cap - c->in.end);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {
+            nk__conn_close(c, n == 0 ? "closed before its PROXY header"
+                                     : strerror(errno));
+            return;
+        }
+        c->in.end += (size_t)n;
+        c->bytes_in += (uint64_t)n;
+        nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_IN, (uint64_t)n);
+        rc = nk__proxy_parse(nk__buf_data(&c->in), nk__buf_len(&c->in),
+                             c->ls->conf->proxy_protocol, &h);
+        if (rc > 0) {
+            conn_proxy_done(c, &h, rc);
+            return;
+        }
+        if (rc < 0) {
+            char why[160];
+            snprintf(why, sizeof(why), "bad PROXY header: %s", h.why);
+            nk__conn_close(c, why);
+            return;
+        }
+    }
+    conn_account(c);
+}
+
 static void
 conn_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
 {
@@ -1041,7 +1158,9 @@ conn_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
             conn_end_batch(c); /* write what was sent meanwhile */
         return;
     }
-    if (events & NK_IO_READ)
+    if (c->proxy_wait && (events & NK_IO_READ))
+        conn_proxy_read(c);
+    else if (events & NK_IO_READ)
         conn_on_readable(c);
     else if (events & NK_IO_WRITE)
         conn_on_writable(c);

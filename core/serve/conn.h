@@ -96,9 +96,11 @@ struct nk__conn {
     unsigned paused : 1;            /* back-pressure: not reading */
     unsigned eof : 1;               /* the peer half-closed */
     unsigned draining : 1;          /* shutting down: no more reads */
-    unsigned lingering : 1; /* session over; discarding input, then close */
-    unsigned released : 1;  /* on_close has run */
-    unsigned backlog : 1;   /* complete messages wait for the next turn */
+    unsigned lingering : 1;  /* session over; discarding input, then close */
+    unsigned released : 1;   /* on_close has run */
+    unsigned backlog : 1;    /* complete messages wait for the next turn */
+    unsigned proxy_wait : 1; /* reading the PROXY header: no plugin yet */
+    unsigned quiet : 1;      /* closed before the session began, logged */
 
     /* For the close line: when it was accepted (loop ms), bytes moved. */
     uint64_t opened_at;

@@ -392,7 +392,10 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
             return;
         }
         nk__ctr_add(&ls->ctr, NK_CTR_ACCEPTED, 1);
-        if (!nk__access_check(ls, (struct sockaddr *)&ss)) {
+        /* Behind a balancer, allow/deny apply to the address in the PROXY
+         * header (conn.c), not to the balancer's. */
+        if (!ls->conf->proxy_protocol &&
+            !nk__access_check(ls, (struct sockaddr *)&ss)) {
             close(fd); /* denied: before any plugin callback */
             continue;
         }

@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 import unittest
 
 import nktest
@@ -121,13 +122,41 @@ def samples(text):
     return out
 
 
+def usr1_until(srv, pattern):
+    """SIGUSR1 until a counters line matches pattern (a closed connection
+    holds its slot, "active", until its socket is closed, a moment after
+    its log line); returns the match."""
+    end = time.monotonic() + nktest.DEADLINE
+    while True:
+        start = len(srv.lines)
+        srv.proc.send_signal(signal.SIGUSR1)
+        srv.wait_for("[listen.", start=start)
+        for l in srv.lines[start:]:
+            m = l is not None and pattern.search(l)
+            if m:
+                return m
+        if time.monotonic() > end:
+            raise AssertionError("no %r in:\n%s" % (pattern.pattern,
+                                                     srv.stderr()))
+
+
+def scrape_until_idle(url):
+    """Scrape until no connection is active (see usr1_until)."""
+    end = time.monotonic() + nktest.DEADLINE
+    while True:
+        text = curl(url)
+        if samples(text)['netkit_connections_active{listener="main"}'] == 0 \
+                or time.monotonic() > end:
+            return text
+
+
 class CountersTest(unittest.TestCase):
     def test_sigusr1_and_exit(self):
         with config_file(CONFIG) as path, Server("-c", path) as srv:
             exchange(srv)
+            usr1_until(srv, re.compile(re.escape(TCP_LINE) + "$"))
             start = len(srv.lines)
             srv.proc.send_signal(signal.SIGUSR1)
-            srv.wait_for(TCP_LINE, start=start)
             srv.wait_for(UDP_LINE, start=start)
             # Still serving after SIGUSR1.
             with nktest.connect("127.0.0.1", srv.port()) as s:
@@ -149,7 +178,7 @@ class CountersTest(unittest.TestCase):
             url = "http://127.0.0.1:%s/metrics" % srv.wait_for(
                 METRICS_RE).group(1)
             exchange(srv)
-            text = curl(url)
+            text = scrape_until_idle(url)
             got = samples(text)
             for name, value in EXPECTED.items():
                 self.assertEqual(got.get(name), value, name)
@@ -204,11 +233,9 @@ class CountersTest(unittest.TestCase):
                     s.sendall(frame(b"%d" % i))
                     self.assertEqual(recv_frame(s), b"echo : %d" % i)
             srv.wait_count("Connection closed", 8)
-            start = len(srv.lines)
-            srv.proc.send_signal(signal.SIGUSR1)
-            m = srv.wait_for(re.compile(
+            m = usr1_until(srv, re.compile(
                 r"\[listen\.cli\] accepted (\d+), active 0, refused 0, "
-                r"messages (\d+) in / (\d+) out"), start=start)
+                r"messages (\d+) in / (\d+) out"))
             self.assertEqual(m.groups(), ("8", "8", "8"))
             self.assertEqual(srv.stop(), 0)
 
