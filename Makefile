@@ -6,8 +6,9 @@
 #                (clang), and the serving tests under valgrind
 #   make bench   compare with ../shared/bench's ref_echo (see docs/bench.md)
 #   make install [PREFIX=/usr/local] [DESTDIR=/stage]
-#                the binary, plugins, headers, netkit.pc, netkit.ini, the
-#                netkit(1) manual, the plugin guide and the example
+#                the binary, plugins, headers, netkit.pc, the plugin test
+#                kit and netkit-testkit.pc, netkit.ini, the netkit(1)
+#                manual, the plugin guide and the example
 #   make uninstall
 #                remove what the last make install installed, and the
 #                directories it created

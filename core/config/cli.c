@@ -192,6 +192,13 @@ set_max_conns(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_max_conns_per_ip(struct nk__settings *s, const char *arg)
+{
+    s->cli_set |= NK_SET_MAX_CONNS_PER_IP;
+    return nk__parse_int(arg, 0, 1000000, &s->cli.max_conns_per_ip);
+}
+
+static const char *
 set_idle(struct nk__settings *s, const char *arg)
 {
     s->cli_set |= NK_SET_IDLE;
@@ -349,6 +356,9 @@ static const struct cli_opt cli_opts[] = {
      "port (default 9999; 0 picks a free one and logs it)"},
     {"max-conns", 0, "N", C_SERVE, set_max_conns,
      "connections at once per listener (default 16384)"},
+    {"max-conns-per-ip", 0, "N", C_SERVE, set_max_conns_per_ip,
+     "connections at once from one address, IPv6 per /64 (default 0: no "
+     "limit)"},
     {"idle-timeout", 0, "SECONDS", C_SERVE, set_idle,
      "close connections idle this long (default 300; 0: never)"},
     {"message-timeout", 0, "SECONDS", C_SERVE, set_message_timeout,

@@ -402,6 +402,8 @@ static const struct conf_key conf_keys[] = {
      "any|inet|inet6", conf_families, 0, 0},
     {CONF_LISTEN, "max_conns", conf_set_llong, CONF_LC(max_conns), 1, 1000000,
      NULL, NULL, 0, 0},
+    {CONF_LISTEN, "max_conns_per_ip", conf_set_llong, CONF_LC(max_conns_per_ip),
+     0, 1000000, NULL, NULL, 0, 0},
     {CONF_LISTEN, "idle_timeout", conf_set_seconds, CONF_LC(idle_timeout), 0, 0,
      NULL, NULL, 0, 0},
     {CONF_LISTEN, "message_timeout", conf_set_seconds, CONF_LC(message_timeout),

@@ -2,7 +2,8 @@
  * conf.h -- the INI config file (inih); conf/netkit.ini shows every key.
  *
  * Sections: [netkit] (plugin_path, log_level, workers), [listen.NAME] (proto,
- * host (repeatable), port, transport, family, max_conns, idle_timeout,
+ * host (repeatable), port, transport, family, max_conns, max_conns_per_ip,
+ * idle_timeout,
  * message_timeout, write_timeout, max_output,
  * sockopt.NAME), [plugin.NAME] (any key: validated later against the
  * plugin's own option table, with the line kept for the error message).

@@ -153,6 +153,7 @@ settings_listen_copy(struct nk__listen_conf *dst,
     dst->transport = src->transport;
     dst->family = src->family;
     dst->max_conns = src->max_conns;
+    dst->max_conns_per_ip = src->max_conns_per_ip;
     dst->idle_timeout = src->idle_timeout;
     dst->max_output = src->max_output;
     dst->message_timeout = src->message_timeout;
@@ -367,6 +368,8 @@ settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
         return nk__err_run(err, "out of memory");
     if (s->cli_set & NK_SET_MAX_CONNS)
         l->max_conns = s->cli.max_conns;
+    if (s->cli_set & NK_SET_MAX_CONNS_PER_IP)
+        l->max_conns_per_ip = s->cli.max_conns_per_ip;
     if (s->cli_set & NK_SET_IDLE)
         l->idle_timeout = s->cli.idle_timeout;
     if (s->cli_set & NK_SET_MAX_OUTPUT)

@@ -74,17 +74,18 @@ void nk__kvlist_free(struct nk__kvlist *l);
 
 /* One listener: a [listen.NAME] section, or the command line's -p/-H/-P.. */
 struct nk__listen_conf {
-    char *name;               /* "main" for [listen.main]; "cli" */
-    char *proto;              /* plugin name */
-    struct nk__strlist hosts; /* empty: localhost (127.0.0.1 and ::1) */
-    int port;                 /* 0..65535 */
-    unsigned transport;       /* NK_TRANSPORT_TCP or NK_TRANSPORT_UDP */
-    int family;               /* AF_UNSPEC (any), AF_INET, AF_INET6 */
-    long long max_conns;      /* TCP connections at once */
-    double idle_timeout;      /* seconds, 0 = none */
-    double message_timeout;   /* seconds to complete a begun message */
-    double write_timeout;     /* seconds for queued output to be written */
-    long long max_output;     /* bytes queued for one peer before closing */
+    char *name;                 /* "main" for [listen.main]; "cli" */
+    char *proto;                /* plugin name */
+    struct nk__strlist hosts;   /* empty: localhost (127.0.0.1 and ::1) */
+    int port;                   /* 0..65535 */
+    unsigned transport;         /* NK_TRANSPORT_TCP or NK_TRANSPORT_UDP */
+    int family;                 /* AF_UNSPEC (any), AF_INET, AF_INET6 */
+    long long max_conns;        /* TCP connections at once */
+    long long max_conns_per_ip; /* per address (IPv6: per /64); 0: none */
+    double idle_timeout;        /* seconds, 0 = none */
+    double message_timeout;     /* seconds to complete a begun message */
+    double write_timeout;       /* seconds for queued output to be written */
+    long long max_output;       /* bytes queued for one peer before closing */
     struct nk__kvlist sockopts;
     struct nk__acl acl; /* allow / deny, the command line's first */
     int proxy_protocol; /* enum nk__proxy_mode (serve/proxy.h) */
@@ -131,7 +132,8 @@ enum {
     NK_SET_MAX_OUTPUT = 1 << 9,
     NK_SET_MESSAGE_TIMEOUT = 1 << 10,
     NK_SET_WRITE_TIMEOUT = 1 << 11,
-    NK_SET_METRICS = 1 << 12
+    NK_SET_MAX_CONNS_PER_IP = 1 << 12,
+    NK_SET_METRICS = 1 << 13
 };
 
 struct nk__settings {

@@ -328,6 +328,8 @@ conn_close_socket(struct nk__conn *c)
     srv->nconns--;
     if (!c->outbound)
         atomic_fetch_sub(ls->slots, 1);
+    if (c->perip_held)
+        nk__perip_give(ls->perip, &c->sess.addr.sa);
     if (c->lingering) {
         c->lingering = 0;
         conn_later(c, CONN_LATER_RELEASE); /* free it, on_close done or not */
@@ -475,16 +477,59 @@ conn_begin(struct nk__conn *c)
     return 0;
 }
 
+/* A new connection from an address at max_conns_per_ip: close it at once
+ * (it took a slot: give it back), count it, and say so at most once a
+ * second per listener. */
+static void conn_refused_perip(struct nk__listener *ls,
+                               const struct sockaddr *sa);
+
+static void
+conn_refuse_perip(struct nk__listener *ls, int fd, const struct sockaddr *sa)
+{
+    close(fd);
+    atomic_fetch_sub(ls->slots, 1);
+    conn_refused_perip(ls, sa);
+}
+
+/* Count a refusal at max_conns_per_ip; log at most once a second. */
+static void
+conn_refused_perip(struct nk__listener *ls, const struct sockaddr *sa)
+{
+    uint64_t now = ls->srv->loop.now;
+    char peer[NK_ADDRSTRLEN];
+
+    ls->refused_perip++;
+    if (ls->perip_logged != 0 && now < ls->perip_logged + 1000)
+        return;
+    ls->perip_logged = now;
+    nk__addr_format(sa, peer, sizeof(peer));
+    nk__log(NK_LOG_WARN,
+            "Connection from %s refused: max_conns_per_ip (%u) reached "
+            "(%llu refused so far)",
+            peer, ls->perip->limit, (unsigned long long)ls->refused_perip);
+}
+
 int
 nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
               socklen_t salen)
 {
     struct nk__loop *loop = &ls->srv->loop;
-    struct nk__conn *c = conn_new(ls, fd, sa, salen);
+    struct nk__conn *c;
     char why[160], peer[NK_ADDRSTRLEN];
     int rc;
 
+    /* Behind a balancer the limit applies to the header's address
+     * (conn_proxy_done). */
+    int perip = ls->perip != NULL && !ls->conf->proxy_protocol;
+
+    if (perip && nk__perip_take(ls->perip, sa) < 0) {
+        conn_refuse_perip(ls, fd, sa);
+        return NK_EAGAIN;
+    }
+    c = conn_new(ls, fd, sa, salen);
     if (c == NULL) {
+        if (perip)
+            nk__perip_give(ls->perip, sa);
         close(fd);
         atomic_fetch_sub(ls->slots, 1);
         nk__ctr_add(&ls->ctr, NK_CTR_REFUSED_NO_MEMORY, 1);
@@ -499,11 +544,14 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     if (rc < 0) {
         close(fd);
         conn_discard(c);
+        if (perip)
+            nk__perip_give(ls->perip, sa);
         atomic_fetch_sub(ls->slots, 1);
         nk__ctr_add(&ls->ctr, NK_CTR_REFUSED_NO_MEMORY, 1);
         nk__log(NK_LOG_WARN, "Connection dropped: %s", nk_strerror(rc));
         return rc;
     }
+    c->perip_held = perip;
     conn_adopt(c);
     if (ls->conf->proxy_protocol) {
         /* The header first, within message_timeout; the session begins
@@ -1085,6 +1133,15 @@ conn_proxy_done(struct nk__conn *c, const struct nk__proxy_hdr *h, long len)
         c->quiet = 1; /* logged and counted as a denial */
         nk__conn_close(c, "denied");
         return;
+    }
+    if (ls->perip != NULL) {
+        if (nk__perip_take(ls->perip, &c->sess.addr.sa) < 0) {
+            conn_refused_perip(ls, &c->sess.addr.sa);
+            c->quiet = 1;
+            nk__conn_close(c, "max_conns_per_ip");
+            return;
+        }
+        c->perip_held = 1;
     }
     nk__session_format(&c->sess, peer, sizeof(peer));
     nk__log(NK_LOG_INFO, "Connection from %s [%s] (via %s, PROXY v%d%s)", peer,

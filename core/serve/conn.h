@@ -101,6 +101,7 @@ struct nk__conn {
     unsigned backlog : 1;    /* complete messages wait for the next turn */
     unsigned proxy_wait : 1; /* reading the PROXY header: no plugin yet */
     unsigned quiet : 1;      /* closed before the session began, logged */
+    unsigned perip_held : 1; /* counted against max_conns_per_ip */
 
     /* For the close line: when it was accepted (loop ms), bytes moved. */
     uint64_t opened_at;

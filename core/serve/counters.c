@@ -60,6 +60,7 @@ nk__counters_sum(struct nk__server *srv, size_t li, struct nk__ctr_sum *out)
         out->message += ctr_load(&ls->closed_message);
         out->write += ctr_load(&ls->closed_write);
         out->memory += ctr_load(&ls->closed_memory);
+        out->v[NK_CTR_REFUSED_PER_IP] += ctr_load(&ls->refused_perip);
         out->malformed += ctr_load(&ls->udp_dropped);
         if (w == 0) {
             out->denied = atomic_load(&ls->access->denied);

@@ -22,7 +22,7 @@ enum nk__ctr {
     NK_CTR_ACCEPTED, /* accept() returned it */
     /* closed before the plugin heard of it */
     NK_CTR_REFUSED_MAX_CONNS,
-    NK_CTR_REFUSED_PER_IP,
+    NK_CTR_REFUSED_PER_IP, /* summed from the listener's refused_perip */
     NK_CTR_REFUSED_NO_FDS, /* accepted with the spare descriptor, shed */
     NK_CTR_REFUSED_NO_MEMORY,
     NK_CTR_REFUSED_PLUGIN, /* on_open said no */

@@ -53,6 +53,7 @@ struct serve_listener {
     size_t naddrs;
     int *fds;           /* [addr * nworkers + worker]; -1: address skipped */
     atomic_llong slots; /* connections open, all workers (max_conns) */
+    struct nk__perip perip; /* max_conns_per_ip, all workers */
     struct nk__access access;
 };
 
@@ -140,6 +141,12 @@ serve_prepare(struct nk__serve *sv, struct nk_err *err)
                                 &sl->naccept, err) < 0 ||
             nk__listen_resolve(lc, &sl->addrs, &sl->naddrs, err) < 0)
             goto out;
+        if (lc->max_conns_per_ip > 0 &&
+            nk__perip_init(&sl->perip, (uint32_t)lc->max_conns_per_ip,
+                           (size_t)lc->max_conns) < 0) {
+            nk__err_set(err, "out of memory");
+            goto out;
+        }
     }
     rc = nk__plugin_check_cli_opts(sv->plugins, sv->nplugins,
                                    &s->cli_plugin_opts, err);
@@ -495,6 +502,7 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
         ls->index = i;
         ls->ctx.ls = ls;
         ls->slots = &sl->slots;
+        ls->perip = sl->conf->max_conns_per_ip > 0 ? &sl->perip : NULL;
         ls->access = &sl->access;
         ls->conf = sl->conf;
         ls->plugin = sl->plugin;
@@ -613,6 +621,10 @@ server_fini(struct nk__server *srv)
                     ls->conf->name, (unsigned long long)ls->closed_idle,
                     (unsigned long long)ls->closed_message,
                     (unsigned long long)ls->closed_write);
+        if (ls->refused_perip > 0)
+            nk__log(NK_LOG_INFO,
+                    "[listen.%s] refused %llu over max_conns_per_ip",
+                    ls->conf->name, (unsigned long long)ls->refused_perip);
         if (ls->closed_memory > 0)
             nk__log(NK_LOG_INFO,
                     "[listen.%s] closed %llu over max_buffer_memory",
@@ -735,6 +747,7 @@ serve_free(struct nk__serve *sv)
         nk__free(sl->opts);
         nk__free(sl->accept);
         nk__free(sl->addrs);
+        nk__perip_fini(&sl->perip);
     }
     for (size_t i = 0; i < sv->nplugins; i++)
         nk__plugin_close(sv->plugins[i]);

@@ -27,6 +27,7 @@
 #include "serve/counters.h"
 #include "plugin/session.h"
 #include "serve/mailbox.h"
+#include "serve/perip.h"
 
 struct nk__conn;
 struct nk__server;
@@ -66,6 +67,9 @@ struct nk__listener {
      * connection takes a slot before it is adopted (nk__listen_on_accept)
      * and gives it back when it closes (nk__conn_close). */
     atomic_llong *slots;
+    struct nk__perip *perip; /* max_conns_per_ip, shared; NULL: no limit */
+    _Atomic uint64_t refused_perip; /* summed by counters.c */
+    uint64_t perip_logged;          /* when last logged (ms) */
     /* Every connection, least recently active first: the idle timer expires
      * from the head, activity moves a connection to the tail, both O(1). */
     struct nk__conn *lru_head, *lru_tail;

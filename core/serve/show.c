@@ -174,6 +174,11 @@ nk__show_listener(FILE *out, const struct nk__settings *s,
         show_line(out, "max_conns", v,
                   show_lorigin(origin, sizeof(origin), s, lc, "max_conns",
                                NK_SET_MAX_CONNS, "--max-conns"));
+        snprintf(v, sizeof(v), "%lld", lc->max_conns_per_ip);
+        show_line(out, "max_conns_per_ip", v,
+                  show_lorigin(origin, sizeof(origin), s, lc,
+                               "max_conns_per_ip", NK_SET_MAX_CONNS_PER_IP,
+                               "--max-conns-per-ip"));
         show_line(out, "idle_timeout",
                   show_seconds(v, sizeof(v), lc->idle_timeout),
                   show_lorigin(origin, sizeof(origin), s, lc, "idle_timeout",

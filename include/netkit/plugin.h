@@ -16,7 +16,8 @@
  * A plugin never sees a file descriptor.  The host hands it bytes and a table
  * of services (struct nk_host: send, close, log, peer name, per-session data),
  * so a plugin links against no netkit symbol, can be driven by a test with a
- * fake host table, and cannot break the event loop's invariants.
+ * fake host table (<netkit/testkit.h> is one, installed for plugin authors),
+ * and cannot break the event loop's invariants.
  *
  * The same codec serves `netkit serve`, `netkit connect` and any load
  * generator: the client encodes its messages and decodes the replies with the
@@ -150,8 +151,15 @@ enum nk_log_level {
  * naming the option, so `create` only sees well-formed values.
  * ------------------------------------------------------------------------- */
 
+/*
+ * Every value -- `-O KEY=VALUE`, a config file's, and the table's `def` --
+ * is read by one rule before its type applies: a value that starts with '"'
+ * must end with the matching '"' and may hold the escapes
+ * \n \t \r \\ \" \0 \xHH inside; any other value is taken as written,
+ * backslashes included.  So .def = "\"hi \"" keeps its trailing blank.
+ */
 enum nk_opt_type {
-    NK_OPT_STRING = 1, /* bytes; config values may be quoted with escapes */
+    NK_OPT_STRING = 1, /* bytes, possibly with NULs (see the rule above) */
     NK_OPT_INT,        /* decimal integer in [min, max] */
     NK_OPT_SIZE,       /* like INT, with suffix k (1024) or M (1024^2) */
     NK_OPT_BOOL,       /* 1/0, true/false, yes/no, on/off */
@@ -384,7 +392,9 @@ typedef long (*nk_decode_fn)(void *inst, const uint8_t *buf, size_t len,
 
 /*
  * How one outgoing message is wrapped: bytes that go before its payload
- * (a length field) and after it (a line protocol's "\n", a checksum).  The
+ * (a length field) and after it (a line protocol's "\n").  encode sees
+ * the payload's length only, never its bytes, so a head or tail cannot
+ * depend on them (no checksum: put one in the payload itself).  The
  * host zeroes both lengths before calling encode, and sends head, payload
  * and tail together, in one write where it can.
  */

@@ -2,8 +2,9 @@
 
 The install goes into a temporary prefix that already holds a file of its
 own.  It must hold the netkit(1) manual (which renders with `man -l`), the
-plugin guide and the example's sources; the example is built from the
-installed copy with pkg-config alone, checked with `netkit check` and
+plugin guide, the example's sources and the test kit; the example and its
+tests are built from the installed copy with pkg-config alone (CMake and
+ctest, then the Makefile's `make check`), checked with `netkit check` and
 served over TCP by the installed netkit.  `make uninstall` then leaves the
 prefix exactly as it was.  A second install with DESTDIR stages everything
 under DESTDIR + PREFIX.
@@ -87,13 +88,17 @@ class InstallTest(unittest.TestCase):
         for f in ("bin/netkit", "lib/netkit/plugins/raw.so",
                   "lib/netkit/plugins/framed.so", "include/netkit/plugin.h",
                   "etc/netkit/netkit.ini", "share/pkgconfig/netkit.pc",
+                  "include/netkit/testkit.h",
+                  "share/pkgconfig/netkit-testkit.pc",
                   "share/man/man1/netkit.1",
                   "share/doc/netkit/plugin-guide.md",
                   "share/doc/netkit/README.md",
                   "share/doc/netkit/examples/plugin-out-of-tree/upper.c",
                   "share/doc/netkit/examples/plugin-out-of-tree/"
                   "CMakeLists.txt",
-                  "share/doc/netkit/examples/plugin-out-of-tree/Makefile"):
+                  "share/doc/netkit/examples/plugin-out-of-tree/Makefile",
+                  "share/doc/netkit/examples/plugin-out-of-tree/"
+                  "test_upper.c"):
             self.assertIn((f, "f"), self.installed, f)
         # Nothing outside the prefix: every new path is under it.
         r = subprocess.run([self.netkit, "--version"], capture_output=True)
@@ -122,6 +127,14 @@ class InstallTest(unittest.TestCase):
         step(["cmake", "-S", src, "-B", build, "-DCMAKE_C_FLAGS=-Werror"],
              env=env)
         step(["cmake", "--build", build], env=env)
+        # Its tests, built with the installed test kit, pass.
+        step(["ctest", "--test-dir", build, "--output-on-failure"], env=env)
+        check = os.path.join(self.tmp, "upper-check")
+        os.makedirs(check)
+        out = step(["make", "-f", os.path.join(src, "Makefile"),
+                    "CFLAGS=-O2 -Wall -Wextra -Werror", "check"], cwd=check,
+                   env=env)
+        self.assertIn("ok 4 - options", out)
         r = subprocess.run([self.netkit, "check", "-L", build, "upper"],
                            capture_output=True, timeout=120,
                            env=dict(os.environ, NETKIT_CONFIG="/dev/null"))

@@ -1,6 +1,8 @@
 """The example plugin of examples/plugin-out-of-tree, built the way a plugin
 author builds one: against an installed netkit found through pkg-config,
-with no path into the source or build tree.
+with no path into the source or build tree; and its tests, built against
+the installed test kit (netkit-testkit.pc) and run by ctest and by
+`make check`.
 
 The main build tree is installed into a temporary prefix.  DESTDIR keeps
 the install inside the temporary directory even if some install rule uses
@@ -112,7 +114,9 @@ class OutOfTreeTest(unittest.TestCase):
         self.assertEqual(stray, [], "installed outside --prefix (an "
                          "install rule with an absolute DESTINATION)")
         for f in ("include/netkit/plugin.h", "include/netkit/error.h",
-                  "include/netkit/version.h", "share/pkgconfig/netkit.pc"):
+                  "include/netkit/version.h", "include/netkit/testkit.h",
+                  "share/pkgconfig/netkit.pc",
+                  "share/pkgconfig/netkit-testkit.pc"):
             self.assertTrue(os.path.isfile(os.path.join(self.root, f)), f)
 
     def test_systemd_units_installed(self):
@@ -146,6 +150,35 @@ class OutOfTreeTest(unittest.TestCase):
                          env=self.env).strip()
         self.assertTrue(os.path.realpath(plugindir).startswith(
             os.path.realpath(self.root)), plugindir)
+
+    def test_pkg_config_testkit(self):
+        # netkit-testkit.pc gives the directory of the installed kit, and
+        # asks for no library (the kit is one header).
+        cflags = step(["pkg-config", "--cflags", "netkit-testkit"],
+                      env=self.env).split()
+        incs = [f[2:] for f in cflags if f.startswith("-I")]
+        self.assertTrue(any(os.path.isfile(os.path.join(d, "netkit",
+                                                        "testkit.h"))
+                            for d in incs), cflags)
+        libs = step(["pkg-config", "--libs", "netkit-testkit"],
+                    env=self.env).split()
+        self.assertEqual(libs, [])
+
+    def test_cmake_tests_pass(self):
+        # The CMake build also builds test_upper with the kit; ctest runs
+        # it and it passes.
+        out = step(["ctest", "--test-dir", self.cmake_build(),
+                    "--output-on-failure"], env=self.env)
+        self.assertIn("100% tests passed", out)
+
+    def test_makefile_check(self):
+        # `make check` builds the tests with pkg-config alone and runs them.
+        build = os.path.join(self.tmp, "make-check")
+        os.makedirs(build, exist_ok=True)
+        out = step(["make", "-f", os.path.join(EXAMPLE, "Makefile"),
+                    "CFLAGS=-O2 -Wall -Wextra -Werror", "check"], cwd=build,
+                   env=self.env)
+        self.assertIn("ok 4 - options", out)
 
     def test_cmake_build_exports_only_the_entry(self):
         # The CMake build makes upper.so, exporting nk_plugin_entry alone.

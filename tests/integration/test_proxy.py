@@ -125,6 +125,28 @@ class ProxyTest(unittest.TestCase):
             self.assertNotIn("Connection from", err)
             self.assertIn("refused 5 (proxy 5)", err)
 
+    def test_per_ip_limit_on_the_real_address(self):
+        # Every connection comes from the balancer (127.0.0.1): the limit
+        # counts the addresses in the headers.
+        extra = "max_conns_per_ip = 1\n"
+        with config_file(config("v1", extra)) as path, \
+                Server("-c", path) as srv:
+            def via(src):
+                s = nktest.connect("127.0.0.1", srv.port())
+                s.sendall(b"PROXY TCP4 %s 127.0.0.1 1000 9999\r\n"
+                          % src.encode() + frame(b"x"))
+                return s
+            with via("10.1.1.1") as one:
+                self.assertEqual(recv_frame(one), b"echo : x")
+                with via("10.1.1.1") as two:
+                    self.assertTrue(closed(two))
+                with via("10.1.1.2") as other:
+                    self.assertEqual(recv_frame(other), b"echo : x")
+            srv.wait_for("Connection from 10.1.1.1:1000 refused: "
+                         "max_conns_per_ip (1) reached")
+            self.assertEqual(srv.stop(), 0)
+            self.assertIn("refused 1 (per_ip 1)", srv.stderr())
+
     def test_udp_is_a_config_error(self):
         with config_file("[listen.main]\ntransport = udp\n"
                          "proxy_protocol = v2\n") as path:

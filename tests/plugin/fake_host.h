@@ -18,6 +18,11 @@
  * host's TCP read path (fake_host_feed) so that tests can feed a byte stream
  * in arbitrary pieces.
  *
+ * Plugin authors have the installed <netkit/testkit.h>, which does all of
+ * this and more (test_kit_line.c runs cases of these tests on it).  This
+ * fake stays for the project's own fine-grained tests: it keeps feeding a
+ * session after an error, where the kit, like the host, closes it.
+ *
  * Header-only: every function is `static inline` so that a test including
  * this file and using only part of it still builds with -Werror.  It
  * includes <cmocka.h> and its prerequisites itself.  One fake host serves
