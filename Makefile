@@ -12,6 +12,8 @@
 #   make uninstall
 #                remove what the last make install installed, and the
 #                directories it created
+#   make fuzz    build the libFuzzer harnesses (clang) and run each for
+#                FUZZ_TIME seconds from its seed corpus (tests/fuzz/)
 
 BUILD ?= build
 MAKEFLAGS += --no-print-directory
@@ -25,7 +27,11 @@ DESTDIR ?=
 RECORD ?= $(BUILD)
 
 .PHONY: all deps test-deps build run test check asan valgrind format \
-	format-check bench install uninstall clean
+	format-check bench install uninstall clean fuzz
+
+FUZZ_TIME ?= 20
+FUZZERS = fuzz_framed fuzz_raw fuzz_conf fuzz_value fuzz_cli
+
 
 all: build
 
@@ -54,9 +60,29 @@ asan: test-deps
 
 valgrind: test-deps build
 	NK_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure \
-		-R 'integration_test_(serve|udp|ipv6|config|sockopts|robust|wrap|api11|line|deadlines|access|systemd|counters|serve_check|logs|proxy|haproxy)'
+		-R 'integration_test_(serve|udp|ipv6|config|sockopts|robust|wrap|api11|line|deadlines|closing|perip|access|systemd|hostile|counters|serve_check|logs|proxy|haproxy)'
 
 check: test format-check asan valgrind
+
+# New inputs go to build-fuzz/corpus/NAME (the committed seeds stay as they
+# are); a crash leaves its input in build-fuzz/crashes/ and fails the target.
+fuzz: test-deps
+	@cmake -S . -B build-fuzz -DNK_FUZZ=ON -DNK_BUILD_TESTS=OFF \
+		-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build build-fuzz -j$(JOBS)
+	@mkdir -p build-fuzz/crashes
+	@for f in $(FUZZERS); do \
+		mkdir -p build-fuzz/corpus/$$f; \
+		echo "fuzz: $$f for $(FUZZ_TIME) s"; \
+		./build-fuzz/tests/fuzz/$$f -max_total_time=$(FUZZ_TIME) \
+			-max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=0 \
+			-artifact_prefix=build-fuzz/crashes/$$f- \
+			build-fuzz/corpus/$$f tests/fuzz/corpus/$$f \
+			>build-fuzz/$$f.log 2>&1 || \
+			{ tail -40 build-fuzz/$$f.log; exit 1; }; \
+		tail -1 build-fuzz/$$f.log; \
+	done
 
 # clang-format (Debian's 14) with the committed .clang-format.
 format:
@@ -83,4 +109,4 @@ uninstall:
 	@sh scripts/uninstall.sh $(RECORD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

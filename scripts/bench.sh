@@ -23,7 +23,7 @@ export NETKIT="$top/build/netkit"
 export NETKIT_RAW_ARGS="-q"
 export NETKIT_PURE_ARGS="-q -O prefix= -O exit_word="
 export NETKIT_FRAMED_ARGS="-q"
-export NETKIT_UDP_ARGS="-q -u"
+export NETKIT_UDP_ARGS="-q -u --udp-rate 0" # one client address
 export OUT="${OUT:-$work/out}"
 cd "$work"
 bash ./run-netkit.sh

@@ -9,11 +9,22 @@ static int err_vset(struct nk_err *err, const char *file, int line, int status,
                     const char *fmt, va_list ap)
     __attribute__((format(printf, 5, 0)));
 
+/* An error is one line: a control byte quoted from the user's text (an
+ * argument, a value, a path) is shown as '?', as `ls -q` does. */
+static void
+err_one_line(char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 static int
 err_vset(struct nk_err *err, const char *file, int line, int status,
          const char *fmt, va_list ap)
 {
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    err_one_line(err->msg);
     err->file = file;
     err->line = line;
     err->status = status;
@@ -62,6 +73,8 @@ nk__err_format(const struct nk_err *err, char *buf, unsigned size)
         snprintf(buf, size, "%s: %s", err->file, err->msg);
     else
         snprintf(buf, size, "%s", err->msg);
+    if (size > 0)
+        err_one_line(buf);
 }
 
 void

@@ -262,6 +262,13 @@ set_check_only(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_udp_rate(struct nk__settings *s, const char *arg)
+{
+    s->cli_set |= NK_SET_UDP_RATE;
+    return nk__parse_int(arg, 0, 1000000, &s->cli.udp_rate);
+}
+
+static const char *
 set_workers(struct nk__settings *s, const char *arg)
 {
     long long n;
@@ -380,6 +387,9 @@ static const struct cli_opt cli_opts[] = {
      "binds nothing"},
     {"metrics", 0, "HOST:PORT", C_SERVE, set_metrics,
      "serve the counters at http://HOST:PORT/metrics (Prometheus)"},
+    {"udp-rate", 0, "N", C_SERVE, set_udp_rate,
+     "UDP: datagrams answered a second per source address (default 100; "
+     "0: no limit)"},
     {"workers", 'w', "N", C_SERVE, set_workers,
      "worker threads, each with its own event loop (default 1)"},
     {"message", 'm', "TEXT", C_CONNECT, set_message,
@@ -636,7 +646,10 @@ nk__cli_parse(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
                            word);
     cli_build(lo, so);
     opterr = 0;
-    optind = 1;
+    /* 0, not 1: glibc then forgets where it stopped in a group of short
+     * options ("-4zu" refused at z) -- a parse after a refused one would
+     * otherwise go on from inside the old argv. */
+    optind = 0;
     while ((c = getopt_long(argc - 1, argv + 1, so, lo, NULL)) != -1) {
         enum nk__command cmd = s->command;
         if (cli_one(s, c, argv + 1, err) < 0)

@@ -221,6 +221,14 @@ conf_set_size(struct conf_ctx *c, const struct conf_key *k, void *field,
 }
 
 static const char *
+conf_set_bool(struct conf_ctx *c, const struct conf_key *k, void *field,
+              const char *val)
+{
+    (void)c, (void)k;
+    return nk__parse_bool(val, field);
+}
+
+static const char *
 conf_set_seconds(struct conf_ctx *c, const struct conf_key *k, void *field,
                  const char *val)
 {
@@ -420,6 +428,10 @@ static const struct conf_key conf_keys[] = {
      0, "off|v1|v2|any", NULL, 0, 0},
     {CONF_LISTEN, "proxy_trusted", conf_set_trusted, CONF_LC(proxy_trusted), 0,
      0, NULL, NULL, CONF_REPEAT, 0},
+    {CONF_LISTEN, "udp_rate", conf_set_llong, CONF_LC(udp_rate), 0, 1000000,
+     NULL, NULL, 0, 0},
+    {CONF_LISTEN, "udp_allow_low_ports", conf_set_bool,
+     CONF_LC(udp_allow_low_ports), 0, 0, NULL, NULL, 0, 0},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -514,7 +526,15 @@ conf_table_key(struct conf_ctx *c, const char *name, const char *val,
     if (k->cli_bit & c->s->cli_set)
         field = &scratch;
     why = k->set(c, k, field, val);
-    return why != NULL ? conf_bad_value(c, name, why) : 0;
+    if (why != NULL)
+        return conf_bad_value(c, name, why);
+    /* Whether it applies is known once `transport` is (settings.c). */
+    if (c->kind == CONF_LISTEN && strncmp(k->name, "udp_", 4) == 0 &&
+        c->s->listeners[c->index].udp_key == NULL) {
+        c->s->listeners[c->index].udp_key = k->name;
+        c->s->listeners[c->index].udp_line = c->lineno;
+    }
+    return 0;
 }
 
 /*
@@ -662,10 +682,37 @@ conf_plugin_section(struct conf_ctx *c, const char *name)
     return (p->name = nk__strdup(name)) == NULL ? conf_oom(c) : 0;
 }
 
+/*
+ * The section that just ended is complete.  A [listen.NAME] must say where
+ * it listens: without `port`, an empty or half-written section would
+ * silently become a raw echo on localhost:9999.  `port` is the one required
+ * key (proto defaults to raw, host to localhost).  Reported at the
+ * section's header line.
+ */
+static int
+conf_end_section(struct conf_ctx *c)
+{
+    const struct nk__listen_conf *l;
+
+    if (c->kind != CONF_LISTEN)
+        return 0;
+    for (size_t i = 0; i < CONF_NKEYS; i++)
+        if (conf_keys[i].kind == CONF_LISTEN &&
+            strcmp(conf_keys[i].name, "port") == 0 && c->seen[i] != 0)
+            return 0;
+    l = &c->s->listeners[c->index];
+    return conf_fail(c, l->line,
+                     "[listen.%s] sets no port: add 'port = N' (0 picks a "
+                     "free port)",
+                     l->name);
+}
+
 /* A section header naming name[0..len): start that section. */
 static int
 conf_section(struct conf_ctx *c, const char *name, size_t len)
 {
+    if (conf_end_section(c) < 0)
+        return -1;
     if (len > CONF_SECTION_MAX)
         return conf_fail(c, c->lineno, "section name too long (max %d bytes)",
                          CONF_SECTION_MAX);
@@ -875,6 +922,8 @@ nk__conf_load(struct nk__settings *s, const char *path, struct nk_err *err)
         conf_fail(c, rc, "syntax error: expected KEY = VALUE");
     else if (!c->failed && rc < 0)
         conf_oom(c);
+    else if (!c->failed && c->read_errno == 0)
+        conf_end_section(c);
     failed = c->failed || c->read_errno != 0;
     nk__free(c);
     fclose(f);

@@ -2,11 +2,11 @@
  * conf.h -- the INI config file (inih); conf/netkit.ini shows every key.
  *
  * Sections: [netkit] (plugin_path, log_level, workers), [listen.NAME] (proto,
- * host (repeatable), port, transport, family, max_conns, max_conns_per_ip,
- * idle_timeout,
- * message_timeout, write_timeout, max_output,
- * sockopt.NAME), [plugin.NAME] (any key: validated later against the
- * plugin's own option table, with the line kept for the error message).
+ * host (repeatable), port (required), transport, family, max_conns,
+ * max_conns_per_ip, idle_timeout, message_timeout, write_timeout,
+ * max_output, udp_rate, udp_allow_low_ports, sockopt.NAME), [plugin.NAME]
+ * (any key: validated later against the plugin's own option table, with the
+ * line kept for the error message).
  *
  * inih (Debian r55) is read through a counting reader so every error names
  * its line, and so that a line longer than inih reads whole is an error

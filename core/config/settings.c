@@ -128,6 +128,7 @@ nk__listen_conf_init(struct nk__listen_conf *l)
     l->message_timeout = NK_DEFAULT_MESSAGE_TIMEOUT;
     l->write_timeout = NK_DEFAULT_WRITE_TIMEOUT;
     l->max_output = NK_DEFAULT_MAX_OUTPUT;
+    l->udp_rate = NK_DEFAULT_UDP_RATE;
 }
 
 void
@@ -158,6 +159,8 @@ settings_listen_copy(struct nk__listen_conf *dst,
     dst->max_output = src->max_output;
     dst->message_timeout = src->message_timeout;
     dst->write_timeout = src->write_timeout;
+    dst->udp_rate = src->udp_rate;
+    dst->udp_allow_low_ports = src->udp_allow_low_ports;
     dst->name = nk__strdup(name);
     dst->proto = nk__strdup(src->proto != NULL ? src->proto : NK_DEFAULT_PROTO);
     if (dst->name == NULL || dst->proto == NULL)
@@ -378,6 +381,13 @@ settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
         l->message_timeout = s->cli.message_timeout;
     if (s->cli_set & NK_SET_WRITE_TIMEOUT)
         l->write_timeout = s->cli.write_timeout;
+    if (s->cli_set & NK_SET_UDP_RATE)
+        l->udp_rate = s->cli.udp_rate;
+    if (l->udp_key != NULL && l->transport != NK_TRANSPORT_UDP)
+        return nk__err_at(err, l->file, l->udp_line,
+                          "[listen.%s] %s applies to UDP listeners only (add "
+                          "'transport = udp', or remove it)",
+                          l->name, l->udp_key);
     for (size_t i = 0; i < l->sockopts.n; i++)
         if (settings_check_sockopt(l, &l->sockopts.items[i], err) < 0)
             return -1;
@@ -388,14 +398,21 @@ settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
 int
 nk__settings_finish(struct nk__settings *s, struct nk_err *err)
 {
+    int udp = 0;
+
     if (settings_choose_listeners(s) < 0)
         return nk__err_run(err, "out of memory");
     if (s->group != NULL && s->user == NULL)
         return nk__err_at(err, s->config_file, s->group_line,
                           "[netkit] group: set user too (group alone would "
                           "keep root's user id)");
-    for (size_t i = 0; i < s->nlisteners; i++)
+    for (size_t i = 0; i < s->nlisteners; i++) {
         if (settings_finish_listener(s, &s->listeners[i], err) < 0)
             return -1;
+        udp |= s->listeners[i].transport == NK_TRANSPORT_UDP;
+    }
+    if ((s->cli_set & NK_SET_UDP_RATE) && !udp)
+        return nk__err_set(err, "option --udp-rate applies to UDP listeners "
+                                "only (add -u)");
     return 0;
 }

@@ -38,6 +38,7 @@
 #define NK_DEFAULT_WRITE_TIMEOUT     60.0
 #define NK_MAX_OUTPUT_MIN            (64LL << 10)
 #define NK_MAX_OUTPUT_MAX            (1LL << 40)
+#define NK_DEFAULT_UDP_RATE          100 /* datagrams a second per source address */
 
 /* A growable list of owned strings. */
 struct nk__strlist {
@@ -86,6 +87,10 @@ struct nk__listen_conf {
     double message_timeout;     /* seconds to complete a begun message */
     double write_timeout;       /* seconds for queued output to be written */
     long long max_output;       /* bytes queued for one peer before closing */
+    long long udp_rate;         /* datagrams/s per source address, 0 = none */
+    int udp_allow_low_ports;    /* answer source ports below 1024 */
+    const char *udp_key;        /* first udp_* key in the file, or NULL */
+    int udp_line;               /* ... and its line */
     struct nk__kvlist sockopts;
     struct nk__acl acl; /* allow / deny, the command line's first */
     int proxy_protocol; /* enum nk__proxy_mode (serve/proxy.h) */
@@ -133,7 +138,8 @@ enum {
     NK_SET_MESSAGE_TIMEOUT = 1 << 10,
     NK_SET_WRITE_TIMEOUT = 1 << 11,
     NK_SET_MAX_CONNS_PER_IP = 1 << 12,
-    NK_SET_METRICS = 1 << 13
+    NK_SET_UDP_RATE = 1 << 13,
+    NK_SET_METRICS = 1 << 14
 };
 
 struct nk__settings {

@@ -43,21 +43,31 @@ value_phrase(const char *fmt, ...)
     return value_msg;
 }
 
-/* Write at most VALUE_ECHO_MAX bytes of s into buf for quoting it back. */
+/* Write at most VALUE_ECHO_MAX bytes of s into buf for quoting it back,
+ * control bytes as \xHH: a message stays one line (a -o value may hold a
+ * newline). */
 static const char *
 value_echo(const char *s, char *buf, size_t size)
 {
-    if (strlen(s) <= VALUE_ECHO_MAX)
-        snprintf(buf, size, "%s", s);
-    else
-        snprintf(buf, size, "%.*s...", VALUE_ECHO_MAX, s);
+    size_t n = 0, i;
+
+    for (i = 0; s[i] != '\0' && i < VALUE_ECHO_MAX && n + 5 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+        else
+            buf[n++] = (char)c;
+    }
+    buf[n] = '\0';
+    if (s[i] != '\0' && n + 4 <= size)
+        memcpy(buf + n, "...", 4);
     return buf;
 }
 
 static const char *
 value_invalid(const char *what, const char *s)
 {
-    char echo[VALUE_ECHO_MAX + 4];
+    char echo[VALUE_ECHO_MAX * 4 + 4];
 
     return value_phrase("invalid %s '%s'", what,
                         value_echo(s, echo, sizeof(echo)));
@@ -144,7 +154,7 @@ nk__parse_size(const char *s, long long min, long long max, long long *out)
     int rc = value_digits(s, &n, &end);
 
     if (rc < 0 || (mult = value_suffix(end)) == 0) {
-        char echo[VALUE_ECHO_MAX + 4];
+        char echo[VALUE_ECHO_MAX * 4 + 4];
 
         return value_phrase("invalid size '%s' (a number, optionally "
                             "followed by k, M or G)",

@@ -61,6 +61,8 @@ nk__counters_sum(struct nk__server *srv, size_t li, struct nk__ctr_sum *out)
         out->write += ctr_load(&ls->closed_write);
         out->memory += ctr_load(&ls->closed_memory);
         out->v[NK_CTR_REFUSED_PER_IP] += ctr_load(&ls->refused_perip);
+        for (size_t j = 0; j < ls->nsocks; j++)
+            nk__dgram_stats_add(ls->socks[j].dgram, &out->dg);
         out->malformed += ctr_load(&ls->udp_dropped);
         if (w == 0) {
             out->denied = atomic_load(&ls->access->denied);
@@ -140,21 +142,29 @@ nk__counters_log(struct nk__server *srv)
         ctr_put(&l, "[listen.%s] ", lc->name);
         if (lc->transport == NK_TRANSPORT_UDP) {
             const struct ctr_part dropped[] = {
-                {"malformed", s.malformed},
-                {"denied", s.denied},
+                {"malformed", s.malformed},  {"denied", s.denied},
+                {"low_port", s.dg.low_port}, {"own_port", s.dg.own_port},
+                {"rate", s.dg.rate},         {"loop", s.dg.loop},
+            };
+            const struct ctr_part unsent[] = {
+                {"oversize", s.dg.oversize},
                 {"unsent", s.v[NK_CTR_DGRAMS_UNSENT]},
             };
-            ctr_put(&l,
-                    "datagrams %llu in, messages %llu in / %llu out, bytes "
-                    "%llu in / %llu out, decode errors %llu, dropped %llu",
+            ctr_put(&l, "datagrams %llu in, answered %llu, dropped %llu",
                     (unsigned long long)s.v[NK_CTR_DGRAMS_IN],
+                    (unsigned long long)s.dg.answered,
+                    (unsigned long long)ctr_total(dropped, NPARTS(dropped)));
+            ctr_parts(&l, dropped, NPARTS(dropped));
+            ctr_put(&l,
+                    ", messages %llu in / %llu out, bytes %llu in / %llu "
+                    "out, decode errors %llu, replies not sent %llu",
                     (unsigned long long)s.v[NK_CTR_MSGS_IN],
                     (unsigned long long)s.v[NK_CTR_MSGS_OUT],
                     (unsigned long long)s.v[NK_CTR_BYTES_IN],
                     (unsigned long long)s.v[NK_CTR_BYTES_OUT],
                     (unsigned long long)s.v[NK_CTR_DECODE_ERRORS],
-                    (unsigned long long)ctr_total(dropped, NPARTS(dropped)));
-            ctr_parts(&l, dropped, NPARTS(dropped));
+                    (unsigned long long)ctr_total(unsent, NPARTS(unsent)));
+            ctr_parts(&l, unsent, NPARTS(unsent));
         } else {
             const struct ctr_part refused[] = {
                 {"max_conns", s.v[NK_CTR_REFUSED_MAX_CONNS]},
@@ -359,7 +369,9 @@ get_dgrams(const struct nk__ctr_sum *s, size_t i)
 static uint64_t
 get_dropped(const struct nk__ctr_sum *s, size_t i)
 {
-    const uint64_t v[] = {s->malformed, s->denied, s->v[NK_CTR_DGRAMS_UNSENT]};
+    const uint64_t v[] = {
+        s->malformed, s->denied,  s->dg.low_port, s->dg.own_port,
+        s->dg.rate,   s->dg.loop, s->dg.oversize, s->v[NK_CTR_DGRAMS_UNSENT]};
     return v[i];
 }
 
@@ -411,10 +423,11 @@ static const struct ctr_family ctr_families[] = {
      get_dgrams},
     {"netkit_datagrams_dropped_total",
      "counter",
-     "Datagrams dropped or replies not sent, by reason.",
+     "Datagrams dropped unanswered, or replies not sent, by reason.",
      UDP,
      "reason",
-     {"malformed", "denied", "unsent"},
+     {"malformed", "denied", "low_port", "own_port", "rate", "loop",
+      "oversize_reply", "unsent_reply"},
      get_dropped},
     {"netkit_messages_received_total",
      "counter",

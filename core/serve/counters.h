@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "serve/dgram.h"
 
 enum nk__ctr {
     NK_CTR_ACCEPTED, /* accept() returned it */
@@ -73,8 +74,11 @@ struct nk__ctr_sum {
     uint64_t idle, message, write; /* timeouts */
     uint64_t memory;               /* closed over max_buffer_memory */
     uint64_t malformed;            /* datagrams dropped undecoded */
-    uint64_t denied;               /* allow/deny */
-    long long active;              /* TCP connections open now */
+    /* UDP: dgram.c's counts (answered, refused as possible reflections,
+     * replies over the protocol's maximum) */
+    struct nk__dgram_stats dg;
+    uint64_t denied;  /* allow/deny */
+    long long active; /* TCP connections open now */
 };
 
 /* Sum listener li of the run that worker srv belongs to. */

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -169,6 +170,31 @@ nk__listen_is_wildcard(const struct nk__bindaddr *a)
            IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
 }
 
+/* A listener on :: takes IPv4 too, unless it set IPV6_V6ONLY. */
+static int
+listen_dual_stack(const struct nk__listen_conf *lc,
+                  const struct nk__bindaddr *a)
+{
+    return a->ss.ss_family == AF_INET6 && nk__listen_is_wildcard(a) &&
+           nk__kvlist_find(&lc->sockopts, "IPV6_V6ONLY") == NULL;
+}
+
+int
+nk__listen_overlap(const struct nk__listen_conf *la,
+                   const struct nk__bindaddr *a,
+                   const struct nk__listen_conf *lb,
+                   const struct nk__bindaddr *b)
+{
+    if (la->transport != lb->transport || la->port == 0 || la->port != lb->port)
+        return 0;
+    if (a->ss.ss_family != b->ss.ss_family)
+        return (a->ss.ss_family == AF_INET && listen_dual_stack(lb, b)) ||
+               (b->ss.ss_family == AF_INET && listen_dual_stack(la, a));
+    if (nk__listen_is_wildcard(a) || nk__listen_is_wildcard(b))
+        return 1;
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
 /* UDP on a wildcard address learns each datagram's destination, to answer
  * from it (dgram.c). */
 static int
@@ -292,28 +318,44 @@ listen_warn_fds(struct nk__listener *ls, const char *what)
             ls->conf->name);
 }
 
+/*
+ * The descriptor table is the process's, shared by every worker.  Shedding
+ * frees the worker's spare descriptor for one accept and takes it back; if
+ * another worker's accept ran in between, it would take the freed number
+ * and this worker would lose its spare for good (then it could only pause,
+ * again and again, leaving its accept queue unserved).  So every accept
+ * holds this lock shared, and a shed holds it alone: no descriptor is
+ * created by a worker while a spare is out.  (Nothing else creates
+ * descriptors once serving: connections only close theirs.)
+ */
+static pthread_rwlock_t listen_fd_lock = PTHREAD_RWLOCK_INITIALIZER;
+
 /* Out of descriptors: accept with the spare one and close at once, so the
- * peer sees a close instead of the listener spinning on EMFILE.  The spare
- * may have been lost (another thread took the number in between): it is
- * opened again first.  Returns 1 after shedding a connection, 0 if none was
- * waiting (accept says EMFILE before it looks at its queue), -1 if it
- * cannot shed. */
+ * peer sees a close instead of the listener spinning on EMFILE.  A spare
+ * lost all the same (ENFILE: the whole system is out) is opened again
+ * first.  Returns 1 after shedding a connection, 0 if none was waiting
+ * (accept says EMFILE before it looks at its queue), -1 if it cannot
+ * shed. */
 static int
 listen_shed(struct nk__listener *ls, int lfd)
 {
     struct nk__server *srv = ls->srv;
     int fd, saved;
 
+    pthread_rwlock_wrlock(&listen_fd_lock);
     if (srv->spare_fd < 0)
         srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (srv->spare_fd < 0)
+    if (srv->spare_fd < 0) {
+        pthread_rwlock_unlock(&listen_fd_lock);
         return -1;
+    }
     close(srv->spare_fd);
     fd = accept(lfd, NULL, NULL);
     saved = errno;
     if (fd >= 0)
         close(fd);
     srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pthread_rwlock_unlock(&listen_fd_lock);
     if (fd < 0)
         return saved == EAGAIN || saved == EWOULDBLOCK ? 0 : -1;
     listen_warn_fds(ls, "shed a connection");
@@ -369,9 +411,12 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
     for (int i = 0; i < LISTEN_ACCEPTS_PER_WAKEUP; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
-        int fd = accept4(io->fd, (struct sockaddr *)&ss, &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd;
 
+        pthread_rwlock_rdlock(&listen_fd_lock);
+        fd = accept4(io->fd, (struct sockaddr *)&ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        pthread_rwlock_unlock(&listen_fd_lock);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;

@@ -26,6 +26,18 @@ struct nk__bindaddr {
 /* Is the address 0.0.0.0 or ::? */
 int nk__listen_is_wildcard(const struct nk__bindaddr *a);
 
+/*
+ * Would address a of listener la and address b of lb take the same
+ * datagrams or connections?  Same transport and port, and the same address,
+ * or a wildcard of the other's family, or a dual-stack :: (IPV6_V6ONLY not
+ * set) against any IPv4 address.  Port 0 never overlaps (each picks its
+ * own).
+ */
+int nk__listen_overlap(const struct nk__listen_conf *la,
+                       const struct nk__bindaddr *a,
+                       const struct nk__listen_conf *lb,
+                       const struct nk__bindaddr *b);
+
 /* Resolve every host of lc (port lc->port) into *out (nk__free it). */
 int nk__listen_resolve(const struct nk__listen_conf *lc,
                        struct nk__bindaddr **out, size_t *n,

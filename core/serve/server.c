@@ -41,6 +41,7 @@
  * left (a second SIGINT or SIGTERM ends it at once). */
 #define SERVE_DRAIN_MS   10000
 #define SERVE_BIND_TRIES 16
+#define SERVE_WAKE_NOW   2 /* eventfd value: close every connection now */
 
 /* What every worker shares about one listener. */
 struct serve_listener {
@@ -153,6 +154,43 @@ serve_prepare(struct nk__serve *sv, struct nk_err *err)
 out:
     nk__strlist_free(&dirs);
     return rc;
+}
+
+/*
+ * Two listeners on one address, port and transport would fail at the
+ * second bind, after the first socket opened, with no file:line (or, with
+ * -w N and SO_REUSEPORT, share it silently).  Compare the resolved
+ * addresses now (so localhost and 127.0.0.1 meet; a wildcard meets every
+ * address of its family), and name the second listener's section.
+ */
+static int
+serve_check_overlap(const struct nk__serve *sv, struct nk_err *err)
+{
+    for (size_t i = 1; i < sv->nls; i++) {
+        const struct serve_listener *b = &sv->ls[i];
+        for (size_t j = 0; j < i; j++) {
+            const struct serve_listener *a = &sv->ls[j];
+            for (size_t x = 0; x < b->naddrs; x++)
+                for (size_t y = 0; y < a->naddrs; y++) {
+                    char bw[NK_ADDRSTRLEN], aw[NK_ADDRSTRLEN];
+                    if (!nk__listen_overlap(b->conf, &b->addrs[x], a->conf,
+                                            &a->addrs[y]))
+                        continue;
+                    nk__addr_format((const struct sockaddr *)&b->addrs[x].ss,
+                                    bw, sizeof(bw));
+                    nk__addr_format((const struct sockaddr *)&a->addrs[y].ss,
+                                    aw, sizeof(aw));
+                    return nk__err_at(
+                        err, b->conf->file, b->conf->line,
+                        "[listen.%s] %s (%s) overlaps [listen.%s]'s %s (line "
+                        "%d): give one of them another port or host",
+                        b->conf->name, bw,
+                        b->conf->transport == NK_TRANSPORT_UDP ? "udp" : "tcp",
+                        a->conf->name, aw, a->conf->line);
+                }
+        }
+    }
+    return 0;
 }
 
 /* ---- binding ------------------------------------------------------------ */
@@ -284,13 +322,13 @@ serve_log_listen(const struct nk__serve *sv, const struct serve_listener *sl)
 struct nk__server *
 nk__server_worker(struct nk__server *srv, int w)
 {
-    return w >= 0 && w < srv->owner->nworkers ? &srv->owner->workers[w] : NULL;
+    return w >= 0 && w < srv->nall ? &srv->all[w] : NULL;
 }
 
 int
 nk__server_nworkers(const struct nk__server *srv)
 {
-    return srv->owner->nworkers;
+    return srv->nall;
 }
 
 /* Act on one piece of mail from another thread (or from this one: a post
@@ -302,8 +340,8 @@ server_on_mail_one(struct nk__server *srv, struct nk__mail *m)
     struct nk__conn *c;
 
     if (m->kind == NK_MAIL_POST) {
-        if (ls->serving && ls->inst != NULL &&
-            ls->plugin->desc->on_post != NULL)
+        /* An instance may be NULL (a stateless plugin): created says. */
+        if (ls->created && ls->plugin->desc->on_post != NULL)
             ls->plugin->desc->on_post(ls->inst, m->data, m->len);
         return;
     }
@@ -318,21 +356,26 @@ server_on_mail_one(struct nk__server *srv, struct nk__mail *m)
     }
 }
 
-static void
-server_on_mail(struct nk__loop *loop, struct nk__io *io, unsigned events)
+void
+nk__server_take_mail(struct nk__server *srv)
 {
-    struct nk__server *srv =
-        (struct nk__server *)((char *)io -
-                              offsetof(struct nk__server, mail_io));
     struct nk__mail *m = nk__mailbox_take(&srv->mail);
 
-    (void)loop, (void)events;
     while (m != NULL) {
         struct nk__mail *next = m->next;
         server_on_mail_one(srv, m);
         nk__free(m);
         m = next;
     }
+}
+
+static void
+server_on_mail(struct nk__loop *loop, struct nk__io *io, unsigned events)
+{
+    (void)loop, (void)events;
+    nk__server_take_mail(
+        (struct nk__server *)((char *)io -
+                              offsetof(struct nk__server, mail_io)));
 }
 
 void
@@ -420,33 +463,65 @@ server_on_wake(struct nk__loop *loop, struct nk__io *io, unsigned events)
     if (read(io->fd, &v, sizeof(v)) < 0 && errno == EAGAIN)
         return;
     server_drain(srv);
+    if (v >= SERVE_WAKE_NOW && srv->nconns > 0) /* a second SIGINT/SIGTERM */
+        server_on_drain_timeout(&srv->loop, &srv->drain_timer);
 }
 
+/* Signals that would end the process by their default action, caught
+ * instead (serve_run blocks them and reads them from a signalfd), with the
+ * real-time ones.  SIGPIPE and SIGXFSZ are ignored outright: they come
+ * from a failed write, which then says EPIPE or EFBIG -- logging them
+ * could write again and fail again.  Job control (SIGTSTP, SIGTTIN,
+ * SIGTTOU) keeps its default; faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT, SIGSYS, SIGTRAP) cannot be ignored safely and are left alone. */
+static const int serve_signals[] = {
+    SIGINT,    SIGTERM, SIGHUP, SIGUSR1,   SIGUSR2, SIGALRM, SIGQUIT,
+    SIGVTALRM, SIGPROF, SIGIO,  SIGSTKFLT, SIGPWR,  SIGXCPU,
+};
+
+/* A first SIGINT/SIGTERM drains (SERVE_DRAIN_MS at most); a second one
+ * during the drain closes what is left at once, like nginx's fast
+ * shutdown, and the exit status is still 0.  Every other caught signal is
+ * logged and ignored. */
 static void
 server_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
 {
     struct nk__server *srv =
         (struct nk__server *)((char *)io - offsetof(struct nk__server, sig));
     struct signalfd_siginfo si;
-    uint64_t one = 1;
+    uint64_t wake = 1;
 
     (void)loop, (void)events;
     while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        if (si.ssi_signo == SIGHUP) {
+        int sig = (int)si.ssi_signo;
+
+        if (sig == SIGHUP) {
             nk__log(NK_LOG_INFO, "SIGHUP: nothing to reload, still serving");
             continue;
         }
-        if (si.ssi_signo == SIGUSR1) {
+        if (sig == SIGUSR1) {
             nk__counters_log(srv);
             continue;
         }
-        nk__log(NK_LOG_INFO, "Shutting down (%s)",
-                strsignal((int)si.ssi_signo));
-        nk__notify("STOPPING=1\nSTATUS=Shutting down (%s)",
-                   strsignal((int)si.ssi_signo));
+        if (sig != SIGINT && sig != SIGTERM) {
+            nk__log(NK_LOG_WARN, "Ignoring signal %d (%s) from pid %u", sig,
+                    strsignal(sig), (unsigned)si.ssi_pid);
+            continue;
+        }
+        /* This is worker 0's thread: it starts its own drain now, so a
+         * second signal read in the same batch is known as the second. */
+        if (srv->draining) {
+            nk__log(NK_LOG_INFO, "Closing every connection now (second %s)",
+                    strsignal(sig));
+            wake = SERVE_WAKE_NOW;
+        } else {
+            nk__log(NK_LOG_INFO, "Shutting down (%s)", strsignal(sig));
+            nk__notify("STOPPING=1\nSTATUS=Shutting down (%s)", strsignal(sig));
+            server_drain(srv);
+        }
         for (int w = 0; w < srv->owner->nworkers; w++) {
             ssize_t rc =
-                write(srv->owner->workers[w].wake.fd, &one, sizeof(one));
+                write(srv->owner->workers[w].wake.fd, &wake, sizeof(wake));
             (void)rc; /* an eventfd write only fails if it would overflow */
         }
     }
@@ -461,6 +536,8 @@ server_prepare(struct nk__serve *sv, int w)
 
     srv->id = w;
     srv->owner = sv;
+    srv->all = sv->workers;
+    srv->nall = sv->nworkers;
     srv->buffered = &sv->buffered;
     srv->buffer_budget = sv->s->max_buffer_memory;
     srv->loop.epfd = -1;
@@ -685,12 +762,14 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
     int started = 1, rc = 0;
 
     sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
+    for (size_t i = 0; i < sizeof(serve_signals) / sizeof(serve_signals[0]);
+         i++)
+        sigaddset(&set, serve_signals[i]);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        sigaddset(&set, sig);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
     sv->workers[0].sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sv->workers[0].sig.fd < 0 ||
         nk__io_set(&sv->workers[0].loop, &sv->workers[0].sig, NK_IO_READ) < 0) {
@@ -726,6 +805,10 @@ serve_run(struct nk__serve *sv, struct nk_err *err)
         pthread_join(sv->workers[w].thread, NULL);
     }
 out:
+    /* A signal that came after the last read would act on unblocking. */
+    for (int i = 0;
+         i < 64 && sigtimedwait(&set, NULL, &(struct timespec){0}) > 0; i++)
+        ;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
@@ -801,7 +884,7 @@ nk__serve(struct nk__settings *s, struct nk_err *err)
     }
     for (size_t i = 0; i < sv.nls; i++)
         sv.ls[i].conf = &s->listeners[i];
-    if (serve_prepare(&sv, err) < 0)
+    if (serve_prepare(&sv, err) < 0 || serve_check_overlap(&sv, err) < 0)
         goto out;
     serve_raise_nofile();
     sv.workers = nk__calloc((size_t)sv.nworkers, sizeof(*sv.workers));

@@ -117,6 +117,8 @@ struct nk__server {
     struct nk__mailbox mail;     /* work posted by other threads */
     struct nk__io mail_io;
     struct nk__serve *owner;
+    struct nk__server *all; /* every worker of the run, this one included */
+    int nall;
     pthread_t thread;
 };
 
@@ -131,6 +133,11 @@ int nk__serve_check(struct nk__settings *s, FILE *out, struct nk_err *err);
 
 /* Listener helpers used by conn.c and dgram.c. */
 void nk__server_conn_gone(struct nk__server *srv);
+
+/* Act on the mail other threads (or this one) posted to srv: on_post,
+ * sends and closes by handle.  The worker's loop calls it when the
+ * mailbox's eventfd is readable. */
+void nk__server_take_mail(struct nk__server *srv);
 
 /* Worker w of srv's run (NULL if there is none), and how many there are. */
 struct nk__server *nk__server_worker(struct nk__server *srv, int w);

@@ -29,9 +29,9 @@ deny = 127.0.0.3
 TCP_LINE = ("[listen.main] accepted 3, active 0, refused 1 (denied 1), "
             "messages 2 in / 2 out, bytes 16 in / 26 out, decode errors 0, "
             "timeouts 0, closed 2 (peer 1, too_big 1)")
-UDP_LINE = ("[listen.dns] datagrams 4 in, messages 2 in / 2 out, bytes "
-            "24 in / 26 out, decode errors 1, dropped 2 (malformed 1, "
-            "denied 1)")
+UDP_LINE = ("[listen.dns] datagrams 4 in, answered 2, dropped 2 (malformed "
+            "1, denied 1), messages 2 in / 2 out, bytes 24 in / 26 out, "
+            "decode errors 1, replies not sent 0")
 
 
 def bound(kind, src):
@@ -96,7 +96,9 @@ EXPECTED = {
     'netkit_datagrams_received_total{listener="dns"}': 4,
     'netkit_datagrams_dropped_total{listener="dns",reason="malformed"}': 1,
     'netkit_datagrams_dropped_total{listener="dns",reason="denied"}': 1,
-    'netkit_datagrams_dropped_total{listener="dns",reason="unsent"}': 0,
+    'netkit_datagrams_dropped_total{listener="dns",reason="rate"}': 0,
+    'netkit_datagrams_dropped_total{listener="dns",reason="unsent_reply"}':
+        0,
     'netkit_messages_received_total{listener="dns"}': 2,
     'netkit_messages_sent_total{listener="dns"}': 2,
     'netkit_bytes_received_total{listener="dns"}': 24,

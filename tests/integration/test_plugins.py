@@ -247,7 +247,7 @@ class BuildTreeTest(unittest.TestCase):
             os.chmod(os.path.join(d, "good.so"), 0o644)
         self.ini = nktest.write(os.path.join(self.top, "etc", "netkit"),
                                 "netkit.ini",
-                                "[listen.main]\nproto = framed\n")
+                                "[listen.main]\nproto = framed\nport = 0\n")
         self.own = os.path.join(self.bin, "plugins", "good.so")
         self.installed = os.path.join(self.bin, "..", "lib", "netkit",
                                       "plugins", "good.so")

@@ -148,7 +148,7 @@ class ProxyTest(unittest.TestCase):
             self.assertIn("refused 1 (per_ip 1)", srv.stderr())
 
     def test_udp_is_a_config_error(self):
-        with config_file("[listen.main]\ntransport = udp\n"
+        with config_file("[listen.main]\nport = 0\ntransport = udp\n"
                          "proxy_protocol = v2\n") as path:
             r = nktest.run("serve", "-c", path)
         self.assertEqual(r.returncode, 2)

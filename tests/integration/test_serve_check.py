@@ -87,14 +87,14 @@ class ServeCheckTest(unittest.TestCase):
 
     def test_errors_exit_2(self):
         # A bad plugin option in the file: one line naming file:line.
-        with config_file("[listen.a]\nproto = framed\n[plugin.framed]\n"
-                         "max_frame = 3x\n") as path:
+        with config_file("[listen.a]\nproto = framed\nport = 0\n"
+                         "[plugin.framed]\nmax_frame = 3x\n") as path:
             r = nktest.run("serve", "--check", "-c", path)
             self.assertEqual(r.returncode, 2)
             self.assertEqual(r.stdout, b"")
             err = r.stderr.decode().splitlines()
             self.assertEqual(len(err), 1, err)
-            self.assertTrue(err[0].startswith("netkit: %s:4: " % path), err)
+            self.assertTrue(err[0].startswith("netkit: %s:5: " % path), err)
         # Options every check passes but the plugin's create refuses.
         r = nktest.run("serve", "-t", "-p", "line", "-O", 'prefix="a\\nb"')
         self.assertEqual(r.returncode, 2)

@@ -52,7 +52,9 @@ class UdpTestCase(unittest.TestCase):
 class RawUdpTest(UdpTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server("-p", "raw", "-u", "-P", "0")
+        # 20 clients at once on one address: past the default udp_rate,
+        # which test_robust.py tests.
+        cls.srv = Server("-p", "raw", "-u", "-P", "0", "--udp-rate", "0")
 
     @classmethod
     def tearDownClass(cls):
@@ -172,7 +174,7 @@ class PureEchoUdpTest(UdpTestCase):
 class FramedUdpTest(UdpTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server("-p", "framed", "-u", "-P", "0")
+        cls.srv = Server("-p", "framed", "-u", "-P", "0", "--udp-rate", "0")
 
     @classmethod
     def tearDownClass(cls):

@@ -336,6 +336,44 @@ test_settings_finish_limits_from_cli(void **state)
     assert_true(f->s.listeners[0].idle_timeout == 1.5);
 }
 
+/* --udp-rate applies to every UDP listener (and is refused when there is
+ * none); udp_* keys in a TCP listener's section are refused at their line. */
+static void
+test_settings_finish_udp_rate(void **state)
+{
+    struct fixture *f = *state;
+    char line[300];
+
+    add_conf_listener(f, "u", NK_TRANSPORT_UDP, 1)->udp_rate = 5;
+    add_conf_listener(f, "t", NK_TRANSPORT_TCP, 4);
+    f->s.cli.udp_rate = 0;
+    f->s.cli_set = NK_SET_UDP_RATE;
+    assert_int_equal(nk__settings_finish(&f->s, &f->err), 0);
+    assert_int_equal(f->s.listeners[0].udp_rate, 0);
+
+    nk__settings_free(&f->s);
+    nk__settings_init(&f->s);
+    add_conf_listener(f, "t", NK_TRANSPORT_TCP, 4);
+    f->s.cli_set = NK_SET_UDP_RATE;
+    assert_int_equal(nk__settings_finish(&f->s, &f->err), -1);
+    assert_string_equal(f->err.msg, "option --udp-rate applies to UDP "
+                                    "listeners only (add -u)");
+
+    nk__settings_free(&f->s);
+    nk__settings_init(&f->s);
+    {
+        struct nk__listen_conf *l = add_conf_listener(f, "t", 0, 4);
+        l->transport = NK_TRANSPORT_TCP;
+        l->udp_key = "udp_allow_low_ports";
+        l->udp_line = 6;
+    }
+    assert_int_equal(nk__settings_finish(&f->s, &f->err), -1);
+    nk__err_format(&f->err, line, sizeof(line));
+    assert_string_equal(line, "conf/x.ini:6: [listen.t] udp_allow_low_ports "
+                              "applies to UDP listeners only (add 'transport "
+                              "= udp', or remove it)");
+}
+
 /* A config socket option that does not fit its listener's transport is
  * reported at its own file and line. */
 static void
@@ -451,6 +489,7 @@ main(void)
         T(test_settings_finish_cli_listener_fields),
         T(test_settings_finish_appends_cli_sockopts),
         T(test_settings_finish_limits_from_cli),
+        T(test_settings_finish_udp_rate),
         T(test_settings_finish_sockopt_error_at_line),
         T(test_settings_finish_cli_sockopt_error),
         T(test_settings_finish_sockopt_nul),

@@ -65,6 +65,20 @@ test_value_int_invalid(void **state)
     assert_int_equal(n, 99); /* untouched on failure */
 }
 
+/* A value quoted back keeps the message on one line: control bytes are
+ * written \xHH (found by tests/fuzz/fuzz_value: "-o SO_RCVBUF=$'1\n2'"
+ * printed two lines). */
+static void
+test_value_echo_escapes_controls(void **state)
+{
+    long long n;
+
+    (void)state;
+    assert_why(nk__parse_int("1\n2", 0, 10, &n), "invalid number '1\\x0a2'");
+    assert_why(nk__parse_int("\x1b[2J", 0, 10, &n),
+               "invalid number '\\x1b[2J'");
+}
+
 /* Values past the range, and past long long itself, say the range. */
 static void
 test_value_int_range_and_overflow(void **state)
@@ -502,6 +516,7 @@ main(void)
         cmocka_unit_test(test_value_quote),
         cmocka_unit_test(test_value_int_valid),
         cmocka_unit_test(test_value_int_invalid),
+        cmocka_unit_test(test_value_echo_escapes_controls),
         cmocka_unit_test(test_value_int_range_and_overflow),
         cmocka_unit_test(test_value_int_extremes),
         cmocka_unit_test(test_value_size_suffixes),

@@ -1,0 +1,438 @@
+/*
+ * test_host.c -- every plugin API 1.1 host service (core/plugin/host.c)
+ * driven against two real workers' structures -- loops, handle tables,
+ * mailboxes -- and connections over socketpairs, without a server process:
+ * session handles, send_to and close_to on the same and another worker,
+ * the no-re-entry rule (on_close only after the service returns), queued
+ * and on_drain, timers, post, connect and now_ms.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "plugin/loader.h"
+#include "plugin/session.h"
+#include "serve/conn.h"
+#include "serve/server.h"
+
+/* ---- a plugin that records what the host calls ---------------------- */
+
+static struct {
+    int opens, closes, drains, posts, connects, fires;
+    int connect_status;
+    struct nk_session *last; /* the session of the last on_open */
+    char post[64];
+    uint64_t fired_at;
+} ev;
+
+static long
+rec_decode(void *inst, const uint8_t *buf, size_t len, struct nk_frame *f)
+{
+    (void)inst;
+    f->payload = buf, f->payload_len = len;
+    return (long)len;
+}
+
+static int
+rec_encode(void *inst, size_t n, struct nk_wrap *w)
+{
+    (void)inst, (void)n, (void)w;
+    return 0;
+}
+
+static int
+rec_open(void *inst, struct nk_session *s)
+{
+    (void)inst;
+    ev.opens++;
+    ev.last = s;
+    return 0;
+}
+
+static int
+rec_message(void *inst, struct nk_session *s, const uint8_t *p, size_t n)
+{
+    (void)inst, (void)s, (void)p, (void)n;
+    return 0;
+}
+
+static void
+rec_close(void *inst, struct nk_session *s)
+{
+    (void)inst, (void)s;
+    ev.closes++;
+}
+
+static void
+rec_drain(void *inst, struct nk_session *s)
+{
+    (void)inst, (void)s;
+    ev.drains++;
+}
+
+static void
+rec_post(void *inst, const void *data, size_t len)
+{
+    (void)inst;
+    ev.posts++;
+    memcpy(ev.post, data, len < sizeof(ev.post) - 1 ? len : 0);
+}
+
+static void
+rec_connect(void *inst, struct nk_session *s, int status)
+{
+    (void)inst, (void)s;
+    ev.connects++;
+    ev.connect_status = status;
+}
+
+static const struct nk_plugin rec_desc = {
+    .name = "rec",
+    .decode = rec_decode,
+    .encode = rec_encode,
+    .on_open = rec_open,
+    .on_message = rec_message,
+    .on_close = rec_close,
+    .on_drain = rec_drain,
+    .on_post = rec_post,
+    .on_connect = rec_connect,
+};
+
+/* ---- two workers, one listener each ---------------------------------- */
+
+#define NW 2
+
+static struct {
+    struct nk__plugin plugin;
+    struct nk__server srv[NW];
+    struct nk__listener ls[NW];
+    atomic_llong slots, buffered;
+    struct nk__listen_conf conf; /* what log lines name it by */
+} w;
+
+static int
+setup(void **state)
+{
+    (void)state;
+    memset(&ev, 0, sizeof(ev));
+    memset(&w, 0, sizeof(w));
+    w.plugin.name = "rec";
+    w.plugin.full = rec_desc;
+    w.plugin.desc = &w.plugin.full;
+    w.conf.name = "test";
+    for (int i = 0; i < NW; i++) {
+        struct nk__server *srv = &w.srv[i];
+        struct nk__listener *ls = &w.ls[i];
+        assert_int_equal(nk__loop_init(&srv->loop), 0);
+        assert_int_equal(nk__mailbox_init(&srv->mail), 0);
+        srv->id = i;
+        srv->all = w.srv;
+        srv->nall = NW;
+        srv->listeners = ls;
+        srv->nlisteners = 1;
+        srv->buffered = &w.buffered;
+        ls->ctx.ls = ls;
+        ls->srv = srv;
+        ls->plugin = &w.plugin;
+        ls->conf = &w.conf;
+        ls->max_message = 1 << 20;
+        ls->max_output = 32 << 20;
+        ls->slots = &w.slots;
+        ls->serving = ls->created = 1;
+        nk__timer_init(&ls->idle_timer, NULL);
+    }
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < NW; i++) {
+        struct nk__server *srv = &w.srv[i];
+        while (w.ls[i].lru_head != NULL)
+            nk__conn_close(w.ls[i].lru_head, "test over");
+        nk__loop_finish(&srv->loop);
+        nk__ptimer_stop_all(&w.ls[i].timers);
+        nk__mailbox_fini(&srv->mail);
+        nk__handles_free(&srv->sessions);
+        nk__handles_free(&srv->timers);
+        nk__buf_free(&srv->rbuf);
+        nk__buf_free(&srv->wbuf);
+        nk__loop_fini(&srv->loop);
+    }
+    return 0;
+}
+
+/* A connection on worker i over a socketpair; returns the test's end. */
+static int
+open_conn(int i)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9)};
+    int fds[2];
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds),
+                     0);
+    atomic_fetch_add(&w.slots, 1);
+    assert_int_equal(
+        nk__conn_open(&w.ls[i], fds[0], (struct sockaddr *)&sin, sizeof(sin)),
+        0);
+    return fds[1];
+}
+
+static void
+turn(int i)
+{
+    nk__loop_run_once(&w.srv[i].loop, 10);
+}
+
+static struct iovec
+iov_of(const char *s)
+{
+    return (struct iovec){(void *)s, strlen(s)};
+}
+
+static void
+expect_read(int fd, const char *want)
+{
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof(buf));
+
+    assert_int_equal(n, (ssize_t)strlen(want));
+    assert_memory_equal(buf, want, (size_t)n);
+}
+
+/* ---- the tests ------------------------------------------------------- */
+
+static void
+test_host_send_by_handle(void **state)
+{
+    const struct nk_host *h = &nk__host;
+    int peer = open_conn(0);
+    struct nk_session *s = ev.last;
+    nk_sid sid = h->session_id(s);
+    struct iovec v = iov_of("hello");
+
+    (void)state;
+    assert_int_equal(ev.opens, 1);
+    assert_true(sid != 0);
+    assert_int_equal(NK_SID_WORKER(sid), 0);
+    assert_int_equal(h->send_to(&w.ls[0].ctx, sid, &v, 1), 0);
+    expect_read(peer, "hello");
+    assert_int_equal(h->send_to(&w.ls[0].ctx, sid ^ 1, &v, 1), NK_ENOENT);
+    assert_int_equal(h->send_to(&w.ls[0].ctx, 0, &v, 1), NK_ENOENT);
+    assert_int_equal(h->send_to(&w.ls[0].ctx, sid, NULL, 1), NK_EINVAL);
+    close(peer);
+}
+
+/* close and close_to only mark the session: on_close runs from the loop,
+ * after the "callback" (this test) has returned; sends then fail. */
+static void
+test_host_close_never_reenters(void **state)
+{
+    const struct nk_host *h = &nk__host;
+    int peer = open_conn(0), peer2 = open_conn(0);
+    struct nk_session *s2 = ev.last;
+    nk_sid sid2 = h->session_id(s2);
+    struct iovec v = iov_of("late");
+    char c;
+
+    (void)state;
+    assert_int_equal(h->close_to(&w.ls[0].ctx, sid2), 0);
+    assert_int_equal(ev.closes, 0); /* not inside the service */
+    turn(0);
+    assert_int_equal(ev.closes, 1);
+    assert_int_equal(h->send_to(&w.ls[0].ctx, sid2, &v, 1), NK_ENOENT);
+    assert_int_equal(h->close_to(&w.ls[0].ctx, sid2), NK_ENOENT);
+    assert_int_equal(read(peer2, &c, 1), 0); /* EOF: an orderly close */
+    close(peer2);
+    close(peer);
+}
+
+static void
+test_host_send_to_another_worker(void **state)
+{
+    const struct nk_host *h = &nk__host;
+    int peer = open_conn(0);
+    nk_sid sid = h->session_id(ev.last);
+    struct iovec v = iov_of("from worker 1");
+    char c;
+
+    (void)state;
+    /* Worker 1 cannot touch worker 0's connection: the send is mail. */
+    assert_int_equal(h->send_to(&w.ls[1].ctx, sid, &v, 1), 0);
+    assert_int_equal(read(peer, &c, 1), -1);
+    assert_int_equal(errno, EAGAIN);
+    nk__server_take_mail(&w.srv[0]);
+    expect_read(peer, "from worker 1");
+    assert_int_equal(h->close_to(&w.ls[1].ctx, sid), 0);
+    nk__server_take_mail(&w.srv[0]);
+    turn(0);
+    assert_int_equal(ev.closes, 1);
+    /* A worker that does not exist owns no session. */
+    assert_int_equal(
+        h->send_to(&w.ls[1].ctx, NK_SID_MAKE(7, 1ull << 32 | 1), &v, 1),
+        NK_ENOENT);
+    close(peer);
+}
+
+static void
+test_host_queued_and_drain(void **state)
+{
+    const struct nk_host *h = &nk__host;
+    int peer = open_conn(0);
+    struct nk_session *s = ev.last;
+    static char chunk[65536], sink[65536];
+    struct iovec v = {chunk, sizeof(chunk)};
+
+    (void)state;
+    assert_int_equal(h->queued(s), 0);
+    while (h->queued(s) == 0) /* until the socket refuses */
+        assert_int_equal(h->send(s, &v, 1), 0);
+    assert_true(h->queued(s) > 0);
+    turn(0);
+    assert_int_equal(ev.drains, 0); /* still queued */
+    for (int i = 0; i < 1000 && h->queued(s) > 0; i++) {
+        while (read(peer, sink, sizeof(sink)) > 0)
+            ;
+        turn(0);
+    }
+    assert_int_equal(h->queued(s), 0);
+    assert_int_equal(ev.drains, 1); /* once per wait */
+    close(peer);
+}
+
+static void
+fire(void *inst, struct nk_session *s, void *arg)
+{
+    (void)inst, (void)s;
+    ev.fires++;
+    if (arg != NULL) /* a repeating timer stops itself on its 3rd run */
+        if (ev.fires == 3)
+            nk__host.timer_stop(&w.ls[0].ctx, *(nk_timer_id *)arg);
+}
+
+static void
+test_host_timers(void **state)
+{
+    const struct nk_host *h = &nk__host;
+    struct nk_ctx *ctx = &w.ls[0].ctx;
+    nk_timer_id once, every;
+    int peer;
+
+    (void)state;
+    once = h->timer_start(ctx, NULL, 0, 0, fire, NULL);
+    assert_true(once != 0);
+    assert_int_equal(ev.fires, 0); /* never inside timer_start */
+    turn(0);
+    assert_int_equal(ev.fires, 1);
+    assert_int_equal(h->timer_stop(ctx, once), NK_ENOENT); /* fired */
+    every = h->timer_start(ctx, NULL, 1, 1, fire, &every);
+    for (int i = 0; i < 200 && ev.fires < 3; i++)
+        turn(0);
+    assert_int_equal(ev.fires, 3);
+    assert_int_equal(h->timer_stop(ctx, every), NK_ENOENT); /* stopped */
+    /* A session's timer dies with the session. */
+    peer = open_conn(0);
+    assert_true(h->timer_start(ctx, ev.last, 1, 0, fire, NULL) != 0);
+    h->close(ev.last);
+    for (int i = 0; i < 5; i++)
+        turn(0);
+    assert_int_equal(ev.fires, 3);
+    assert_int_equal(h->timer_start(ctx, ev.last, 1, 0, fire, NULL), 0);
+    assert_int_equal(h->now_ms(ctx), w.srv[0].loop.now);
+    close(peer);
+}
+
+static void
+test_host_post(void **state)
+{
+    const struct nk_host *h = &nk__host;
+
+    (void)state;
+    assert_int_equal(h->post(&w.ls[0].ctx, NK_WORKER_ALL, "all", 3), 0);
+    assert_int_equal(ev.posts, 0); /* delivered by each worker's loop */
+    nk__server_take_mail(&w.srv[0]);
+    nk__server_take_mail(&w.srv[1]);
+    assert_int_equal(ev.posts, 2);
+    assert_string_equal(ev.post, "all");
+    assert_int_equal(h->post(&w.ls[1].ctx, 0, "one", 3), 0);
+    nk__server_take_mail(&w.srv[1]);
+    assert_int_equal(ev.posts, 2);
+    nk__server_take_mail(&w.srv[0]);
+    assert_int_equal(ev.posts, 3);
+    assert_int_equal(h->post(&w.ls[0].ctx, NW, "x", 1), NK_EINVAL);
+    w.plugin.full.on_post = NULL;
+    assert_int_equal(h->post(&w.ls[0].ctx, 0, "x", 1), NK_EINVAL);
+}
+
+static void
+test_host_connect(void **state)
+{
+    const struct nk_host *h = &nk__host;
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sin);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), afd;
+    char port[16];
+    nk_sid sid = 0;
+    struct iovec v = iov_of("queued early");
+
+    (void)state;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    getsockname(lfd, (struct sockaddr *)&sin, &len);
+    snprintf(port, sizeof(port), "%d", ntohs(sin.sin_port));
+    assert_int_equal(h->connect(&w.ls[0].ctx, "127.0.0.1", port, NULL, &sid),
+                     0);
+    assert_true(sid != 0);
+    assert_int_equal(ev.connects, 0); /* never before connect returns */
+    assert_int_equal(h->send_to(&w.ls[0].ctx, sid, &v, 1), 0);
+    for (int i = 0; i < 100 && ev.connects == 0; i++)
+        turn(0);
+    assert_int_equal(ev.connects, 1);
+    assert_int_equal(ev.connect_status, 0);
+    afd = accept(lfd, NULL, NULL);
+    assert_true(afd >= 0);
+    expect_read(afd, "queued early");
+    close(afd);
+    /* Nobody listens there any more: on_connect with an error. */
+    close(lfd);
+    assert_int_equal(h->connect(&w.ls[0].ctx, "127.0.0.1", port, NULL, NULL),
+                     0);
+    for (int i = 0; i < 100 && ev.connects == 1; i++)
+        turn(0);
+    assert_int_equal(ev.connects, 2);
+    assert_int_equal(ev.connect_status, -ECONNREFUSED);
+    assert_int_equal(h->connect(&w.ls[0].ctx, "localhost", port, NULL, NULL),
+                     NK_EINVAL); /* an IP literal only */
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_host_send_by_handle, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_host_close_never_reenters, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_host_send_to_another_worker, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_host_queued_and_drain, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_host_timers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_post, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_connect, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
