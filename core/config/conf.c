@@ -42,6 +42,7 @@
 #include "base/addr.h"
 #include "base/alloc.h"
 #include "base/cidr.h"
+#include "config/cli.h"
 #include "config/sockopt.h"
 #include "config/value.h"
 
@@ -928,4 +929,35 @@ nk__conf_load(struct nk__settings *s, const char *path, struct nk_err *err)
     nk__free(c);
     fclose(f);
     return failed ? -1 : 0;
+}
+
+/* Read the config file: -c, else $NETKIT_CONFIG, else the installed one. */
+int
+nk__conf_load_chosen(struct nk__settings *s, struct nk_err *err)
+{
+    char *path = s->config_file;
+    const char *def = nk__conf_default_path();
+    int rc = 0;
+
+    s->config_file = NULL;
+    if (path != NULL || def != NULL)
+        rc = nk__conf_load(s, path != NULL ? path : def, err);
+    if (rc < 0 && path == NULL && err->line == 0 && getenv("NETKIT_CONFIG"))
+        /* The user may not remember setting it: say where the name came
+         * from. */
+        nk__err_prefix(err, "$NETKIT_CONFIG: ");
+    nk__free(path);
+    return rc;
+}
+
+int
+nk__settings_reload(struct nk__settings *s, int argc, char **argv,
+                    struct nk_err *err)
+{
+    s->argc = argc;
+    s->argv = argv;
+    if (nk__cli_parse(s, argc, argv, err) < 0 ||
+        nk__conf_load_chosen(s, err) < 0)
+        return -1;
+    return nk__settings_finish(s, err);
 }

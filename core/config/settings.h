@@ -164,6 +164,8 @@ struct nk__settings {
     int metrics_line;
     int key_line[NK_CONF_KEYS_MAX]; /* of [netkit]'s keys, as a listener's */
     int check_only;                 /* serve --check: validate, print, exit */
+    int argc;    /* the command line, kept to read it again on reload */
+    char **argv; /* (main's: lives as long as the process) */
 
     char *config_file;              /* NULL: built-in defaults only */
     struct nk__strlist plugin_dirs; /* -L, in order */

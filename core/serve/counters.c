@@ -49,6 +49,13 @@ ctr_load(_Atomic uint64_t *v)
 void
 nk__counters_sum(struct nk__server *srv, size_t li, struct nk__ctr_sum *out)
 {
+    nk__counters_sum_one(srv, li, out);
+    nk__server_sum_more(srv, li, out);
+}
+
+void
+nk__counters_sum_one(struct nk__server *srv, size_t li, struct nk__ctr_sum *out)
+{
     int nw = nk__server_nworkers(srv);
 
     memset(out, 0, sizeof(*out));

@@ -81,9 +81,14 @@ struct nk__ctr_sum {
     long long active; /* TCP connections open now */
 };
 
-/* Sum listener li of the run that worker srv belongs to. */
+/* Sum listener li of the configuration that worker srv serves, with what
+ * the same listener counted before a reload (nk__server_sum_more). */
 void nk__counters_sum(struct nk__server *srv, size_t li,
                       struct nk__ctr_sum *out);
+
+/* Sum listener li of srv's configuration only. */
+void nk__counters_sum_one(struct nk__server *srv, size_t li,
+                          struct nk__ctr_sum *out);
 
 /* Log every listener's counts, one line each (SIGUSR1, and at exit). */
 void nk__counters_log(struct nk__server *srv);

@@ -34,7 +34,8 @@ struct mx_client {
 
 struct nk__metrics {
     struct nk__io io; /* first member: the listening socket */
-    struct nk__server *srv;
+    struct nk__loop *loop;
+    struct nk__server *const *srv; /* a worker of the serving configuration */
     struct mx_client *clients;
     int nclients;
 };
@@ -42,7 +43,7 @@ struct nk__metrics {
 static struct nk__loop *
 mx_loop(const struct nk__metrics *m)
 {
-    return &((struct nk__server *)m->srv)->loop;
+    return m->loop;
 }
 
 int
@@ -205,7 +206,7 @@ mx_handle(struct mx_client *c)
         mx_error(c, "404 Not Found", "");
         return;
     }
-    if (nk__counters_prometheus(c->m->srv, &body) < 0) {
+    if (nk__counters_prometheus(*c->m->srv, &body) < 0) {
         nk__buf_free(&body);
         mx_error(c, "500 Internal Server Error", "");
         return;
@@ -300,12 +301,13 @@ mx_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
 }
 
 int
-nk__metrics_start(struct nk__metrics *m, struct nk__server *srv,
-                  struct nk_err *err)
+nk__metrics_start(struct nk__metrics *m, struct nk__loop *loop,
+                  struct nk__server *const *srv, struct nk_err *err)
 {
+    m->loop = loop;
     m->srv = srv;
     m->io.cb = mx_on_accept;
-    if (nk__io_set(&srv->loop, &m->io, NK_IO_READ) < 0)
+    if (nk__io_set(loop, &m->io, NK_IO_READ) < 0)
         return nk__err_run(err, "cannot watch the metrics socket");
     return 0;
 }
@@ -315,7 +317,7 @@ nk__metrics_close(struct nk__metrics *m)
 {
     if (m == NULL || m->io.fd < 0)
         return;
-    if (m->srv != NULL)
+    if (m->loop != NULL)
         nk__io_stop(mx_loop(m), &m->io);
     close(m->io.fd);
     m->io.fd = -1;
@@ -329,7 +331,7 @@ nk__metrics_free(struct nk__metrics *m)
     nk__metrics_close(m);
     while (m->clients != NULL)
         mx_close(m->clients);
-    if (m->srv != NULL)
+    if (m->loop != NULL)
         nk__loop_run_deferred(mx_loop(m));
     nk__free(m);
 }

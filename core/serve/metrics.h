@@ -1,7 +1,7 @@
 /*
  * metrics.h -- the metrics listener: `[netkit] metrics = ADDR:PORT` serves
  * every listener's counters (counters.h) over HTTP/1.0 in the Prometheus
- * text exposition format, on worker 0's event loop.
+ * text exposition format, on the main thread's event loop.
  *
  * A deliberately small responder: GET (or HEAD) /metrics only, a request
  * head of at most 4 KiB read within 10 seconds, at most 32 clients at once
@@ -21,9 +21,11 @@ struct nk__metrics;
 int nk__metrics_bind(const char *where, const char *file, int line,
                      struct nk__metrics **out, struct nk_err *err);
 
-/* Serve on worker 0's loop from now on. */
-int nk__metrics_start(struct nk__metrics *m, struct nk__server *srv,
-                      struct nk_err *err);
+/* Serve on `loop` (the main thread's) from now on, the counters of the
+ * configuration *srv serves (a reload changes it). */
+struct nk__loop;
+int nk__metrics_start(struct nk__metrics *m, struct nk__loop *loop,
+                      struct nk__server *const *srv, struct nk_err *err);
 
 /* Stop accepting (a shutdown began); clients in progress finish. */
 void nk__metrics_close(struct nk__metrics *m);

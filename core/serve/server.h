@@ -42,6 +42,7 @@ struct nk__sock {
     struct nk__dgram *dgram; /* UDP batch state, NULL for TCP */
     int pktinfo; /* UDP on a wildcard address: answer from the request's
                     destination address (IP_PKTINFO / IPV6_RECVPKTINFO) */
+    size_t addr; /* index of its address in the listener's (reload) */
 };
 
 /* One listener in one worker. */
@@ -95,6 +96,8 @@ struct nk__server {
     size_t nconns;
     int spare_fd; /* closed to accept-and-shed when out of descriptors */
     int draining;
+    int retiring; /* reloaded: not accepting; ends when its last connection
+                     closes */
     struct nk__io wake; /* eventfd: another thread asks this one to stop */
     struct nk__io sig;  /* signalfd, worker 0 only */
     struct nk__timer drain_timer;
@@ -130,6 +133,11 @@ int nk__serve(struct nk__settings *s, struct nk_err *err);
  * and destroy an instance per listener, resolve every address (binding
  * none), and print the effective settings on out.  0 or -1 with err. */
 int nk__serve_check(struct nk__settings *s, FILE *out, struct nk_err *err);
+
+/* counters.c's sums: add what listener li (of srv's configuration) counted
+ * in configurations replaced by a reload, still serving or gone. */
+void nk__server_sum_more(struct nk__server *srv, size_t li,
+                         struct nk__ctr_sum *out);
 
 /* Listener helpers used by conn.c and dgram.c. */
 void nk__server_conn_gone(struct nk__server *srv);
