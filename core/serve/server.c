@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -97,8 +98,9 @@ struct serve_carry {
  */
 struct serve_master {
     struct nk__loop loop;
-    struct nk__io sig;  /* signalfd */
-    struct nk__io gone; /* eventfd: a worker thread's loop has ended */
+    struct nk__io sig;       /* signalfd */
+    struct nk__io gone;      /* eventfd: a worker thread's loop has ended */
+    struct nk__timer status; /* STATUS= with the counters, for systemd */
     struct nk__serve *cur, *retiring;
     struct nk__server *cur0; /* &cur->workers[0], for the metrics listener */
     struct nk__metrics *metrics;
@@ -1090,6 +1092,43 @@ nk__server_sum_more(struct nk__server *srv, size_t li, struct nk__ctr_sum *out)
 /* ---- the main thread ------------------------------------------------------
  */
 
+#define SERVE_STATUS_MS 10000
+
+/* systemd's STATUS= (systemctl status): the listeners and what they have
+ * counted, every SERVE_STATUS_MS and on SIGUSR1. */
+static void
+serve_status(struct serve_master *m)
+{
+    unsigned long long accepted = 0, msgs = 0, dgrams = 0;
+    long long active = 0;
+    size_t n = m->cur0->nlisteners;
+
+    if (getenv("NOTIFY_SOCKET") == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct nk__ctr_sum s;
+        nk__counters_sum(m->cur0, i, &s);
+        accepted += s.v[NK_CTR_ACCEPTED];
+        active += s.active;
+        msgs += s.v[NK_CTR_MSGS_IN];
+        dgrams += s.v[NK_CTR_DGRAMS_IN];
+    }
+    nk__notify("STATUS=Serving %zu listener%s: %llu connections accepted, "
+               "%lld active, %llu datagrams, %llu messages",
+               n, n == 1 ? "" : "s", accepted, active, dgrams, msgs);
+}
+
+static void
+serve_on_status(struct nk__loop *loop, struct nk__timer *t)
+{
+    struct serve_master *m =
+        (struct serve_master *)((char *)t -
+                                offsetof(struct serve_master, status));
+
+    serve_status(m);
+    nk__timer_start(loop, t, loop->now + SERVE_STATUS_MS);
+}
+
 /* SIGHUP: read the command line and the config file again and serve the
  * new configuration beside the old one, which stops accepting and ends
  * with its last connection.  Anything wrong: logged, and the old one goes
@@ -1226,6 +1265,7 @@ serve_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
         }
         if (sig == SIGUSR1) {
             nk__counters_log(m->cur0);
+            serve_status(m);
             continue;
         }
         if (sig != SIGINT && sig != SIGTERM) {
@@ -1242,6 +1282,7 @@ serve_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
             nk__notify("STOPPING=1\nSTATUS=Shutting down (%s)", strsignal(sig));
             m->stopping = 1;
             nk__metrics_close(m->metrics);
+            nk__timer_stop(&m->loop, &m->status);
         }
         serve_wake(m->cur, wake);
         for (struct nk__serve *sv = m->retiring; sv != NULL; sv = sv->next)
@@ -1284,6 +1325,7 @@ serve_run(struct serve_master *m, struct nk_err *err)
             sv->nworkers == 1 ? "" : "s");
     nk__notify("READY=1\nSTATUS=Serving %zu listener%s", sv->nls,
                sv->nls == 1 ? "" : "s");
+    nk__timer_start(&m->loop, &m->status, m->loop.now + SERVE_STATUS_MS);
     nk__loop_run(&m->loop);
     serve_join(m->cur);
 out:
@@ -1299,6 +1341,7 @@ static int
 serve_master_init(struct serve_master *m, struct nk_err *err)
 {
     nk__io_init(&m->sig, -1, serve_on_signal);
+    nk__timer_init(&m->status, serve_on_status);
     nk__io_init(&m->gone, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
                 serve_on_gone);
     if (nk__loop_init(&m->loop) < 0 || m->gone.fd < 0 ||
@@ -1312,6 +1355,7 @@ static void
 serve_master_fini(struct serve_master *m)
 {
     nk__metrics_free(m->metrics);
+    nk__timer_stop(&m->loop, &m->status);
     while (m->retiring != NULL) { /* only after a failed start */
         struct nk__serve *sv = m->retiring;
         m->retiring = sv->next;

@@ -206,6 +206,12 @@ class ReloadTest(unittest.TestCase):
                 self.assertIn("RELOADING=1", sock.recv(4096).decode())
                 self.assertIn("Reload failed", sock.recv(4096).decode())
                 self.assertTrue(ask(port).startswith(b"c: "))
+                # STATUS= carries the counters (also every 10 s).
+                srv.proc.send_signal(signal.SIGUSR1)
+                status = sock.recv(4096).decode()
+                self.assertRegex(status, r"^STATUS=Serving 1 listener: \d+ "
+                                 r"connections accepted, \d+ active, 0 "
+                                 r"datagrams, \d+ messages$")
                 self.assertEqual(srv.stop(), 0)
 
 
