@@ -14,6 +14,7 @@
 #                directories it created
 #   make fuzz    build the libFuzzer harnesses (clang) and run each for
 #                FUZZ_TIME seconds from its seed corpus (tests/fuzz/)
+#   make fanout  the pubsub example's fan-out to 100 subscribers, -w 1 and 2
 
 BUILD ?= build
 MAKEFLAGS += --no-print-directory
@@ -27,10 +28,10 @@ DESTDIR ?=
 RECORD ?= $(BUILD)
 
 .PHONY: all deps test-deps build run test check asan valgrind format \
-	format-check bench install uninstall clean fuzz
+	format-check bench fanout install uninstall clean fuzz
 
 FUZZ_TIME ?= 20
-FUZZERS = fuzz_framed fuzz_raw fuzz_conf fuzz_value fuzz_cli
+FUZZERS = fuzz_framed fuzz_raw fuzz_line fuzz_conf fuzz_value fuzz_cli
 
 
 all: build
@@ -60,7 +61,7 @@ asan: test-deps
 
 valgrind: test-deps build
 	NK_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure \
-		-R 'integration_test_(serve|udp|ipv6|config|sockopts|robust|wrap|api11|line|deadlines|closing|perip|access|systemd|hostile|counters|serve_check|logs|proxy|haproxy|reload)'
+		-R 'integration_test_(serve|udp|ipv6|config|sockopts|robust|wrap|api11|line|deadlines|closing|perip|access|systemd|hostile|pubsub|counters|serve_check|logs|proxy|haproxy|reload)'
 
 check: test format-check asan valgrind
 
@@ -93,6 +94,9 @@ format-check: test-deps
 
 bench: build
 	sh scripts/bench.sh
+
+fanout: build
+	python3 scripts/fanout.py --builddir $(BUILD)
 
 # What was installed is kept for uninstall: the files (CMake's
 # install_manifest.txt, which leaves DESTDIR out, with DESTDIR put back,

@@ -135,13 +135,19 @@ host_session_id(struct nk_session *s)
     return host_conn(s) != NULL ? s->sid : 0;
 }
 
-/* A session of this worker by handle (NULL: stale, or another worker's). */
+/* A session of ctx's listener on this worker, by handle (NULL: stale,
+ * another worker's, or another listener's: a handle never reaches past the
+ * listener whose plugin holds it). */
 static struct nk__conn *
-host_local(struct nk__server *srv, nk_sid sid)
+host_local(struct nk_ctx *ctx, nk_sid sid)
 {
+    struct nk__server *srv = ctx->ls->srv;
+    struct nk__conn *c;
+
     if (NK_SID_WORKER(sid) != srv->id)
         return NULL;
-    return nk__handle_get(&srv->sessions, NK_SID_HANDLE(sid));
+    c = nk__handle_get(&srv->sessions, NK_SID_HANDLE(sid));
+    return c != NULL && c->ls == ctx->ls ? c : NULL;
 }
 
 /* Post send or close work for a session another worker owns. */
@@ -180,7 +186,7 @@ host_send_to(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
         return NK_EINVAL;
     if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
         return host_mail_session(ctx, NK_MAIL_SEND, sid, iov, iovcnt);
-    c = host_local(ctx->ls->srv, sid);
+    c = host_local(ctx, sid);
     return c != NULL ? nk__conn_send(c, iov, iovcnt) : NK_ENOENT;
 }
 
@@ -193,7 +199,7 @@ host_close_to(struct nk_ctx *ctx, nk_sid sid)
         return NK_EINVAL;
     if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
         return host_mail_session(ctx, NK_MAIL_CLOSE, sid, NULL, 0);
-    c = host_local(ctx->ls->srv, sid);
+    c = host_local(ctx, sid);
     if (c == NULL)
         return NK_ENOENT;
     nk__conn_close_after_write(c);

@@ -27,6 +27,8 @@
 static void conn_on_io(struct nk__loop *loop, struct nk__io *io,
                        unsigned events);
 static void conn_on_turn(struct nk__defer *d);
+static void conn_flush(struct nk__conn *c);
+static void conn_account(struct nk__conn *c);
 
 static struct nk__loop *
 conn_loop(const struct nk__conn *c)
@@ -88,6 +90,7 @@ lru_touch(struct nk__conn *c)
  * the plugin is never called back from inside a host service. */
 #define CONN_LATER_DRAIN   0x1u /* on_drain */
 #define CONN_LATER_RELEASE 0x2u /* on_close, then free */
+#define CONN_LATER_FLUSH   0x4u /* write what sends from elsewhere queued */
 
 static void
 conn_later(struct nk__conn *c, unsigned what)
@@ -127,6 +130,11 @@ conn_run_later(struct nk__defer *d)
         c->released = 1;
         conn_free_if_done(c);
         return;
+    }
+    if ((what & CONN_LATER_FLUSH) && !c->closing) {
+        conn_flush(c);
+        if (!c->closing)
+            conn_account(c);
     }
     if ((what & CONN_LATER_DRAIN) && !c->closing && p->on_drain != NULL)
         p->on_drain(c->ls->inst, &c->sess);
@@ -832,11 +840,13 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
         conn_flush(c);
         if (!c->closing && nk__buf_len(&c->out) > NK_CONN_HIGH_WATER)
             c->paused = 1;
-    } else if (c->ls->srv->batch != c) {
-        conn_flush(c);
     }
-    if (c->ls->srv->batch != c && !c->closing)
-        conn_account(c); /* a send from elsewhere: the queue may grow */
+    if (!c->closing && c->ls->srv->batch != c)
+        /* A send from elsewhere (a broadcast, a timer, another session):
+         * write once after this dispatch, together with whatever else is
+         * sent to this peer meanwhile -- one write for a burst of posts,
+         * not one per message. */
+        conn_later(c, CONN_LATER_FLUSH);
     return c->closing ? NK_EPIPE : 0;
 }
 
@@ -875,6 +885,10 @@ conn_too_big(struct nk__conn *c, size_t size)
     nk__log(NK_LOG_WARN,
             "Message of %zu bytes from %s is over the limit of %zu: closing",
             size, peer, c->ls->max_message);
+    /* The plugin may answer it too (HTTP's 413, a Redis error). */
+    if (conn_plugin(c)->on_bad_input != NULL)
+        conn_plugin(c)->on_bad_input(c->ls->inst, &c->sess, NK_EFRAMETOOBIG,
+                                     "message over the size limit");
     c->close_after_write = 1;
     c->closing_why = "frame too big";
 }

@@ -385,8 +385,8 @@ server_on_mail_one(struct nk__server *srv, struct nk__mail *m)
         return;
     }
     c = nk__handle_get(&srv->sessions, NK_SID_HANDLE(m->sid));
-    if (c == NULL || c->closing)
-        return; /* it closed while the mail was on its way */
+    if (c == NULL || c->closing || c->ls != ls)
+        return; /* closed on the way, or another listener's: dropped */
     if (m->kind == NK_MAIL_SEND) {
         struct iovec iov = {m->data, m->len};
         nk__conn_send(c, &iov, 1);

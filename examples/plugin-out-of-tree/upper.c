@@ -19,9 +19,8 @@
  * `netkit connect -p upper` are lines alike, and decode reports a line's
  * payload without it.
  *
- * TCP only: over UDP a line protocol would need one line per datagram, and
- * the transport check ("plugin 'upper' does not support udp") is a clearer
- * answer than datagrams silently dropped.
+ * Over UDP a datagram is one line, with or without its newline (nc -u
+ * sends one; a script may not), and is answered with one datagram.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +44,7 @@ static const struct nk_option upper_options[] = {
  * reply buffer can be shared by every connection of the listener. */
 struct upper {
     const struct nk_host *host;
+    int udp; /* serving UDP: a datagram is one line */
     size_t max_line;
     char *reply; /* max_line bytes: one upper-cased line (encode adds the
                     newline) */
@@ -71,6 +71,7 @@ upper_create(struct nk_setup *su)
     if (u == NULL)
         return NK_ENOMEM;
     u->host = su->host;
+    u->udp = su->transport == NK_TRANSPORT_UDP;
     u->max_line = (size_t)su->opts[OPT_MAX_LINE].num;
     u->reply = malloc(u->max_line);
     if (u->reply == NULL) {
@@ -98,13 +99,15 @@ upper_decode(void *inst, const uint8_t *buf, size_t len, struct nk_frame *f)
     const uint8_t *nl =
         memchr(buf, '\n', len < u->max_line ? len : u->max_line);
 
+    if (nl == NULL && u->udp && len <= u->max_line)
+        nl = buf + len; /* a datagram is one line, newline or not */
     if (nl == NULL) {
         f->need = 0; /* a line does not say how long it will be */
         return len < u->max_line ? NK_ENEEDMORE : NK_EFRAMETOOBIG;
     }
     f->payload = buf;
     f->payload_len = (size_t)(nl - buf); /* the newline is not payload */
-    return (long)f->payload_len + 1;
+    return nl < buf + len ? (long)f->payload_len + 1 : (long)len;
 }
 
 /* A line has no head; its tail is the newline that decode takes off. */
@@ -145,9 +148,10 @@ upper_message(void *inst, struct nk_session *s, const uint8_t *p, size_t n)
 static const struct nk_plugin upper_plugin =
     NK_PLUGIN_INIT(.name = "upper", .version = "1.0.0",
                    .summary = "line protocol: each line answered upper-cased",
-                   .transports = NK_TRANSPORT_TCP, .options = upper_options,
-                   .create = upper_create, .destroy = upper_destroy,
-                   .decode = upper_decode, .encode = upper_encode,
-                   .on_open = upper_open, .on_message = upper_message);
+                   .transports = NK_TRANSPORT_TCP | NK_TRANSPORT_UDP,
+                   .options = upper_options, .create = upper_create,
+                   .destroy = upper_destroy, .decode = upper_decode,
+                   .encode = upper_encode, .on_open = upper_open,
+                   .on_message = upper_message);
 
 NK_PLUGIN_DEFINE(upper_plugin)

@@ -383,9 +383,19 @@ struct nk_frame {
  *                  complete (else 0).  The host refuses a message whose need
  *                  passes the instance's max_message before buffering it;
  *   < 0 otherwise  the input is malformed (NK_EPROTO, NK_EFRAMETOOBIG): the
- *                  host closes a connection, or drops a datagram.
+ *                  host calls on_bad_input if the plugin has it (to answer
+ *                  "-ERR Protocol error" or "400 Bad Request"), then closes
+ *                  the connection once what was answered is written, or
+ *                  drops a datagram; frame->why reaches the log.  A message
+ *                  over max_message gets on_bad_input too, with
+ *                  NK_EFRAMETOOBIG (HTTP's 413).
  * buf is borrowed for the call.  Must not keep state between calls: the host
  * may call it again on the same bytes.
+ *
+ * The host checks every answer, and a broken rule closes that connection
+ * (drops that datagram) with a log line naming the plugin and the rule: a
+ * message longer than len; 0 on a stream; a payload outside the message; an
+ * NK_ENEEDMORE whose need is not more than len.
  */
 typedef long (*nk_decode_fn)(void *inst, const uint8_t *buf, size_t len,
                              struct nk_frame *frame);

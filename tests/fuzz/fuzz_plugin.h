@@ -19,6 +19,7 @@
 
 #include "base/alloc.h"
 #include "config/value.h"
+#include "plugin/contract.h"
 #include "plugin/session.h"
 
 #define FZ_OPTS_MAX 16
@@ -216,11 +217,9 @@ fz_serve_stream(const uint8_t *buf, size_t len, unsigned transport)
         }
         if (rc < 0)
             break; /* a refusal: the host closes the connection */
-        FZ_CHECK(rc > 0 && (size_t)rc <= len - off);
-        FZ_CHECK(f.payload_len == 0 || f.payload != NULL);
-        FZ_CHECK(f.payload_len == 0 ||
-                 (f.payload >= buf + off &&
-                  f.payload + f.payload_len <= buf + off + (size_t)rc));
+        /* The host's own rules (plugin/contract.c). */
+        FZ_CHECK(nk__decode_check(rc, buf + off, len - off, &f, 1,
+                                  fz.max_message) == NULL);
         (void)fz_touch(f.payload, f.payload_len);
         off += (size_t)rc;
         if (fz.p->on_message(fz.inst, &s, f.payload, f.payload_len) < 0)

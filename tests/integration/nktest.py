@@ -25,6 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("NK_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 NETKIT = os.environ.get("NETKIT") or os.path.join(SRCDIR, "build", "netkit")
 VALGRIND = os.environ.get("NK_VALGRIND") == "1"
+# The sanitizer build (make asan) sets ASAN_OPTIONS: memory figures are its.
+SANITIZED = "ASAN_OPTIONS" in os.environ
 DEADLINE = 30 if VALGRIND else 10
 
 LISTEN_RE = re.compile(r"\[\*\] Listen on (\S+):(\d+) \((tcp|udp), (\S+)\)")
@@ -235,6 +237,18 @@ def recv_exact(sock, n):
         if not chunk:
             raise AssertionError("connection closed after %d of %d bytes"
                                  % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def recv_line(sock):
+    """Bytes up to and including the next newline; b"" if the peer closed
+    first (the socket's timeout bounds the wait)."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            return buf
         buf += chunk
     return buf
 

@@ -256,7 +256,15 @@ class ContractTest(unittest.TestCase):
                         "(returned a message longer than its input)")
 
     def test_need_past_max_message(self):
-        self.check_mode("bigneed", "is over the limit")
+        # Refused before buffering; the plugin still answers it.
+        with serve("-p", "liar", "-O", "mode=bigneed") as srv:
+            with connect("127.0.0.1", srv.port()) as s:
+                s.sendall(frame(b"lie"))
+                self.assertEqual(recv_frame(s), b"-ERR message over the size "
+                                 b"limit (NK_EFRAMETOOBIG)")
+                assert_closed(self, s)
+            srv.wait_for("is over the limit")
+            self.assertEqual(srv.stop(), 0)
 
     def test_encode_head_too_long(self):
         with serve("-p", "liar", "-O", "mode=longhead") as srv:

@@ -68,6 +68,16 @@ class PassTest(unittest.TestCase):
         for case in ("round-trip", "stateless", "random-bytes"):
             self.assertEqual(v[case][0], "ok", out)
 
+    def test_line(self):
+        # A codec whose own limit (max_line) is under max_message, which
+        # leaves room for "\r\n": the largest line that round-trips counts.
+        for args in ((), ("-O", "max_line=100")):
+            out, v = self.assert_passes("line", *args)
+            self.assertIn("decode's own limit", v["max-message"][1], out)
+        self.assert_passes("line", "-O", "eol=crlf")  # "\r\n" fills it
+        out, v = self.assert_passes("line", "-u")
+        self.assertEqual(v["over-max"][0], "skip", out)
+
     def test_fixture_codec(self):
         out, v = self.assert_passes("-L", FIXTURES, "codecok")
         self.assertTrue(all(x == "ok" for x, _ in v.values()), out)

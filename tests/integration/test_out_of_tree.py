@@ -4,104 +4,42 @@ with no path into the source or build tree; and its tests, built against
 the installed test kit (netkit-testkit.pc) and run by ctest and by
 `make check`.
 
-The main build tree is installed into a temporary prefix.  DESTDIR keeps
-the install inside the temporary directory even if some install rule uses
-an absolute destination -- test_install_stays_in_prefix reports such a rule
-instead of letting it write into /usr/local.  The example is then configured
-with CMake and built with its Makefile, and the CMake build is served by the
-build tree's netkit with -L.
+oot.Prefix installs the main build tree into a temporary prefix (DESTDIR
+keeps it there; test_install_stays_in_prefix reports an install rule with an
+absolute destination).  The example is then configured with CMake and built
+with its Makefile, and the CMake build is served by the build tree's netkit
+with -L.
 
 Environment: NK_BUILDDIR (the main build tree), plus nktest's NETKIT and
 NK_SRCDIR.
 """
 import os
-import shutil
-import subprocess
-import tempfile
 import unittest
 
 import nktest
-from nktest import SRCDIR, Server, connect
+import oot
+from nktest import Server, connect, recv_line
+from oot import exported_functions, step
 
-BUILDDIR = os.environ.get("NK_BUILDDIR") or os.path.join(SRCDIR, "build")
-EXAMPLE = os.path.join(SRCDIR, "examples", "plugin-out-of-tree")
-STEP_TIMEOUT = 120  # seconds for one configure, build or install step
-
-
-def step(cmd, cwd=None, env=None):
-    """Run one build step; fail with its whole output if it fails."""
-    try:
-        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
-                           timeout=STEP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise AssertionError("timed out after %ds: %s"
-                             % (STEP_TIMEOUT, " ".join(cmd)))
-    out = p.stdout.decode("utf-8", "replace")
-    if p.returncode != 0:
-        raise AssertionError("%s: exit %d\n%s%s"
-                             % (" ".join(cmd), p.returncode, out,
-                                p.stderr.decode("utf-8", "replace")))
-    return out
-
-
-def recv_line(sock):
-    """Bytes up to and including the next newline; b"" if the peer closed
-    first (the socket's timeout bounds the wait)."""
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = sock.recv(1)
-        if not chunk:
-            return buf
-        buf += chunk
-    return buf
-
-
-def exported_functions(path):
-    """Names of the functions a shared object exports (nm -D)."""
-    out = step(["nm", "-D", "--defined-only", path])
-    return sorted(line.split()[-1] for line in out.splitlines()
-                  if len(line.split()) == 3 and line.split()[1] == "T")
+EXAMPLE = "plugin-out-of-tree"
 
 
 class OutOfTreeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="netkit-oot-")
-        cls.stage = os.path.join(cls.tmp, "stage")
-        cls.prefix = os.path.join(cls.tmp, "prefix")
-        # Where the files really land: DESTDIR + prefix.
-        cls.root = cls.stage + cls.prefix
-        step(["cmake", "--install", BUILDDIR, "--prefix", cls.prefix],
-             env=dict(os.environ, DESTDIR=cls.stage))
-        cls.env = dict(os.environ)
-        cls.env.pop("DESTDIR", None)
-        cls.env["PKG_CONFIG_PATH"] = os.path.join(cls.root, "share",
-                                                  "pkgconfig")
-        cls.cmake_dir = None
-        cls.cmake_error = None
+        cls.oot = oot.Prefix()
+        cls.stage, cls.root, cls.env = (cls.oot.stage, cls.oot.root,
+                                        cls.oot.env)
+        cls.tmp, cls.prefix = cls.oot.tmp, cls.oot.prefix
 
     @classmethod
     def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.oot.close()
 
     @classmethod
     def cmake_build(cls):
-        """Configure and build the example with CMake, once; its dir.  A
-        failure is kept and repeated to every test that needs the plugin,
-        rather than rebuilt for each."""
-        if cls.cmake_error is not None:
-            raise AssertionError(cls.cmake_error)
-        if cls.cmake_dir is None:
-            build = os.path.join(cls.tmp, "cmake")
-            try:
-                step(["cmake", "-S", EXAMPLE, "-B", build,
-                      "-DCMAKE_C_FLAGS=-Werror"], env=cls.env)
-                step(["cmake", "--build", build], env=cls.env)
-            except AssertionError as e:
-                cls.cmake_error = str(e)
-                raise
-            cls.cmake_dir = build
-        return cls.cmake_dir
+        """The example built with CMake (once, by oot.Prefix)."""
+        return cls.oot.cmake_build(EXAMPLE)
 
     def test_install_stays_in_prefix(self):
         # Every installed file is under the prefix given to cmake --install.
@@ -175,7 +113,7 @@ class OutOfTreeTest(unittest.TestCase):
         # `make check` builds the tests with pkg-config alone and runs them.
         build = os.path.join(self.tmp, "make-check")
         os.makedirs(build, exist_ok=True)
-        out = step(["make", "-f", os.path.join(EXAMPLE, "Makefile"),
+        out = step(["make", "-f", os.path.join(oot.EXAMPLES, EXAMPLE, "Makefile"),
                     "CFLAGS=-O2 -Wall -Wextra -Werror", "check"], cwd=build,
                    env=self.env)
         self.assertIn("ok 4 - options", out)
@@ -188,10 +126,7 @@ class OutOfTreeTest(unittest.TestCase):
 
     def test_makefile_build(self):
         # The plain Makefile builds the same plugin, run from another dir.
-        build = os.path.join(self.tmp, "make")
-        os.makedirs(build, exist_ok=True)
-        step(["make", "-f", os.path.join(EXAMPLE, "Makefile"),
-              "CFLAGS=-O2 -Wall -Wextra -Werror"], cwd=build, env=self.env)
+        build = self.oot.make_build(EXAMPLE)
         so = os.path.join(build, "upper.so")
         self.assertEqual(exported_functions(so), ["nk_plugin_entry"])
         r = nktest.run("plugins", "-L", build, "upper")
@@ -255,7 +190,7 @@ class OutOfTreeTest(unittest.TestCase):
         r = nktest.run("plugins", "-L", self.cmake_build(), "upper")
         self.assertEqual(r.returncode, 0, r.stderr)
         out = r.stdout.decode()
-        self.assertIn("upper 1.0.0 (tcp)", out)
+        self.assertIn("upper 1.0.0 (tcp,udp)", out)
         self.assertRegex(out, r"\nmax_line +size 1\.\.1048576 +4k +longest "
                               r"line accepted")
 
@@ -267,13 +202,20 @@ class OutOfTreeTest(unittest.TestCase):
         self.assertNotIn(b"FAIL", r.stdout)
         self.assertIn(b"ok   split-invariance", r.stdout)
 
-    def test_udp_refused(self):
-        # The plugin declares TCP only; asking for UDP is a usage error.
-        r = nktest.run("serve", "-L", self.cmake_build(), "-p", "upper",
-                       "-u", "-P", "0", "-H", "127.0.0.1")
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn(b"netkit: plugin 'upper' does not support udp\n",
-                      r.stderr)
+    def test_served_over_udp(self):
+        # Built from the installed prefix alone, served over UDP: a
+        # datagram is one line, with or without its newline.
+        import socket
+        with Server("-L", self.cmake_build(), "-p", "upper", "-u", "-P", "0",
+                    "-H", "127.0.0.1") as srv:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.settimeout(nktest.DEADLINE)
+                u.connect(("127.0.0.1", srv.port("udp")))
+                u.send(b"hello udp\n")
+                self.assertEqual(u.recv(100), b"HELLO UDP\n")
+                u.send(b"no newline")
+                self.assertEqual(u.recv(100), b"NO NEWLINE\n")
+            self.assertEqual(srv.stop(), 0)
 
 
 if __name__ == "__main__":

@@ -228,10 +228,20 @@ test_host_send_by_handle(void **state)
     assert_true(sid != 0);
     assert_int_equal(NK_SID_WORKER(sid), 0);
     assert_int_equal(h->send_to(&w.ls[0].ctx, sid, &v, 1), 0);
-    expect_read(peer, "hello");
+    assert_int_equal(h->send_to(&w.ls[0].ctx, sid, &v, 1), 0);
+    turn(0); /* written once after the dispatch: both in one write */
+    expect_read(peer, "hellohello");
     assert_int_equal(h->send_to(&w.ls[0].ctx, sid ^ 1, &v, 1), NK_ENOENT);
     assert_int_equal(h->send_to(&w.ls[0].ctx, 0, &v, 1), NK_ENOENT);
     assert_int_equal(h->send_to(&w.ls[0].ctx, sid, NULL, 1), NK_EINVAL);
+    {
+        /* Another listener on the same worker: its plugin's handles
+         * reach its own sessions only. */
+        struct nk__listener other = w.ls[0];
+        other.ctx.ls = &other;
+        assert_int_equal(h->send_to(&other.ctx, sid, &v, 1), NK_ENOENT);
+        assert_int_equal(h->close_to(&other.ctx, sid), NK_ENOENT);
+    }
     close(peer);
 }
 
@@ -274,6 +284,7 @@ test_host_send_to_another_worker(void **state)
     assert_int_equal(read(peer, &c, 1), -1);
     assert_int_equal(errno, EAGAIN);
     nk__server_take_mail(&w.srv[0]);
+    turn(0);
     expect_read(peer, "from worker 1");
     assert_int_equal(h->close_to(&w.ls[1].ctx, sid), 0);
     nk__server_take_mail(&w.srv[0]);
@@ -346,10 +357,11 @@ test_host_timers(void **state)
     peer = open_conn(0);
     assert_true(h->timer_start(ctx, ev.last, 1, 0, fire, NULL) != 0);
     h->close(ev.last);
+    /* Closing (valid until on_close returns): no new timer either. */
+    assert_int_equal(h->timer_start(ctx, ev.last, 1, 0, fire, NULL), 0);
     for (int i = 0; i < 5; i++)
         turn(0);
     assert_int_equal(ev.fires, 3);
-    assert_int_equal(h->timer_start(ctx, ev.last, 1, 0, fire, NULL), 0);
     assert_int_equal(h->now_ms(ctx), w.srv[0].loop.now);
     close(peer);
 }
