@@ -125,9 +125,11 @@ def samples(text):
 
 
 def usr1_until(srv, pattern):
-    """SIGUSR1 until a counters line matches pattern (a closed connection
-    holds its slot, "active", until its socket is closed, a moment after
-    its log line); returns the match."""
+    """SIGUSR1 until a counters line matches pattern; returns the match.
+    The main thread reads the workers' counters while they run: a closed
+    connection holds its slot ("active") until its socket is closed, a
+    moment after its log line, and a reply is counted just after it is
+    sent, so a client may see it a moment before the count."""
     end = time.monotonic() + nktest.DEADLINE
     while True:
         start = len(srv.lines)
@@ -142,13 +144,15 @@ def usr1_until(srv, pattern):
                                                      srv.stderr()))
 
 
-def scrape_until_idle(url):
-    """Scrape until no connection is active (see usr1_until)."""
+def scrape_until(url, expected):
+    """Scrape until every expected sample is there (see usr1_until), or
+    the deadline; returns the last scrape."""
     end = time.monotonic() + nktest.DEADLINE
     while True:
         text = curl(url)
-        if samples(text)['netkit_connections_active{listener="main"}'] == 0 \
-                or time.monotonic() > end:
+        got = samples(text)
+        if all(got.get(k) == v for k, v in expected.items()) or \
+                time.monotonic() > end:
             return text
 
 
@@ -157,9 +161,7 @@ class CountersTest(unittest.TestCase):
         with config_file(CONFIG) as path, Server("-c", path) as srv:
             exchange(srv)
             usr1_until(srv, re.compile(re.escape(TCP_LINE) + "$"))
-            start = len(srv.lines)
-            srv.proc.send_signal(signal.SIGUSR1)
-            srv.wait_for(UDP_LINE, start=start)
+            usr1_until(srv, re.compile(re.escape(UDP_LINE) + "$"))
             # Still serving after SIGUSR1.
             with nktest.connect("127.0.0.1", srv.port()) as s:
                 s.sendall(frame(b"x"))
@@ -180,7 +182,7 @@ class CountersTest(unittest.TestCase):
             url = "http://127.0.0.1:%s/metrics" % srv.wait_for(
                 METRICS_RE).group(1)
             exchange(srv)
-            text = scrape_until_idle(url)
+            text = scrape_until(url, EXPECTED)
             got = samples(text)
             for name, value in EXPECTED.items():
                 self.assertEqual(got.get(name), value, name)
