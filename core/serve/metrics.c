@@ -63,6 +63,10 @@ nk__metrics_bind(const char *where, const char *file, int line,
         return nk__err_at(err, file, line, "[netkit] metrics: %s", why);
     if (nk__addr_resolve(host, port, AF_UNSPEC, SOCK_STREAM, 1, &ai, err) < 0) {
         nk__err_prefix(err, "[netkit] metrics: ");
+        if (file != NULL) {
+            err->file = file;
+            err->line = line;
+        }
         return -1;
     }
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -99,7 +99,7 @@ struct nk__server {
     int retiring; /* reloaded: not accepting; ends when its last connection
                      closes */
     struct nk__io wake; /* eventfd: another thread asks this one to stop */
-    struct nk__io sig;  /* signalfd, worker 0 only */
+    struct nk__io sig;  /* unused: signals go to the main thread */
     struct nk__timer drain_timer;
     struct nk__timer accept_timer; /* resumes accepting after EMFILE */
     uint64_t fd_warned;            /* when EMFILE was last logged (ms) */
