@@ -205,7 +205,7 @@ conn_drop_buffers(struct nk__conn *c)
 /* ---- deadlines ------------------------------------------------------ */
 
 static void conn_close_socket(struct nk__conn *c);
-static int conn_linger_done(const struct nk__conn *c);
+static int conn_linger_done(struct nk__conn *c);
 
 /* The earliest of the connection's message and write deadlines, or 0. */
 static uint64_t
@@ -243,7 +243,7 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
         if (conn_linger_done(c))
             conn_close_socket(c);
         else
-            nk__timer_start(loop, t, loop->now + NK_CONN_LINGER_POLL_MS);
+            nk__timer_start(loop, t, loop->now + NK_CONN_LINGER_QUIET_MS);
         return;
     }
     if (c->proxy_wait) {
@@ -377,19 +377,20 @@ conn_finish(struct nk__conn *c)
     c->lingering = 1;
     c->out_since = conn_loop(c)->now;
     nk__timer_start(conn_loop(c), &c->deadline,
-                    conn_loop(c)->now + NK_CONN_LINGER_POLL_MS);
+                    conn_loop(c)->now + NK_CONN_LINGER_QUIET_MS);
 }
 
 /* Lingering: has the peer acknowledged every byte written (or is it time
  * to stop waiting)? */
 static int
-conn_linger_done(const struct nk__conn *c)
+conn_linger_done(struct nk__conn *c)
 {
-    int unacked = 0;
+    int unacked = 0, got = c->linger_got;
 
+    c->linger_got = 0;
     if (conn_loop(c)->now >= c->out_since + NK_CONN_LINGER_MS)
         return 1;
-    return ioctl(c->io.fd, SIOCOUTQ, &unacked) < 0 || unacked == 0;
+    return !got && (ioctl(c->io.fd, SIOCOUTQ, &unacked) < 0 || unacked == 0);
 }
 
 /* Lingering: discard what the peer sends until it closes. */
@@ -400,6 +401,8 @@ conn_linger_read(struct nk__conn *c)
 
     for (int i = 0; i < NK_CONN_READS_PER_WAKEUP; i++) {
         ssize_t n = read(c->io.fd, sink, sizeof(sink));
+        if (n > 0)
+            c->linger_got = 1;
         if (n > 0 || (n < 0 && errno == EINTR))
             continue;
         if (n < 0 && errno == EAGAIN)

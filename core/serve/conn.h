@@ -59,12 +59,12 @@
 #define NK_CONN_TURN_MESSAGES 1024
 #define NK_CONN_TURN_BYTES    (256 * 1024)
 /* A closing connection reads and discards what the peer still sends until
- * the peer has acknowledged every reply (or closes), checking every
- * NK_CONN_LINGER_POLL_MS, for at most NK_CONN_LINGER_MS (nginx's
- * lingering_time is 30 s): closing earlier, with input unread, would send
- * an RST that destroys replies in flight (lingering close). */
-#define NK_CONN_LINGER_MS      10000
-#define NK_CONN_LINGER_POLL_MS 20
+ * the peer has acknowledged every reply and sent nothing for
+ * NK_CONN_LINGER_QUIET_MS (or closes), for at most NK_CONN_LINGER_MS
+ * (nginx: lingering_timeout, lingering_time): closing while input still
+ * arrives would send an RST that destroys replies in flight. */
+#define NK_CONN_LINGER_MS       10000
+#define NK_CONN_LINGER_QUIET_MS 50
 
 struct nk__listener;
 
@@ -99,6 +99,7 @@ struct nk__conn {
     unsigned lingering : 1;  /* session over; discarding input, then close */
     unsigned released : 1;   /* on_close has run */
     unsigned backlog : 1;    /* complete messages wait for the next turn */
+    unsigned linger_got : 1; /* lingering: input came since the last look */
     unsigned proxy_wait : 1; /* reading the PROXY header: no plugin yet */
     unsigned quiet : 1;      /* closed before the session began, logged */
     unsigned perip_held : 1; /* counted against max_conns_per_ip */

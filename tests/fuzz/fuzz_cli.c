@@ -15,14 +15,7 @@
 #include "config/cli.h"
 #include "config/settings.h"
 
-#define FZ_CHECK(cond)                                                         \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                          \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "fuzz_check.h"
 
 #define FZ_ARGS_MAX 32
 

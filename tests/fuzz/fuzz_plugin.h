@@ -27,14 +27,7 @@
 /* The plugin compiled into this harness. */
 const struct nk_plugin *nk_plugin_entry(void);
 
-#define FZ_CHECK(cond)                                                         \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                          \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "fuzz_check.h"
 
 struct fz_host {
     const struct nk_plugin *p;

@@ -15,14 +15,7 @@
 #include "base/alloc.h"
 #include "config/value.h"
 
-#define FZ_CHECK(cond)                                                         \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                          \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "fuzz_check.h"
 
 static void
 check_phrase(const char *why)
