@@ -38,25 +38,6 @@ run_plugins(struct nk__settings *s, struct nk_err *err)
     return rc;
 }
 
-/* Read the config file: -c, else $NETKIT_CONFIG, else the installed one. */
-static int
-load_config(struct nk__settings *s, struct nk_err *err)
-{
-    char *path = s->config_file;
-    const char *def = nk__conf_default_path();
-    int rc = 0;
-
-    s->config_file = NULL;
-    if (path != NULL || def != NULL)
-        rc = nk__conf_load(s, path != NULL ? path : def, err);
-    if (rc < 0 && path == NULL && err->line == 0 && getenv("NETKIT_CONFIG"))
-        /* The user may not remember setting it: say where the name came
-         * from. */
-        nk__err_prefix(err, "$NETKIT_CONFIG: ");
-    nk__free(path);
-    return rc;
-}
-
 /* The end of a command's --help: which config file its defaults come
  * from on this machine, so that the defaults printed above are the ones
  * the user gets. */
@@ -91,6 +72,8 @@ help_config(FILE *out, enum nk__command cmd)
 static int
 run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
 {
+    s->argc = argc;
+    s->argv = argv;
     if (nk__cli_parse(s, argc, argv, err) < 0)
         return -1;
     if (s->command == NK_CMD_HELP || s->help) {
@@ -109,7 +92,7 @@ run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
         return 0;
     }
     nk__log_setup(s->log_level, s->log_json);
-    if (load_config(s, err) < 0)
+    if (nk__conf_load_chosen(s, err) < 0)
         return -1;
     nk__log_setup(s->log_level, s->log_json);
     switch (s->command) {
@@ -122,6 +105,9 @@ run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
     default:
         if (nk__settings_finish(s, err) < 0)
             return -1;
+        if (s->check_only)
+            return nk__serve_check(s, stdout, err);
+        nk__log_timestamps(1);
         return nk__serve(s, err);
     }
 }
@@ -139,8 +125,9 @@ main(int argc, char **argv)
     if (rc != 0) {
         /* Before the settings go: err.file points into them. */
         nk__err_format(&err, line, sizeof(line));
+        nk__log_setup(s.log_level, s.log_json); /* JSON if asked, so far */
         nk__log_fatal("%s", line);
-        rc = err.status == 1 ? 1 : 2;
+        rc = err.status == 1 && !s.check_only ? 1 : 2;
     }
     nk__settings_free(&s);
     return rc;

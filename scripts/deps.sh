@@ -8,12 +8,14 @@
 #                           and clang-format (`make check`), systemd
 #                           (systemd-socket-activate, for the activation
 #                           tests), man-db and groff-base (the manual is
-#                           rendered with man -l), and clang's runtime
-#                           libraries (libFuzzer, `make fuzz`)
+#                           rendered with man -l), clang's runtime
+#                           libraries (libFuzzer, `make fuzz`), curl and
+#                           prometheus (promtool: the metrics listener's
+#                           tests), haproxy (a real PROXY protocol sender)
 set -eu
 
 build_pkgs="cmake gcc make pkg-config libinih-dev libcmocka-dev python3"
-test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format systemd man-db groff-base libclang-rt-14-dev"
+test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format systemd man-db groff-base libclang-rt-14-dev curl prometheus haproxy"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

@@ -114,3 +114,34 @@ nk__addr_resolve(const char *host, int port, int family, int socktype,
                                             : gai_strerror(rc));
     return 0;
 }
+
+const char *
+nk__addr_split(const char *where, char *host, size_t size, int *port)
+{
+    const char *colon, *h = where;
+    size_t hlen;
+
+    if (*where == '[') {
+        const char *end = strchr(where, ']');
+        if (end == NULL || end[1] != ':')
+            return "expected [ADDRESS]:PORT";
+        h = where + 1;
+        hlen = (size_t)(end - h);
+        colon = end + 1;
+    } else {
+        colon = strrchr(where, ':');
+        if (colon == NULL || strchr(where, ':') != colon)
+            return "expected HOST:PORT (an IPv6 address in brackets: "
+                   "[::1]:9100)";
+        hlen = (size_t)(colon - where);
+    }
+    if (hlen == 0)
+        return "missing host (127.0.0.1:9100 listens on loopback only)";
+    if (hlen >= size)
+        return "host too long";
+    if ((*port = nk__addr_parse_port(colon + 1, 1)) < 0)
+        return "port: expected 0..65535";
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    return NULL;
+}

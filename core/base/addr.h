@@ -38,4 +38,10 @@ int nk__addr_resolve(const char *host, int port, int family, int socktype,
  * -1 (not a number or out of range). */
 int nk__addr_parse_port(const char *s, int allow_zero);
 
+/* Split HOST:PORT or [V6]:PORT into host (NUL-terminated, at most size
+ * bytes with the NUL) and port (0..65535).  Returns NULL or what is wrong,
+ * a short phrase. */
+const char *nk__addr_split(const char *where, char *host, size_t size,
+                           int *port);
+
 #endif /* NK_CORE_ADDR_H */

@@ -1,25 +1,67 @@
 /* log.c -- stderr logging.  See log.h. */
 #include "base/log.h"
 
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 static int log_level = NK_LOG_INFO;
 static int log_json;
+static int log_human_ts; /* human lines begin with a timestamp (serve) */
+static int log_journal;  /* stderr is the journal: it stamps every line */
 
 /* Debug lines (-v) share the info tag: the documented format is "[*] Sockopt".
  */
 static const char *const log_tags[] = {"[!]", "[!]", "[*]", "[*]"};
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 
+/* systemd sets JOURNAL_STREAM=DEV:INODE for a service whose stderr is
+ * connected to the journal; it holds only while stderr is still that
+ * stream (not redirected since). */
+static int
+log_to_journal(void)
+{
+    const char *env = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    if (env == NULL || sscanf(env, "%llu:%llu", &dev, &ino) != 2 ||
+        fstat(STDERR_FILENO, &st) < 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
+
 void
 nk__log_setup(int level, int json)
 {
     log_level = level;
     log_json = json;
+    log_journal = log_to_journal();
+}
+
+void
+nk__log_timestamps(int on)
+{
+    log_human_ts = on;
+}
+
+/* "2026-11-30T13:55:21.123Z": RFC 3339, UTC, milliseconds. */
+static void
+log_now(char *buf, size_t size)
+{
+    struct timespec now;
+    struct tm tm;
+    size_t n;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%03dZ", (int)(now.tv_nsec / 1000000) % 1000);
 }
 
 int
@@ -57,6 +99,22 @@ log_write(const char *line, size_t len)
     (void)rc;
 }
 
+/* One JSON object: ts (unless the journal stamps the line), level, msg
+ * (already escaped). */
+static int
+log_json_line(char *line, size_t size, const char *level, const char *esc)
+{
+    char ts[40];
+
+    if (log_journal)
+        return snprintf(line, size, "{\"level\":\"%s\",\"msg\":\"%s\"}\n",
+                        level, esc);
+    log_now(ts, sizeof(ts));
+    return snprintf(line, size,
+                    "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts,
+                    level, esc);
+}
+
 void
 nk__log(int level, const char *fmt, ...)
 {
@@ -70,17 +128,16 @@ nk__log(int level, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (log_json) {
-        char esc[2048], ts[40];
-        struct timespec now;
-        struct tm tm;
+        char esc[2048];
 
-        clock_gettime(CLOCK_REALTIME, &now);
-        gmtime_r(&now.tv_sec, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
         log_json_escape(esc, sizeof(esc), msg);
-        n = snprintf(line, sizeof(line),
-                     "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
-                     ts, now.tv_nsec / 1000000, log_names[level], esc);
+        n = log_json_line(line, sizeof(line), log_names[level], esc);
+    } else if (log_human_ts && !log_journal) {
+        char ts[40];
+
+        log_now(ts, sizeof(ts));
+        n = snprintf(line, sizeof(line), "%s %s %s\n", ts, log_tags[level],
+                     msg);
     } else {
         n = snprintf(line, sizeof(line), "%s %s\n", log_tags[level], msg);
     }
@@ -100,6 +157,17 @@ nk__log_fatal(const char *fmt, ...)
     va_start(ap, fmt);
     n = vsnprintf(line + 8, sizeof(line) - 9, fmt, ap);
     va_end(ap);
+    if (log_json) {
+        char esc[2048], json[2200];
+        int len;
+
+        log_json_escape(esc, sizeof(esc), line + 8);
+        len = log_json_line(json, sizeof(json), "fatal", esc);
+        if (len > (int)sizeof(json) - 1)
+            len = (int)sizeof(json) - 1;
+        log_write(json, (size_t)len);
+        return;
+    }
     if (n > (int)sizeof(line) - 10)
         n = (int)sizeof(line) - 10;
     line[8 + n] = '\n';

@@ -17,6 +17,11 @@
 /* Set the most verbose level printed and the format (0 human, 1 JSON). */
 void nk__log_setup(int level, int json);
 
+/* Human lines begin with an RFC 3339 timestamp (`netkit serve`), unless
+ * stderr is the journal (JOURNAL_STREAM), which stamps lines itself; JSON
+ * lines then leave out their "ts" too. */
+void nk__log_timestamps(int on);
+
 /* Would a line at `level` be printed? */
 int nk__log_enabled(int level);
 
@@ -24,7 +29,8 @@ int nk__log_enabled(int level);
 void nk__log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Print "netkit: MSG" on stderr, whatever the level: the one-line error. */
+/* Print "netkit: MSG" on stderr, whatever the level: the one-line error;
+ * under --log-format json, {"ts":...,"level":"fatal","msg":"MSG"}. */
 void nk__log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* NK_CORE_LOG_H */

@@ -240,6 +240,28 @@ set_deny(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_metrics(struct nk__settings *s, const char *arg)
+{
+    char host[256];
+    int port;
+    const char *why = nk__addr_split(arg, host, sizeof(host), &port);
+
+    if (why == NULL) {
+        s->cli_set |= NK_SET_METRICS;
+        why = cli_replace(&s->metrics, arg);
+    }
+    return why;
+}
+
+static const char *
+set_check_only(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->check_only = 1;
+    return NULL;
+}
+
+static const char *
 set_udp_rate(struct nk__settings *s, const char *arg)
 {
     s->cli_set |= NK_SET_UDP_RATE;
@@ -289,6 +311,17 @@ set_stream(struct nk__settings *s, const char *arg)
     (void)arg;
     s->stream = 1;
     return NULL;
+}
+
+static const char *
+set_proxy_header(struct nk__settings *s, const char *arg)
+{
+    long long i;
+    const char *why = nk__parse_enum(arg, "v1|v2", &i);
+
+    if (why == NULL)
+        s->proxy_header = (int)i + 1;
+    return why;
 }
 
 static const char *
@@ -348,6 +381,12 @@ static const struct cli_opt cli_opts[] = {
     {"deny", 0, "CIDR", C_SERVE, set_deny,
      "deny clients in CIDR, repeatable; rules apply in order, before the "
      "config's, the first match decides, no match allows"},
+    {"check", 't', NULL, C_SERVE, set_check_only,
+     "check the config and plugins (load each, create an instance), print "
+     "the effective listeners and where each value came from, exit 0 or 2; "
+     "binds nothing"},
+    {"metrics", 0, "HOST:PORT", C_SERVE, set_metrics,
+     "serve the counters at http://HOST:PORT/metrics (Prometheus)"},
     {"udp-rate", 0, "N", C_SERVE, set_udp_rate,
      "UDP: datagrams answered a second per source address (default 100; "
      "0: no limit)"},
@@ -361,6 +400,9 @@ static const struct cli_opt cli_opts[] = {
      "this long with no byte either way"},
     {"stream", 0, NULL, C_CONNECT, set_stream,
      "raw only: full-duplex byte pipe like nc, half-close at end of input"},
+    {"proxy-protocol", 0, "v1|v2", C_CONNECT, set_proxy_header,
+     "send a PROXY protocol header first (as HAProxy's send-proxy does), "
+     "with this connection's own addresses"},
     {"help", 'h', NULL, C_ALL, set_help, "this help"},
     {NULL, 0, NULL, 0, NULL, NULL},
 };

@@ -39,8 +39,10 @@
 
 #include <netkit/plugin.h>
 
+#include "base/addr.h"
 #include "base/alloc.h"
 #include "base/cidr.h"
+#include "config/cli.h"
 #include "config/sockopt.h"
 #include "config/value.h"
 
@@ -69,7 +71,7 @@ enum conf_kind { CONF_NONE, CONF_NETKIT, CONF_LISTEN, CONF_PLUGIN };
 #define CONF_NONEMPTY 0x2u
 
 /* At most this many keys in the table (sizes conf_ctx.seen). */
-#define CONF_KEYS_MAX 24
+#define CONF_KEYS_MAX NK_CONF_KEYS_MAX
 
 struct conf_key;
 
@@ -351,6 +353,22 @@ conf_set_group(struct conf_ctx *c, const struct conf_key *k, void *field,
     return conf_set_string(c, k, field, val);
 }
 
+/* metrics = HOST:PORT: checked now; bound after the listeners.  --metrics
+ * wins over the file, whose value is still checked. */
+static const char *
+conf_set_metrics(struct conf_ctx *c, const struct conf_key *k, void *field,
+                 const char *val)
+{
+    char host[256];
+    int port;
+    const char *why = nk__addr_split(val, host, sizeof(host), &port);
+
+    if (why != NULL || (c->s->cli_set & NK_SET_METRICS))
+        return why;
+    c->s->metrics_line = c->lineno;
+    return conf_set_string(c, k, field, val);
+}
+
 /* ---- the key table ------------------------------------------------------ */
 
 static const int conf_families[] = {AF_UNSPEC, AF_INET, AF_INET6};
@@ -379,6 +397,8 @@ static const struct conf_key conf_keys[] = {
     {CONF_NETKIT, "user", conf_set_user, CONF_NK(user), 0, 0, NULL, NULL, 0, 0},
     {CONF_NETKIT, "group", conf_set_group, CONF_NK(group), 0, 0, NULL, NULL, 0,
      0},
+    {CONF_NETKIT, "metrics", conf_set_metrics, CONF_NK(metrics), 0, 0, NULL,
+     NULL, 0, 0},
     {CONF_LISTEN, "proto", conf_set_string, CONF_LC(proto), 0, 0, NULL, NULL,
      CONF_NONEMPTY, 0},
     {CONF_LISTEN, "host", conf_set_host, CONF_LC(hosts), 0, 0, NULL, NULL,
@@ -461,6 +481,15 @@ conf_duplicate(struct conf_ctx *c, const char *name, int first)
                      c->section, first);
 }
 
+int
+nk__conf_key_line(const int *key_line, const char *name)
+{
+    for (size_t i = 0; i < CONF_NKEYS; i++)
+        if (strcmp(conf_keys[i].name, name) == 0)
+            return key_line[i];
+    return 0;
+}
+
 /* ---- keys ---------------------------------------------------------------- */
 
 /* A key of [netkit] or [listen.NAME]: look it up and call its setter. */
@@ -483,6 +512,12 @@ conf_table_key(struct conf_ctx *c, const char *name, const char *val,
     seen = &c->seen[k - conf_keys];
     if (!(k->flags & CONF_REPEAT) && *seen != 0)
         return conf_duplicate(c, name, *seen);
+    if (*seen == 0) {
+        int *lines = c->kind == CONF_NETKIT
+                         ? c->s->key_line
+                         : c->s->listeners[c->index].key_line;
+        lines[k - conf_keys] = c->lineno;
+    }
     *seen = c->lineno;
     if (strlen(val) != len)
         return conf_bad_value(c, name, "value holds a NUL byte");
@@ -894,4 +929,35 @@ nk__conf_load(struct nk__settings *s, const char *path, struct nk_err *err)
     nk__free(c);
     fclose(f);
     return failed ? -1 : 0;
+}
+
+/* Read the config file: -c, else $NETKIT_CONFIG, else the installed one. */
+int
+nk__conf_load_chosen(struct nk__settings *s, struct nk_err *err)
+{
+    char *path = s->config_file;
+    const char *def = nk__conf_default_path();
+    int rc = 0;
+
+    s->config_file = NULL;
+    if (path != NULL || def != NULL)
+        rc = nk__conf_load(s, path != NULL ? path : def, err);
+    if (rc < 0 && path == NULL && err->line == 0 && getenv("NETKIT_CONFIG"))
+        /* The user may not remember setting it: say where the name came
+         * from. */
+        nk__err_prefix(err, "$NETKIT_CONFIG: ");
+    nk__free(path);
+    return rc;
+}
+
+int
+nk__settings_reload(struct nk__settings *s, int argc, char **argv,
+                    struct nk_err *err)
+{
+    s->argc = argc;
+    s->argv = argv;
+    if (nk__cli_parse(s, argc, argv, err) < 0 ||
+        nk__conf_load_chosen(s, err) < 0)
+        return -1;
+    return nk__settings_finish(s, err);
 }

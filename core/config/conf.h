@@ -31,4 +31,17 @@ const char *nk__conf_default_path(void);
  */
 int nk__conf_load(struct nk__settings *s, const char *path, struct nk_err *err);
 
+/* Where a key of [netkit] (s->key_line) or of a listener (l->key_line) was
+ * first set in the file: its line, or 0 when the file did not set it. */
+int nk__conf_key_line(const int *key_line, const char *name);
+
+/* Load the config file the settings name: -c, else $NETKIT_CONFIG (the
+ * error then says so), else the installed one, else none.  0 or -1. */
+int nk__conf_load_chosen(struct nk__settings *s, struct nk_err *err);
+
+/* Build fresh settings (s from nk__settings_init) as at start-up, from the
+ * same command line and the config file as it is now: SIGHUP's reload. */
+int nk__settings_reload(struct nk__settings *s, int argc, char **argv,
+                        struct nk_err *err);
+
 #endif /* NK_CORE_CONF_H */

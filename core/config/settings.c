@@ -271,6 +271,7 @@ nk__settings_free(struct nk__settings *s)
     nk__free(s->config_file);
     nk__free(s->user);
     nk__free(s->group);
+    nk__free(s->metrics);
     nk__acl_free(&s->cli_acl);
     nk__strlist_free(&s->plugin_dirs);
     nk__listen_conf_free(&s->cli);
@@ -350,13 +351,6 @@ settings_check_proxy(const struct nk__listen_conf *l, struct nk_err *err)
         return nk__err_at(err, l->file, l->proxy_trusted_line,
                           "[listen.%s] proxy_trusted: no effect without "
                           "proxy_protocol (it is off)",
-                          l->name);
-    /* Connections do not read the header yet: serving the listener would
-     * hand it to the plugin as data, and log the balancer's address. */
-    if (l->proxy_protocol != 0)
-        return nk__err_at(err, l->file, l->proxy_line,
-                          "[listen.%s] proxy_protocol: not applied to "
-                          "connections yet (only off is served)",
                           l->name);
     return 0;
 }

@@ -70,6 +70,9 @@ const struct nk__kv *nk__kvlist_find(const struct nk__kvlist *l,
                                      const char *key);
 void nk__kvlist_free(struct nk__kvlist *l);
 
+/* The most keys [netkit] or [listen.NAME] may have (conf.c's table). */
+#define NK_CONF_KEYS_MAX 32
+
 /* One listener: a [listen.NAME] section, or the command line's -p/-H/-P.. */
 struct nk__listen_conf {
     char *name;                 /* "main" for [listen.main]; "cli" */
@@ -96,6 +99,9 @@ struct nk__listen_conf {
     int proxy_trusted_line;
     const char *file; /* where the section starts, for errors */
     int line;
+    /* The line each key was first set on, by conf.c's table; 0: not in
+     * the file (see nk__conf_key_line). */
+    int key_line[NK_CONF_KEYS_MAX];
 };
 
 /* A [plugin.NAME] section. */
@@ -132,7 +138,8 @@ enum {
     NK_SET_MESSAGE_TIMEOUT = 1 << 10,
     NK_SET_WRITE_TIMEOUT = 1 << 11,
     NK_SET_MAX_CONNS_PER_IP = 1 << 12,
-    NK_SET_UDP_RATE = 1 << 13
+    NK_SET_UDP_RATE = 1 << 13,
+    NK_SET_METRICS = 1 << 14
 };
 
 struct nk__settings {
@@ -153,6 +160,12 @@ struct nk__settings {
     uid_t uid;
     gid_t gid;
     int user_line, group_line;
+    char *metrics; /* [netkit] metrics / --metrics: HOST:PORT, or NULL */
+    int metrics_line;
+    int key_line[NK_CONF_KEYS_MAX]; /* of [netkit]'s keys, as a listener's */
+    int check_only;                 /* serve --check: validate, print, exit */
+    int argc;    /* the command line, kept to read it again on reload */
+    char **argv; /* (main's: lives as long as the process) */
 
     char *config_file;              /* NULL: built-in defaults only */
     struct nk__strlist plugin_dirs; /* -L, in order */
@@ -174,6 +187,7 @@ struct nk__settings {
     double timeout;    /* --timeout, seconds */
     int timeout_set;   /* --timeout was given (--stream's idle limit) */
     int stream;        /* --stream */
+    int proxy_header;  /* --proxy-protocol: 0 none, 1 v1, 2 v2 */
 
     char *plugins_name; /* netkit plugins NAME, netkit check NAME */
 };

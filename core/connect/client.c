@@ -58,6 +58,7 @@
 #include "plugin/loader.h"
 #include "base/log.h"
 #include "config/sockopt.h"
+#include "serve/proxy.h"
 
 /* How long an unframed reply's socket must stay quiet for the reply to be
  * complete.  Loopback and LAN replies arrive in well under this. */
@@ -152,6 +153,8 @@ client_check(const struct nk__settings *s, const char *proto,
         return nk__err_set(err, "connect needs HOST PORT");
     if (s->count < 1)
         return nk__err_set(err, "-n %lld: expected at least 1", s->count);
+    if (s->proxy_header && s->cli.transport == NK_TRANSPORT_UDP)
+        return nk__err_set(err, "--proxy-protocol works over tcp only");
     if (!s->stream)
         return 0;
     if (strcmp(proto, "raw") != 0)
@@ -289,6 +292,50 @@ client_open(const struct client *c, const struct addrinfo *ai,
     return fd;
 }
 
+/* --proxy-protocol: the PROXY header, before any other byte, carrying
+ * this connection's own addresses (source: ours, destination: the
+ * server's), as a load balancer would send it. */
+static int
+client_proxy_header(struct client *c, struct nk_err *err)
+{
+    struct sockaddr_storage src, dst;
+    socklen_t slen = sizeof(src), dlen = sizeof(dst);
+    uint8_t hdr[NK_PROXY_V1_MAX + 64];
+    int64_t deadline = client_now_ms() + c->timeout_ms;
+    size_t off = 0;
+    int n;
+
+    if (getsockname(c->fd, (struct sockaddr *)&src, &slen) < 0 ||
+        getpeername(c->fd, (struct sockaddr *)&dst, &dlen) < 0)
+        return nk__err_run(err, "PROXY header: %s", strerror(errno));
+    n = c->s->proxy_header == 1
+            ? nk__proxy_build_v1((struct sockaddr *)&src,
+                                 (struct sockaddr *)&dst, (char *)hdr,
+                                 sizeof(hdr))
+            : nk__proxy_build_v2((struct sockaddr *)&src,
+                                 (struct sockaddr *)&dst, SOCK_STREAM, hdr,
+                                 sizeof(hdr));
+    if (n < 0)
+        return nk__err_run(err, "PROXY header: cannot build one for %s",
+                           c->peer);
+    while (off < (size_t)n) {
+        ssize_t w = send(c->fd, hdr + off, (size_t)n - off, MSG_NOSIGNAL);
+        if (w > 0) {
+            off += (size_t)w;
+        } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (client_poll(c->fd, POLLOUT, deadline) <= 0)
+                return nk__err_run(err, "PROXY header to %s: timed out",
+                                   c->peer);
+        } else {
+            return nk__err_run(err, "PROXY header to %s: %s", c->peer,
+                               strerror(errno));
+        }
+    }
+    nk__log(NK_LOG_DEBUG, "Sent a PROXY v%d header (%d bytes)",
+            c->s->proxy_header, n);
+    return 0;
+}
+
 /* Resolve HOST PORT and try every address in order until one connects, as
  * nc does; the error names the last address tried. */
 static int
@@ -322,7 +369,7 @@ client_connect(struct client *c, struct nk_err *err)
         return nk__err_run(err, "connect %s: %s", where, strerror(saved));
     memcpy(c->peer, where, sizeof(c->peer));
     nk__log(NK_LOG_INFO, "Connect to %s", c->peer);
-    return 0;
+    return c->s->proxy_header ? client_proxy_header(c, err) : 0;
 }
 
 /* ---- message mode ------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@
 #include "plugin/contract.h"
 #include "plugin/loader.h"
 #include "base/log.h"
+#include "serve/access.h"
+#include "serve/proxy.h"
 #include "serve/server.h"
 
 static void conn_on_io(struct nk__loop *loop, struct nk__io *io,
@@ -243,6 +246,10 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
             nk__timer_start(loop, t, loop->now + NK_CONN_LINGER_QUIET_MS);
         return;
     }
+    if (c->proxy_wait) {
+        nk__conn_close(c, "no PROXY header within message_timeout");
+        return;
+    }
     if (c->msg_since && ls->message_ms &&
         c->msg_since + ls->message_ms <= loop->now) {
         ls->closed_message++;
@@ -254,6 +261,28 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
     } else {
         conn_watch_deadline(c);
     }
+}
+
+/* "Connection closed ADDR (why) [name] (in 120 B, out 240 B, 35 ms)" */
+static void
+conn_log_closed(const struct nk__conn *c, const char *peer, const char *why)
+{
+    uint64_t ms = conn_loop(c)->now - c->opened_at;
+    char took[40];
+
+    if (!nk__log_enabled(NK_LOG_INFO))
+        return;
+    if (ms < 10000)
+        snprintf(took, sizeof(took), "%llu ms", (unsigned long long)ms);
+    else
+        snprintf(took, sizeof(took), "%.1f s", (double)ms / 1000);
+    nk__log(NK_LOG_INFO,
+            "Connection closed %s%s%s%s [%s] (in %llu B, out "
+            "%llu B, %s)",
+            peer, why != NULL ? " (" : "", why != NULL ? why : "",
+            why != NULL ? ")" : "", c->ls->conf->name,
+            (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+            took);
 }
 
 /* The session ends for the plugin: no more callbacks but on_close (from
@@ -274,10 +303,20 @@ conn_end_session(struct nk__conn *c, const char *why)
     nk__handle_del(&srv->sessions, NK_SID_HANDLE(c->sess.sid));
     conn_drop_buffers(c); /* undeliverable now, or already written */
     nk__session_format(&c->sess, peer, sizeof(peer));
-    if (why != NULL)
-        nk__log(NK_LOG_INFO, "Connection closed %s (%s)", peer, why);
-    else
-        nk__log(NK_LOG_INFO, "Connection closed %s", peer);
+    if (c->proxy_wait) {
+        /* The session never began: a refusal, not a close. */
+        nk__log(NK_LOG_WARN, "Refused %s on [listen.%s]: %s", peer,
+                c->ls->conf->name,
+                why != NULL ? why : "closed before its PROXY header");
+        nk__ctr_add(&c->ls->ctr, NK_CTR_REFUSED_PROXY, 1);
+    } else if (!c->quiet) {
+        conn_log_closed(c, peer, why);
+    }
+    if (!c->outbound && !c->proxy_wait && !c->quiet) {
+        enum nk__ctr k = nk__ctr_close_cause(why, c->eof);
+        if (k != NK_CTR_N)
+            nk__ctr_add(&c->ls->ctr, k, 1);
+    }
     conn_later(c, CONN_LATER_RELEASE);
 }
 
@@ -297,7 +336,7 @@ conn_close_socket(struct nk__conn *c)
     srv->nconns--;
     if (!c->outbound)
         atomic_fetch_sub(ls->slots, 1);
-    if (!c->outbound && ls->perip != NULL)
+    if (c->perip_held)
         nk__perip_give(ls->perip, &c->sess.addr.sa);
     if (c->lingering) {
         c->lingering = 0;
@@ -401,6 +440,7 @@ conn_new(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     c->later.cb = conn_run_later;
     c->turn.cb = conn_on_turn;
     c->rsize = NK_CONN_READ_SIZE;
+    c->opened_at = srv->loop.now;
     return c;
 }
 
@@ -427,17 +467,48 @@ conn_adopt(struct nk__conn *c)
         nk__timer_start(loop, &ls->idle_timer, loop->now + ls->idle_ms);
 }
 
+/* The session begins: on_open. */
+static int
+conn_begin(struct nk__conn *c)
+{
+    struct nk__listener *ls = c->ls;
+    const struct nk_plugin *p = ls->plugin->desc;
+    int rc;
+
+    /* opened is still 0 during on_open: a refusal owes no on_close.  A
+     * close from inside on_open is deferred, and finds opened set. */
+    if (p->on_open != NULL) {
+        rc = p->on_open(ls->inst, &c->sess);
+        if (rc < 0) {
+            nk__conn_close(c, "refused by the plugin"); /* no on_close */
+            return rc;
+        }
+    }
+    c->opened = 1;
+    return 0;
+}
+
 /* A new connection from an address at max_conns_per_ip: close it at once
  * (it took a slot: give it back), count it, and say so at most once a
  * second per listener. */
+static void conn_refused_perip(struct nk__listener *ls,
+                               const struct sockaddr *sa);
+
 static void
 conn_refuse_perip(struct nk__listener *ls, int fd, const struct sockaddr *sa)
+{
+    close(fd);
+    atomic_fetch_sub(ls->slots, 1);
+    conn_refused_perip(ls, sa);
+}
+
+/* Count a refusal at max_conns_per_ip; log at most once a second. */
+static void
+conn_refused_perip(struct nk__listener *ls, const struct sockaddr *sa)
 {
     uint64_t now = ls->srv->loop.now;
     char peer[NK_ADDRSTRLEN];
 
-    close(fd);
-    atomic_fetch_sub(ls->slots, 1);
     ls->refused_perip++;
     if (ls->perip_logged != 0 && now < ls->perip_logged + 1000)
         return;
@@ -454,21 +525,25 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
               socklen_t salen)
 {
     struct nk__loop *loop = &ls->srv->loop;
-    const struct nk_plugin *p = ls->plugin->desc;
     struct nk__conn *c;
     char why[160], peer[NK_ADDRSTRLEN];
     int rc;
 
-    if (ls->perip != NULL && nk__perip_take(ls->perip, sa) < 0) {
+    /* Behind a balancer the limit applies to the header's address
+     * (conn_proxy_done). */
+    int perip = ls->perip != NULL && !ls->conf->proxy_protocol;
+
+    if (perip && nk__perip_take(ls->perip, sa) < 0) {
         conn_refuse_perip(ls, fd, sa);
         return NK_EAGAIN;
     }
     c = conn_new(ls, fd, sa, salen);
     if (c == NULL) {
-        if (ls->perip != NULL)
+        if (perip)
             nk__perip_give(ls->perip, sa);
         close(fd);
         atomic_fetch_sub(ls->slots, 1);
+        nk__ctr_add(&ls->ctr, NK_CTR_REFUSED_NO_MEMORY, 1);
         nk__log(NK_LOG_WARN, "Connection dropped: out of memory");
         return NK_ENOMEM;
     }
@@ -480,25 +555,30 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     if (rc < 0) {
         close(fd);
         conn_discard(c);
-        if (ls->perip != NULL)
+        if (perip)
             nk__perip_give(ls->perip, sa);
         atomic_fetch_sub(ls->slots, 1);
+        nk__ctr_add(&ls->ctr, NK_CTR_REFUSED_NO_MEMORY, 1);
         nk__log(NK_LOG_WARN, "Connection dropped: %s", nk_strerror(rc));
         return rc;
     }
+    c->perip_held = perip;
     conn_adopt(c);
-    nk__log(NK_LOG_INFO, "Connection from %s", peer);
-    /* opened is still 0 during on_open: a refusal owes no on_close.  A
-     * close from inside on_open is deferred, and finds opened set. */
-    if (p->on_open != NULL) {
-        rc = p->on_open(ls->inst, &c->sess);
-        if (rc < 0) {
-            nk__conn_close(c, "refused by the plugin"); /* no on_close */
-            return rc;
+    if (ls->conf->proxy_protocol) {
+        /* The header first, within message_timeout; the session begins
+         * once it names the client (conn_proxy_read). */
+        c->proxy_wait = 1;
+        if (ls->conf->proxy_trusted.n > 0 &&
+            !nk__cidr_list_match(&ls->conf->proxy_trusted, sa)) {
+            nk__conn_close(c, "not in proxy_trusted");
+            return NK_EPROTO;
         }
+        c->msg_since = loop->now;
+        conn_watch_deadline(c);
+        return 0;
     }
-    c->opened = 1;
-    return 0;
+    nk__log(NK_LOG_INFO, "Connection from %s [%s]", peer, ls->conf->name);
+    return conn_begin(c);
 }
 
 /* The outbound connection is up, or failed: tell the plugin. */
@@ -603,6 +683,8 @@ conn_write(struct nk__conn *c, struct nk__buf *buf)
             send(c->io.fd, nk__buf_data(buf), nk__buf_len(buf), MSG_NOSIGNAL);
         if (n > 0) {
             nk__buf_consume(buf, (size_t)n);
+            c->bytes_out += (uint64_t)n;
+            nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_OUT, (uint64_t)n);
             lru_touch(c); /* a peer that reads is not idle */
         } else if (n < 0 && errno == EINTR)
             continue;
@@ -687,6 +769,10 @@ conn_send_direct(struct nk__conn *c, struct iovec *v, int n, size_t size)
         nk__conn_close(c, strerror(errno));
         return;
     }
+    if (w > 0) {
+        c->bytes_out += (uint64_t)w;
+        nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_OUT, (uint64_t)w);
+    }
     /* Part of the message may be on the wire: the rest must be queued
      * whole, or the byte stream would be corrupt -- room first. */
     if (nk__buf_reserve(&c->out, size - (w > 0 ? (size_t)w : 0)) < 0) {
@@ -751,6 +837,7 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
     }
     if (c->closing)
         return NK_EPIPE; /* the write failed: the peer is gone */
+    nk__ctr_add(&c->ls->ctr, NK_CTR_MSGS_OUT, 1);
     if (nk__buf_len(b) > NK_CONN_HIGH_WATER) {
         /* The peer is not keeping up: stop decoding until it drains. */
         conn_flush(c);
@@ -818,6 +905,7 @@ conn_bad_input(struct nk__conn *c, int err, const char *why)
     char peer[NK_ADDRSTRLEN];
 
     nk__session_format(&c->sess, peer, sizeof(peer));
+    nk__ctr_add(&c->ls->ctr, NK_CTR_DECODE_ERRORS, 1);
     nk__log(NK_LOG_WARN, "Bad input from %s: %s%s%s: closing", peer,
             nk_strerror(err), why != NULL ? ": " : "", why != NULL ? why : "");
     if (p->on_bad_input != NULL)
@@ -833,6 +921,7 @@ conn_broken(struct nk__conn *c, const char *rule)
     char peer[NK_ADDRSTRLEN];
 
     nk__session_format(&c->sess, peer, sizeof(peer));
+    nk__ctr_add(&c->ls->ctr, NK_CTR_DECODE_ERRORS, 1);
     nk__log(NK_LOG_ERROR, "Plugin %s broke the decode contract (%s) on %s",
             c->ls->plugin->name, rule, peer);
     nk__conn_close(c, "plugin error");
@@ -877,6 +966,7 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
             int mrc;
             c->need = 0;
             c->msg_since = 0;
+            nk__ctr_add(&ls->ctr, NK_CTR_MSGS_IN, 1);
             mrc = p->on_message(ls->inst, &c->sess, f.payload, f.payload_len);
             nk__buf_consume(in, (size_t)rc);
             if (mrc == NK_ECLOSE)
@@ -998,6 +1088,8 @@ conn_on_readable(struct nk__conn *c)
         if (n > 0) {
             in->end += (size_t)n;
             got += (size_t)n;
+            c->bytes_in += (uint64_t)n;
+            nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_IN, (uint64_t)n);
             conn_process(c, in);
             if (in == &srv->rbuf)
                 conn_keep_rest(c, in);
@@ -1033,6 +1125,95 @@ conn_on_writable(struct nk__conn *c)
     conn_end_batch(c);
 }
 
+/* ---- the PROXY protocol --------------------------------------------- */
+
+/* The header named the client: it becomes the session's address (unless
+ * LOCAL or UNKNOWN: a balancer's own check), allow/deny apply to it, the
+ * session begins, and what followed the header is served. */
+static void
+conn_proxy_done(struct nk__conn *c, const struct nk__proxy_hdr *h, long len)
+{
+    struct nk__listener *ls = c->ls;
+    struct nk__server *srv = ls->srv;
+    char via[NK_ADDRSTRLEN], peer[NK_ADDRSTRLEN];
+
+    nk__buf_consume(&c->in, (size_t)len);
+    nk__session_format(&c->sess, via, sizeof(via));
+    c->proxy_wait = 0;
+    c->msg_since = 0;
+    if (!h->local) {
+        nk__session_fini(&c->sess); /* no peer text of the old address */
+        nk__session_set_addr(&c->sess, (const struct sockaddr *)&h->src,
+                             h->srclen);
+    }
+    if (!nk__access_check(ls, &c->sess.addr.sa)) {
+        c->quiet = 1; /* logged and counted as a denial */
+        nk__conn_close(c, "denied");
+        return;
+    }
+    if (ls->perip != NULL) {
+        if (nk__perip_take(ls->perip, &c->sess.addr.sa) < 0) {
+            conn_refused_perip(ls, &c->sess.addr.sa);
+            c->quiet = 1;
+            nk__conn_close(c, "max_conns_per_ip");
+            return;
+        }
+        c->perip_held = 1;
+    }
+    nk__session_format(&c->sess, peer, sizeof(peer));
+    nk__log(NK_LOG_INFO, "Connection from %s [%s] (via %s, PROXY v%d%s)", peer,
+            ls->conf->name, via, h->version, h->local ? " LOCAL" : "");
+    if (conn_begin(c) < 0 || c->closing)
+        return;
+    srv->batch = c;
+    srv->turn_msgs = NK_CONN_TURN_MESSAGES;
+    conn_process(c, &c->in);
+    conn_end_batch(c);
+}
+
+/* Read and parse the PROXY header; nothing else happens on the
+ * connection until it is whole. */
+static void
+conn_proxy_read(struct nk__conn *c)
+{
+    for (int i = 0; i < NK_CONN_READS_PER_WAKEUP; i++) {
+        struct nk__proxy_hdr h;
+        ssize_t n;
+        long rc;
+
+        if (nk__buf_reserve(&c->in, 4096) < 0) {
+            nk__conn_close(c, "out of memory");
+            return;
+        }
+        n = read(c->io.fd, c->in.base + c->in.end, c->in.cap - c->in.end);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {
+            nk__conn_close(c, n == 0 ? "closed before its PROXY header"
+                                     : strerror(errno));
+            return;
+        }
+        c->in.end += (size_t)n;
+        c->bytes_in += (uint64_t)n;
+        nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_IN, (uint64_t)n);
+        rc = nk__proxy_parse(nk__buf_data(&c->in), nk__buf_len(&c->in),
+                             c->ls->conf->proxy_protocol, &h);
+        if (rc > 0) {
+            conn_proxy_done(c, &h, rc);
+            return;
+        }
+        if (rc < 0) {
+            char why[160];
+            snprintf(why, sizeof(why), "bad PROXY header: %s", h.why);
+            nk__conn_close(c, why);
+            return;
+        }
+    }
+    conn_account(c);
+}
+
 static void
 conn_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
 {
@@ -1051,7 +1232,9 @@ conn_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
             conn_end_batch(c); /* write what was sent meanwhile */
         return;
     }
-    if (events & NK_IO_READ)
+    if (c->proxy_wait && (events & NK_IO_READ))
+        conn_proxy_read(c);
+    else if (events & NK_IO_READ)
         conn_on_readable(c);
     else if (events & NK_IO_WRITE)
         conn_on_writable(c);

@@ -100,6 +100,13 @@ struct nk__conn {
     unsigned released : 1;   /* on_close has run */
     unsigned backlog : 1;    /* complete messages wait for the next turn */
     unsigned linger_got : 1; /* lingering: input came since the last look */
+    unsigned proxy_wait : 1; /* reading the PROXY header: no plugin yet */
+    unsigned quiet : 1;      /* closed before the session began, logged */
+    unsigned perip_held : 1; /* counted against max_conns_per_ip */
+
+    /* For the close line: when it was accepted (loop ms), bytes moved. */
+    uint64_t opened_at;
+    uint64_t bytes_in, bytes_out;
 };
 
 /* Adopt an accepted descriptor: register, on_open, log "Connection from".

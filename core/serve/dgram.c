@@ -444,6 +444,9 @@ dgram_flush(struct nk__sock *sk)
         int n = sendmmsg(sk->io.fd, dg->outmsg + done, dg->nout - done,
                          MSG_NOSIGNAL);
         if (n > 0) {
+            for (int i = 0; i < n; i++)
+                nk__ctr_add(&sk->ls->ctr, NK_CTR_BYTES_OUT,
+                            dg->outmsg[done + (unsigned)i].msg_len);
             done += (unsigned)n;
         } else if (n < 0 && errno == EINTR) {
             continue;
@@ -462,6 +465,7 @@ dgram_flush(struct nk__sock *sk)
                             sizeof(peer));
             nk__log(NK_LOG_DEBUG, "Reply to %s not sent: %s", peer,
                     strerror(errno));
+            nk__ctr_add(&sk->ls->ctr, NK_CTR_DGRAMS_UNSENT, 1);
             done++;
         }
     }
@@ -563,6 +567,7 @@ nk__dgram_send(struct nk_session *s, const struct iovec *iov, int iovcnt)
     dgram_set_source(&dg->outmsg[dg->nout].msg_hdr, &dg->outctl[dg->nout],
                      ((struct dgram_session *)s)->pktinfo);
     dg->nout++;
+    nk__ctr_add(&sk->ls->ctr, NK_CTR_MSGS_OUT, 1);
     return 0;
 }
 
@@ -584,6 +589,8 @@ dgram_handle(struct nk__sock *sk, unsigned i)
     const char *broken;
     long rc;
 
+    nk__ctr_add(&ls->ctr, NK_CTR_DGRAMS_IN, 1);
+    nk__ctr_add(&ls->ctr, NK_CTR_BYTES_IN, len);
     if (!nk__access_check(ls, mh->msg_name))
         return; /* denied: dropped unanswered */
     /* Refuse what may be a reflection before any work is spent on it. */
@@ -622,11 +629,13 @@ dgram_handle(struct nk__sock *sk, unsigned i)
             return;
         }
         dgram_count(dg, DG_ANSWERED);
+        nk__ctr_add(&ls->ctr, NK_CTR_MSGS_IN, 1);
         p->on_message(ls->inst, &ds.s, f.payload, f.payload_len);
         nk__session_fini(&ds.s);
         return;
     }
     ls->udp_dropped++;
+    nk__ctr_add(&ls->ctr, NK_CTR_DECODE_ERRORS, 1);
     dgram_count(dg, DG_MALFORMED);
     nk__session_format(&ds.s, peer, sizeof(peer));
     nk__log(ls->udp_dropped == 1 ? NK_LOG_WARN : NK_LOG_DEBUG,

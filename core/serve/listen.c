@@ -422,8 +422,11 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
                 continue;
             if (errno == EMFILE || errno == ENFILE) {
                 int shed = listen_shed(ls, io->fd);
-                if (shed > 0)
+                if (shed > 0) {
+                    nk__ctr_add(&ls->ctr, NK_CTR_ACCEPTED, 1);
+                    nk__ctr_add(&ls->ctr, NK_CTR_REFUSED_NO_FDS, 1);
                     continue;
+                }
                 if (shed < 0)
                     listen_pause(ls);
                 return;
@@ -433,7 +436,11 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
                         ls->conf->name, strerror(errno));
             return;
         }
-        if (!nk__access_check(ls, (struct sockaddr *)&ss)) {
+        nk__ctr_add(&ls->ctr, NK_CTR_ACCEPTED, 1);
+        /* Behind a balancer, allow/deny apply to the address in the PROXY
+         * header (conn.c), not to the balancer's. */
+        if (!ls->conf->proxy_protocol &&
+            !nk__access_check(ls, (struct sockaddr *)&ss)) {
             close(fd); /* denied: before any plugin callback */
             continue;
         }
@@ -441,6 +448,7 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
         if (atomic_fetch_add(ls->slots, 1) >= ls->conf->max_conns) {
             char peer[NK_ADDRSTRLEN];
             atomic_fetch_sub(ls->slots, 1);
+            nk__ctr_add(&ls->ctr, NK_CTR_REFUSED_MAX_CONNS, 1);
             nk__addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
             nk__log(NK_LOG_WARN, "Refused %s: max_conns (%lld) reached", peer,
                     ls->conf->max_conns);

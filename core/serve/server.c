@@ -16,15 +16,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <netkit/version.h>
 
 #include "base/alloc.h"
 #include "serve/access.h"
 #include "serve/activation.h"
+#include "config/conf.h"
 #include "serve/conn.h"
+#include "serve/counters.h"
 #include "serve/dgram.h"
 #include "serve/listen.h"
+#include "serve/show.h"
+#include "serve/metrics.h"
 #include "base/log.h"
 #include "plugin/contract.h"
 #include "serve/notify.h"
@@ -37,6 +44,9 @@
 #define SERVE_DRAIN_MS   10000
 #define SERVE_BIND_TRIES 16
 #define SERVE_WAKE_NOW   2 /* eventfd value: close every connection now */
+/* eventfd value: reloaded, stop accepting, end after the last connection
+ * (a bit of its own: eventfd writes add up) */
+#define SERVE_WAKE_RETIRE ((uint64_t)1 << 32)
 
 /* What every worker shares about one listener. */
 struct serve_listener {
@@ -53,7 +63,17 @@ struct serve_listener {
     struct nk__access access;
 };
 
+struct serve_master;
+
+/* One configuration being served: its listeners and its workers.  A
+ * reload builds a new one beside it; the old one stops accepting and ends
+ * when its last connection closes. */
 struct nk__serve {
+    struct serve_master *master; /* NULL for --check */
+    struct nk__serve *next;      /* the master's list of retiring ones */
+    int heap, own_settings;      /* from a reload: freed with it */
+    atomic_int running;          /* worker threads still in their loop */
+    int started;                 /* worker threads started */
     struct nk__settings *s;
     atomic_llong buffered; /* every connection's buffers (max_buffer_memory) */
     struct nk__plugin **plugins; /* distinct plugins loaded */
@@ -62,6 +82,31 @@ struct nk__serve {
     size_t nls;
     struct nk__server *workers;
     int nworkers;
+};
+
+/* What a listener counted in configurations a reload replaced and that
+ * have ended: added to the listener of the same name. */
+struct serve_carry {
+    char *name;
+    struct nk__ctr_sum sum;
+};
+
+/*
+ * The main thread: signals, the metrics listener, and the configurations
+ * (the serving one and those retiring after a reload), whose workers all
+ * run on threads of their own.
+ */
+struct serve_master {
+    struct nk__loop loop;
+    struct nk__io sig;       /* signalfd */
+    struct nk__io gone;      /* eventfd: a worker thread's loop has ended */
+    struct nk__timer status; /* STATUS= with the counters, for systemd */
+    struct nk__serve *cur, *retiring;
+    struct nk__server *cur0; /* &cur->workers[0], for the metrics listener */
+    struct nk__metrics *metrics;
+    int stopping; /* a SIGINT or SIGTERM came */
+    struct serve_carry *carry;
+    size_t ncarry;
 };
 
 /* ---- plugins and options ---------------------------------------------- */
@@ -375,7 +420,7 @@ server_on_mail(struct nk__loop *loop, struct nk__io *io, unsigned events)
 void
 nk__server_conn_gone(struct nk__server *srv)
 {
-    if (srv->draining && srv->nconns == 0)
+    if ((srv->draining || srv->retiring) && srv->nconns == 0)
         nk__loop_stop(&srv->loop);
 }
 
@@ -390,8 +435,10 @@ server_on_idle(struct nk__loop *loop, struct nk__timer *t)
     nk__conn_idle_sweep(ls);
 }
 
+/* Stop accepting: close this worker's listening sockets (a reload's new
+ * workers may hold copies of them, which go on accepting). */
 static void
-server_close_listeners(struct nk__server *srv)
+server_close_socks(struct nk__server *srv)
 {
     for (size_t i = 0; i < srv->nlisteners; i++) {
         struct nk__listener *ls = &srv->listeners[i];
@@ -402,9 +449,30 @@ server_close_listeners(struct nk__server *srv)
             close(ls->socks[j].io.fd);
             ls->socks[j].io.fd = -1;
         }
-        nk__timer_stop(&srv->loop, &ls->idle_timer);
     }
     nk__timer_stop(&srv->loop, &srv->accept_timer);
+}
+
+static void
+server_close_listeners(struct nk__server *srv)
+{
+    server_close_socks(srv);
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        nk__timer_stop(&srv->loop, &srv->listeners[i].idle_timer);
+}
+
+/* A reload replaced this worker's configuration: stop accepting, go on
+ * serving the connections open (on this configuration's instances, with
+ * its deadlines) and end when the last one closes. */
+static void
+server_retire(struct nk__server *srv)
+{
+    if (srv->retiring || srv->draining)
+        return;
+    srv->retiring = 1;
+    server_close_socks(srv);
+    if (srv->nconns == 0)
+        nk__loop_stop(&srv->loop);
 }
 
 /* Close what is still open after the drain period. */
@@ -452,93 +520,16 @@ server_on_wake(struct nk__loop *loop, struct nk__io *io, unsigned events)
     uint64_t v;
 
     (void)loop, (void)events;
-    if (read(io->fd, &v, sizeof(v)) < 0 && errno == EAGAIN)
+    if (read(io->fd, &v, sizeof(v)) < 0)
+        return;
+    if (v >= SERVE_WAKE_RETIRE)
+        server_retire(srv);
+    v &= SERVE_WAKE_RETIRE - 1;
+    if (v == 0)
         return;
     server_drain(srv);
     if (v >= SERVE_WAKE_NOW && srv->nconns > 0) /* a second SIGINT/SIGTERM */
         server_on_drain_timeout(&srv->loop, &srv->drain_timer);
-}
-
-/* Signals that would end the process by their default action, caught
- * instead (serve_run blocks them and reads them from a signalfd), with the
- * real-time ones.  SIGPIPE and SIGXFSZ are ignored outright: they come
- * from a failed write, which then says EPIPE or EFBIG -- logging them
- * could write again and fail again.  Job control (SIGTSTP, SIGTTIN,
- * SIGTTOU) keeps its default; faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
- * SIGABRT, SIGSYS, SIGTRAP) cannot be ignored safely and are left alone. */
-static const int serve_signals[] = {
-    SIGINT,    SIGTERM, SIGHUP, SIGUSR1,   SIGUSR2, SIGALRM, SIGQUIT,
-    SIGVTALRM, SIGPROF, SIGIO,  SIGSTKFLT, SIGPWR,  SIGXCPU,
-};
-
-/* SIGUSR1: one line per listener with the counters that exist so far. */
-static void
-server_log_counters(const struct nk__serve *sv)
-{
-    for (size_t i = 0; i < sv->nls; i++) {
-        const struct serve_listener *sl = &sv->ls[i];
-        struct nk__dgram_stats st = {0};
-
-        if (sl->conf->transport == NK_TRANSPORT_TCP) {
-            nk__log(NK_LOG_INFO, "SIGUSR1: [listen.%s] tcp: %lld open",
-                    sl->conf->name, (long long)atomic_load(&sl->slots));
-            continue;
-        }
-        for (int w = 0; w < sv->nworkers; w++) {
-            const struct nk__listener *ls = &sv->workers[w].listeners[i];
-            for (size_t j = 0; j < ls->nsocks; j++)
-                nk__dgram_stats_add(ls->socks[j].dgram, &st);
-        }
-        nk__dgram_stats_log("SIGUSR1", sl->conf->name, &st);
-    }
-}
-
-/* A first SIGINT/SIGTERM drains (SERVE_DRAIN_MS at most); a second one
- * during the drain closes what is left at once, like nginx's fast
- * shutdown, and the exit status is still 0.  Every other caught signal is
- * logged and ignored. */
-static void
-server_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
-{
-    struct nk__server *srv =
-        (struct nk__server *)((char *)io - offsetof(struct nk__server, sig));
-    struct signalfd_siginfo si;
-    uint64_t wake = 1;
-
-    (void)loop, (void)events;
-    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        int sig = (int)si.ssi_signo;
-
-        if (sig == SIGHUP) {
-            nk__log(NK_LOG_INFO, "SIGHUP: nothing to reload, still serving");
-            continue;
-        }
-        if (sig == SIGUSR1) {
-            server_log_counters(srv->owner);
-            continue;
-        }
-        if (sig != SIGINT && sig != SIGTERM) {
-            nk__log(NK_LOG_WARN, "Ignoring signal %d (%s) from pid %u", sig,
-                    strsignal(sig), (unsigned)si.ssi_pid);
-            continue;
-        }
-        /* This is worker 0's thread: it starts its own drain now, so a
-         * second signal read in the same batch is known as the second. */
-        if (srv->draining) {
-            nk__log(NK_LOG_INFO, "Closing every connection now (second %s)",
-                    strsignal(sig));
-            wake = SERVE_WAKE_NOW;
-        } else {
-            nk__log(NK_LOG_INFO, "Shutting down (%s)", strsignal(sig));
-            nk__notify("STOPPING=1\nSTATUS=Shutting down (%s)", strsignal(sig));
-            server_drain(srv);
-        }
-        for (int w = 0; w < srv->owner->nworkers; w++) {
-            ssize_t rc =
-                write(srv->owner->workers[w].wake.fd, &wake, sizeof(wake));
-            (void)rc; /* an eventfd write only fails if it would overflow */
-        }
-    }
 }
 
 /* Make worker w safe to tear down, whatever fails later: nothing here can
@@ -560,7 +551,7 @@ server_prepare(struct nk__serve *sv, int w)
     nk__timer_init(&srv->drain_timer, server_on_drain_timeout);
     nk__timer_init(&srv->accept_timer, nk__listen_on_resume);
     nk__io_init(&srv->wake, -1, server_on_wake);
-    nk__io_init(&srv->sig, -1, server_on_signal);
+    nk__io_init(&srv->sig, -1, NULL);
     nk__io_init(&srv->mail_io, -1, server_on_mail);
 }
 
@@ -750,9 +741,50 @@ static void *
 server_thread(void *arg)
 {
     struct nk__server *srv = arg;
+    uint64_t one = 1;
+    ssize_t n;
 
     nk__loop_run(&srv->loop);
+    atomic_fetch_sub(&srv->owner->running, 1);
+    n = write(srv->owner->master->gone.fd, &one, sizeof(one));
+    (void)n; /* an eventfd write only fails if it would overflow */
     return NULL;
+}
+
+/* Tell every worker of sv something (a SERVE_WAKE_* value). */
+static void
+serve_wake(struct nk__serve *sv, uint64_t what)
+{
+    for (int w = 0; w < sv->started; w++) {
+        ssize_t n = write(sv->workers[w].wake.fd, &what, sizeof(what));
+        (void)n;
+    }
+}
+
+/* Start sv's worker threads; on failure, stop those started. */
+static int
+serve_start(struct nk__serve *sv, struct nk_err *err)
+{
+    atomic_store(&sv->running, sv->nworkers);
+    for (; sv->started < sv->nworkers; sv->started++)
+        if (pthread_create(&sv->workers[sv->started].thread, NULL,
+                           server_thread, &sv->workers[sv->started]) != 0) {
+            atomic_fetch_sub(&sv->running, sv->nworkers - sv->started);
+            serve_wake(sv, SERVE_WAKE_NOW);
+            for (int w = 0; w < sv->started; w++)
+                pthread_join(sv->workers[w].thread, NULL);
+            sv->started = 0;
+            return nk__err_run(err, "cannot start a worker thread");
+        }
+    return 0;
+}
+
+static void
+serve_join(struct nk__serve *sv)
+{
+    for (int w = 0; w < sv->started; w++)
+        pthread_join(sv->workers[w].thread, NULL);
+    sv->started = 0;
 }
 
 /* ---- the whole run ------------------------------------------------------ */
@@ -767,56 +799,6 @@ serve_raise_nofile(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-}
-
-static int
-serve_run(struct nk__serve *sv, struct nk_err *err)
-{
-    sigset_t set, old;
-    int started = 1, rc = 0;
-
-    sigemptyset(&set);
-    for (size_t i = 0; i < sizeof(serve_signals) / sizeof(serve_signals[0]);
-         i++)
-        sigaddset(&set, serve_signals[i]);
-    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
-        sigaddset(&set, sig);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGXFSZ, SIG_IGN);
-    sv->workers[0].sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sv->workers[0].sig.fd < 0 ||
-        nk__io_set(&sv->workers[0].loop, &sv->workers[0].sig, NK_IO_READ) < 0) {
-        rc = nk__err_run(err, "signalfd: %s", strerror(errno));
-        goto out;
-    }
-    for (; started < sv->nworkers; started++)
-        if (pthread_create(&sv->workers[started].thread, NULL, server_thread,
-                           &sv->workers[started]) != 0) {
-            rc = nk__err_run(err, "cannot start worker %d", started);
-            break;
-        }
-    if (rc == 0) {
-        nk__log(NK_LOG_INFO, "Ready (%d worker%s)", sv->nworkers,
-                sv->nworkers == 1 ? "" : "s");
-        nk__notify("READY=1\nSTATUS=Serving %zu listener%s", sv->nls,
-                   sv->nls == 1 ? "" : "s");
-        nk__loop_run(&sv->workers[0].loop);
-    } else
-        server_drain(&sv->workers[0]);
-    for (int w = 1; w < started; w++) {
-        uint64_t one = 1;
-        ssize_t n = write(sv->workers[w].wake.fd, &one, sizeof(one));
-        (void)n;
-        pthread_join(sv->workers[w].thread, NULL);
-    }
-out:
-    /* A signal that came after the last read would act on unblocking. */
-    for (int i = 0;
-         i < 64 && sigtimedwait(&set, NULL, &(struct timespec){0}) > 0; i++)
-        ;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
 }
 
 static void
@@ -842,60 +824,589 @@ serve_free(struct nk__serve *sv)
     nk__free(sv->plugins);
     nk__free(sv->ls);
     nk__free(sv->workers);
+    if (sv->own_settings) {
+        nk__settings_free(sv->s);
+        nk__free(sv->s);
+    }
+    if (sv->heap)
+        nk__free(sv);
 }
 
 int
-nk__serve(struct nk__settings *s, struct nk_err *err)
+nk__serve_check(struct nk__settings *s, FILE *out, struct nk_err *err)
 {
-    struct nk__serve sv = {.s = s, .nworkers = s->workers};
+    struct nk__serve sv = {.s = s, .nworkers = 1};
     int rc = -1;
 
     sv.ls = nk__calloc(s->nlisteners, sizeof(*sv.ls));
     sv.nls = s->nlisteners;
-    if (sv.ls == NULL && s->nlisteners > 0) {
+    sv.workers = nk__calloc(1, sizeof(*sv.workers));
+    if ((sv.ls == NULL && s->nlisteners > 0) || sv.workers == NULL) {
         nk__err_set(err, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < sv.nls; i++)
         sv.ls[i].conf = &s->listeners[i];
-    if (serve_prepare(&sv, err) < 0 || serve_check_overlap(&sv, err) < 0)
+    server_prepare(&sv, 0);
+    if (serve_prepare(&sv, err) < 0 || server_init(&sv, 0, err) < 0 ||
+        server_create(&sv, 0, err) < 0)
+        goto out;
+    nk__show_settings(out, s);
+    for (size_t i = 0; i < sv.nls; i++)
+        nk__show_listener(out, s, sv.ls[i].conf, sv.ls[i].plugin,
+                          sv.ls[i].addrs, sv.ls[i].naddrs);
+    fprintf(out, "configuration ok: %zu listener%s\n", sv.nls,
+            sv.nls == 1 ? "" : "s");
+    rc = 0;
+out:
+    serve_free(&sv);
+    return rc;
+}
+
+/* ---- keeping sockets across a reload ------------------------------------- */
+
+static int
+serve_same_strings(const struct nk__strlist *a, const struct nk__strlist *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->items[i], b->items[i]) != 0)
+            return 0;
+    return 1;
+}
+
+static int
+serve_same_sockopts(const struct nk__kvlist *a, const struct nk__kvlist *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->items[i].key, b->items[i].key) != 0 ||
+            a->items[i].len != b->items[i].len ||
+            memcmp(a->items[i].val, b->items[i].val, a->items[i].len) != 0)
+            return 0;
+    return 1;
+}
+
+/* The listener of prev that sl can take its sockets from: the same name,
+ * and the same sockets (transport, family, hosts, port, socket options,
+ * workers serving it); -1 if none. */
+static long
+serve_kept(const struct nk__serve *sv, const struct serve_listener *sl,
+           const struct nk__serve *prev)
+{
+    const struct nk__listen_conf *a = sl->conf;
+
+    for (size_t i = 0; prev != NULL && i < prev->nls; i++) {
+        const struct nk__listen_conf *b = prev->ls[i].conf;
+        if (strcmp(a->name, b->name) != 0)
+            continue;
+        if (a->transport != b->transport || a->family != b->family ||
+            a->port != b->port || !serve_same_strings(&a->hosts, &b->hosts) ||
+            !serve_same_sockopts(&a->sockopts, &b->sockopts) ||
+            sv->nworkers != prev->nworkers ||
+            serve_listener_workers(sv, sl) !=
+                serve_listener_workers(prev, &prev->ls[i]))
+            return -1;
+        return (long)i;
+    }
+    return -1;
+}
+
+/* Take copies of the listening sockets of prev's listener pi: the same
+ * sockets, so a connection waiting in one is accepted by the new workers
+ * once the old ones stop accepting.  (prev's workers close theirs only
+ * when this thread tells them to: no race.) */
+static int
+serve_keep(struct nk__serve *sv, struct serve_listener *sl,
+           const struct nk__serve *prev, size_t pi, struct nk_err *err)
+{
+    const struct serve_listener *psl = &prev->ls[pi];
+
+    nk__free(sl->addrs);
+    sl->addrs = nk__malloc(psl->naddrs * sizeof(*sl->addrs));
+    if (sl->addrs == NULL)
+        return nk__err_run(err, "out of memory");
+    memcpy(sl->addrs, psl->addrs, psl->naddrs * sizeof(*sl->addrs));
+    sl->naddrs = psl->naddrs;
+    nk__free(sl->fds);
+    sl->fds = nk__malloc(sl->naddrs * (size_t)sv->nworkers * sizeof(int));
+    if (sl->fds == NULL)
+        return nk__err_run(err, "out of memory");
+    memset(sl->fds, -1, sl->naddrs * (size_t)sv->nworkers * sizeof(int));
+    for (int w = 0; w < prev->nworkers; w++) {
+        const struct nk__listener *ls = &prev->workers[w].listeners[pi];
+        for (size_t j = 0; j < ls->nsocks; j++) {
+            const struct nk__sock *sk = &ls->socks[j];
+            int fd;
+            if (sk->io.fd < 0)
+                continue;
+            fd = fcntl(sk->io.fd, F_DUPFD_CLOEXEC, 3);
+            if (fd < 0)
+                return nk__err_run(err,
+                                   "[listen.%s]: cannot keep its socket: "
+                                   "%s",
+                                   sl->conf->name, strerror(errno));
+            sl->fds[sk->addr * (size_t)sv->nworkers + (size_t)w] = fd;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Build a configuration from sv->s: load and check the plugins, create
+ * every worker's instances, bind (or, on a reload, keep prev's sockets for
+ * the listeners whose sockets did not change).  Binds nothing that is not
+ * closed again by serve_free on failure.
+ */
+static int
+serve_setup(struct nk__serve *sv, const struct nk__serve *prev, size_t *kept,
+            struct nk_err *err)
+{
+    struct nk__settings *s = sv->s;
+
+    sv->nworkers = s->workers;
+    sv->ls = nk__calloc(s->nlisteners, sizeof(*sv->ls));
+    sv->nls = s->nlisteners;
+    if (sv->ls == NULL && s->nlisteners > 0)
+        return nk__err_set(err, "out of memory");
+    for (size_t i = 0; i < sv->nls; i++)
+        sv->ls[i].conf = &s->listeners[i];
+    if (serve_prepare(sv, err) < 0 || serve_check_overlap(sv, err) < 0)
+        return -1;
+    sv->workers = nk__calloc((size_t)sv->nworkers, sizeof(*sv->workers));
+    if (sv->workers == NULL)
+        return nk__err_set(err, "out of memory");
+    for (int w = 0; w < sv->nworkers; w++)
+        server_prepare(sv, w);
+    for (int w = 0; w < sv->nworkers; w++)
+        if (server_init(sv, w, err) < 0)
+            return -1;
+    if (prev == NULL && nk__activation_init(err) < 0)
+        return -1;
+    for (int w = 0; w < sv->nworkers; w++)
+        if (server_create(sv, w, err) < 0)
+            return -1;
+    for (size_t i = 0; i < sv->nls; i++) {
+        struct serve_listener *sl = &sv->ls[i];
+        long pi = serve_kept(sv, sl, prev);
+
+        if (pi >= 0) {
+            if (serve_keep(sv, sl, prev, (size_t)pi, err) < 0)
+                return -1;
+            (*kept)++;
+            continue;
+        }
+        sl->fds = nk__malloc(sl->naddrs * (size_t)sv->nworkers * sizeof(int));
+        if (sl->fds == NULL)
+            return nk__err_set(err, "out of memory");
+        memset(sl->fds, -1, sl->naddrs * (size_t)sv->nworkers * sizeof(int));
+        if (serve_bind(sv, sl, err) < 0)
+            return -1;
+        serve_log_listen(sv, sl);
+    }
+    if (prev == NULL)
+        nk__activation_done();
+    return 0;
+}
+
+/* ---- counters across reloads --------------------------------------------- */
+
+static struct serve_carry *
+serve_carry_find(struct serve_master *m, const char *name)
+{
+    for (size_t i = 0; i < m->ncarry; i++)
+        if (strcmp(m->carry[i].name, name) == 0)
+            return &m->carry[i];
+    return NULL;
+}
+
+static void
+serve_sum_add(struct nk__ctr_sum *to, const struct nk__ctr_sum *from)
+{
+    for (int k = 0; k < NK_CTR_N; k++)
+        to->v[k] += from->v[k];
+    to->idle += from->idle;
+    to->message += from->message;
+    to->write += from->write;
+    to->memory += from->memory;
+    to->malformed += from->malformed;
+    to->denied += from->denied;
+    to->active += from->active;
+    to->dg.answered += from->dg.answered;
+    to->dg.malformed += from->dg.malformed;
+    to->dg.low_port += from->dg.low_port;
+    to->dg.own_port += from->dg.own_port;
+    to->dg.rate += from->dg.rate;
+    to->dg.loop += from->dg.loop;
+    to->dg.oversize += from->dg.oversize;
+}
+
+/* A retired configuration has ended: keep what its listeners counted. */
+static void
+serve_carry_add(struct serve_master *m, struct nk__serve *sv)
+{
+    for (size_t i = 0; i < sv->nls; i++) {
+        const char *name = sv->ls[i].conf->name;
+        struct serve_carry *c = serve_carry_find(m, name), *grown;
+        struct nk__ctr_sum sum;
+
+        nk__counters_sum_one(&sv->workers[0], i, &sum);
+        sum.active = 0; /* nothing of it is open any more */
+        if (c == NULL) {
+            grown = nk__realloc(m->carry, (m->ncarry + 1) * sizeof(*grown));
+            if (grown == NULL)
+                continue;
+            m->carry = grown;
+            c = &m->carry[m->ncarry];
+            memset(c, 0, sizeof(*c));
+            if ((c->name = nk__strdup(name)) == NULL)
+                continue;
+            m->ncarry++;
+        }
+        serve_sum_add(&c->sum, &sum);
+    }
+}
+
+void
+nk__server_sum_more(struct nk__server *srv, size_t li, struct nk__ctr_sum *out)
+{
+    struct serve_master *m = srv->owner->master;
+    const char *name = srv->listeners[li].conf->name;
+    struct serve_carry *c;
+
+    if (m == NULL)
+        return;
+    for (struct nk__serve *sv = m->retiring; sv != NULL; sv = sv->next)
+        for (size_t i = 0; i < sv->nls; i++)
+            if (strcmp(sv->ls[i].conf->name, name) == 0) {
+                struct nk__ctr_sum sum;
+                nk__counters_sum_one(&sv->workers[0], i, &sum);
+                serve_sum_add(out, &sum);
+            }
+    if ((c = serve_carry_find(m, name)) != NULL)
+        serve_sum_add(out, &c->sum);
+}
+
+/* ---- the main thread ------------------------------------------------------
+ */
+
+#define SERVE_STATUS_MS 10000
+
+/* systemd's STATUS= (systemctl status): the listeners and what they have
+ * counted, every SERVE_STATUS_MS and on SIGUSR1. */
+static void
+serve_status(struct serve_master *m)
+{
+    unsigned long long accepted = 0, msgs = 0, dgrams = 0;
+    long long active = 0;
+    size_t n = m->cur0->nlisteners;
+
+    if (getenv("NOTIFY_SOCKET") == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct nk__ctr_sum s;
+        nk__counters_sum(m->cur0, i, &s);
+        accepted += s.v[NK_CTR_ACCEPTED];
+        active += s.active;
+        msgs += s.v[NK_CTR_MSGS_IN];
+        dgrams += s.v[NK_CTR_DGRAMS_IN];
+    }
+    nk__notify("STATUS=Serving %zu listener%s: %llu connections accepted, "
+               "%lld active, %llu datagrams, %llu messages",
+               n, n == 1 ? "" : "s", accepted, active, dgrams, msgs);
+}
+
+static void
+serve_on_status(struct nk__loop *loop, struct nk__timer *t)
+{
+    struct serve_master *m =
+        (struct serve_master *)((char *)t -
+                                offsetof(struct serve_master, status));
+
+    serve_status(m);
+    nk__timer_start(loop, t, loop->now + SERVE_STATUS_MS);
+}
+
+/* SIGHUP: read the command line and the config file again and serve the
+ * new configuration beside the old one, which stops accepting and ends
+ * with its last connection.  Anything wrong: logged, and the old one goes
+ * on alone. */
+static void
+serve_reload(struct serve_master *m)
+{
+    struct nk__serve *cur = m->cur, *sv = nk__calloc(1, sizeof(*sv));
+    struct nk__settings *s = nk__calloc(1, sizeof(*s));
+    struct nk_err err = {.status = 2};
+    char line[700];
+    size_t kept = 0;
+
+    nk__log(NK_LOG_INFO, "Reloading (SIGHUP)");
+    nk__notify("RELOADING=1\nSTATUS=Reloading");
+    if (sv == NULL || s == NULL) {
+        nk__free(sv);
+        nk__free(s);
+        sv = NULL;
+        nk__err_set(&err, "out of memory");
+        goto failed;
+    }
+    nk__settings_init(s);
+    sv->heap = sv->own_settings = 1;
+    sv->s = s;
+    sv->master = m;
+    if (nk__settings_reload(s, cur->s->argc, cur->s->argv, &err) < 0)
+        goto failed;
+    if (s->workers != cur->nworkers) {
+        nk__log(NK_LOG_WARN,
+                "Reload: workers stays %d until a restart (the config asks "
+                "for %d)",
+                cur->nworkers, s->workers);
+        s->workers = cur->nworkers;
+    }
+    if ((s->metrics == NULL) != (cur->s->metrics == NULL) ||
+        (s->metrics != NULL && strcmp(s->metrics, cur->s->metrics) != 0))
+        nk__log(NK_LOG_WARN, "Reload: metrics takes a new address at a "
+                             "restart only");
+    if (serve_setup(sv, cur, &kept, &err) < 0)
+        goto failed;
+    for (int w = 0; w < sv->nworkers; w++)
+        if (server_adopt(sv, w, &err) < 0)
+            goto failed;
+    if (serve_start(sv, &err) < 0)
+        goto failed;
+    serve_wake(cur, SERVE_WAKE_RETIRE);
+    cur->next = m->retiring;
+    m->retiring = cur;
+    m->cur = sv;
+    m->cur0 = &sv->workers[0];
+    nk__log(NK_LOG_INFO,
+            "Reloaded %s: %zu listener%s (%zu kept their sockets); "
+            "connections already open finish on the previous configuration",
+            s->config_file != NULL ? s->config_file : "(no config file)",
+            sv->nls, sv->nls == 1 ? "" : "s", kept);
+    nk__notify("READY=1\nSTATUS=Serving %zu listener%s", sv->nls,
+               sv->nls == 1 ? "" : "s");
+    return;
+failed:
+    nk__err_format(&err, line, sizeof(line)); /* err may point into s */
+    if (sv != NULL)
+        serve_free(sv); /* frees s too */
+    nk__log(NK_LOG_ERROR,
+            "Reload failed: %s; still serving the previous configuration",
+            line);
+    nk__notify("READY=1\nSTATUS=Reload failed: %s", line);
+}
+
+/* A worker's loop has ended: free every retired configuration whose
+ * workers have all ended; stop once the serving one has too. */
+static void
+serve_on_gone(struct nk__loop *loop, struct nk__io *io, unsigned events)
+{
+    struct serve_master *m =
+        (struct serve_master *)((char *)io -
+                                offsetof(struct serve_master, gone));
+    struct nk__serve **pp = &m->retiring;
+    uint64_t v;
+
+    (void)events;
+    if (read(io->fd, &v, sizeof(v)) < 0)
+        return;
+    while (*pp != NULL) {
+        struct nk__serve *sv = *pp;
+        if (atomic_load(&sv->running) > 0) {
+            pp = &sv->next;
+            continue;
+        }
+        *pp = sv->next;
+        serve_join(sv);
+        serve_carry_add(m, sv);
+        serve_free(sv);
+    }
+    if (atomic_load(&m->cur->running) == 0 && m->retiring == NULL)
+        nk__loop_stop(loop);
+}
+
+/* Signals that would end the process by their default action, caught
+ * instead (serve_run blocks them and reads them from a signalfd), with the
+ * real-time ones.  SIGPIPE and SIGXFSZ are ignored outright: they come
+ * from a failed write, which then says EPIPE or EFBIG -- logging them
+ * could write again and fail again.  Job control (SIGTSTP, SIGTTIN,
+ * SIGTTOU) keeps its default; faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT, SIGSYS, SIGTRAP) cannot be ignored safely and are left alone. */
+static const int serve_signals[] = {
+    SIGINT,    SIGTERM, SIGHUP, SIGUSR1,   SIGUSR2, SIGALRM, SIGQUIT,
+    SIGVTALRM, SIGPROF, SIGIO,  SIGSTKFLT, SIGPWR,  SIGXCPU,
+};
+
+/* A first SIGINT/SIGTERM drains (SERVE_DRAIN_MS at most); a second one
+ * during the drain closes what is left at once, like nginx's fast
+ * shutdown, and the exit status is still 0.  SIGHUP reloads, SIGUSR1 logs
+ * the counters; every other caught signal is logged and ignored. */
+static void
+serve_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
+{
+    struct serve_master *m =
+        (struct serve_master *)((char *)io -
+                                offsetof(struct serve_master, sig));
+    struct signalfd_siginfo si;
+
+    (void)loop, (void)events;
+    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        int sig = (int)si.ssi_signo;
+        uint64_t wake = 1;
+
+        if (sig == SIGHUP) {
+            if (m->stopping)
+                nk__log(NK_LOG_INFO, "SIGHUP: shutting down, not reloading");
+            else
+                serve_reload(m);
+            continue;
+        }
+        if (sig == SIGUSR1) {
+            nk__counters_log(m->cur0);
+            serve_status(m);
+            continue;
+        }
+        if (sig != SIGINT && sig != SIGTERM) {
+            nk__log(NK_LOG_WARN, "Ignoring signal %d (%s) from pid %u", sig,
+                    strsignal(sig), (unsigned)si.ssi_pid);
+            continue;
+        }
+        if (m->stopping) {
+            nk__log(NK_LOG_INFO, "Closing every connection now (second %s)",
+                    strsignal(sig));
+            wake = SERVE_WAKE_NOW;
+        } else {
+            nk__log(NK_LOG_INFO, "Shutting down (%s)", strsignal(sig));
+            nk__notify("STOPPING=1\nSTATUS=Shutting down (%s)", strsignal(sig));
+            m->stopping = 1;
+            nk__metrics_close(m->metrics);
+            nk__timer_stop(&m->loop, &m->status);
+        }
+        serve_wake(m->cur, wake);
+        for (struct nk__serve *sv = m->retiring; sv != NULL; sv = sv->next)
+            serve_wake(sv, wake);
+    }
+}
+
+static int
+serve_run(struct serve_master *m, struct nk_err *err)
+{
+    struct nk__serve *sv = m->cur;
+    sigset_t set, old;
+    int rc = 0;
+
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof(serve_signals) / sizeof(serve_signals[0]);
+         i++)
+        sigaddset(&set, serve_signals[i]);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+        sigaddset(&set, sig);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
+    m->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (m->sig.fd < 0 || nk__io_set(&m->loop, &m->sig, NK_IO_READ) < 0) {
+        rc = nk__err_run(err, "signalfd: %s", strerror(errno));
+        goto out;
+    }
+    if (serve_start(sv, err) < 0) {
+        rc = -1;
+        goto out;
+    }
+    if (sv->s->config_file != NULL)
+        nk__log(NK_LOG_INFO, "Config %s (netkit %s)", sv->s->config_file,
+                NK_VERSION_STRING);
+    else
+        nk__log(NK_LOG_INFO, "No config file: built-in defaults (netkit %s)",
+                NK_VERSION_STRING);
+    nk__log(NK_LOG_INFO, "Ready (%d worker%s)", sv->nworkers,
+            sv->nworkers == 1 ? "" : "s");
+    nk__notify("READY=1\nSTATUS=Serving %zu listener%s", sv->nls,
+               sv->nls == 1 ? "" : "s");
+    nk__timer_start(&m->loop, &m->status, m->loop.now + SERVE_STATUS_MS);
+    nk__loop_run(&m->loop);
+    serve_join(m->cur);
+out:
+    /* A signal that came after the last read would act on unblocking. */
+    for (int i = 0;
+         i < 64 && sigtimedwait(&set, NULL, &(struct timespec){0}) > 0; i++)
+        ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static int
+serve_master_init(struct serve_master *m, struct nk_err *err)
+{
+    nk__io_init(&m->sig, -1, serve_on_signal);
+    nk__timer_init(&m->status, serve_on_status);
+    nk__io_init(&m->gone, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
+                serve_on_gone);
+    if (nk__loop_init(&m->loop) < 0 || m->gone.fd < 0 ||
+        nk__io_set(&m->loop, &m->gone, NK_IO_READ) < 0)
+        return nk__err_run(err, "cannot set up the event loop: %s",
+                           strerror(errno));
+    return 0;
+}
+
+static void
+serve_master_fini(struct serve_master *m)
+{
+    nk__metrics_free(m->metrics);
+    nk__timer_stop(&m->loop, &m->status);
+    while (m->retiring != NULL) { /* only after a failed start */
+        struct nk__serve *sv = m->retiring;
+        m->retiring = sv->next;
+        serve_join(sv);
+        serve_free(sv);
+    }
+    for (size_t i = 0; i < m->ncarry; i++)
+        nk__free(m->carry[i].name);
+    nk__free(m->carry);
+    if (m->sig.fd >= 0)
+        close(m->sig.fd);
+    if (m->gone.fd >= 0)
+        close(m->gone.fd);
+    nk__loop_fini(&m->loop);
+}
+
+int
+nk__serve(struct nk__settings *s, struct nk_err *err)
+{
+    struct serve_master m = {.loop.epfd = -1};
+    struct nk__serve sv = {.s = s, .master = &m};
+    size_t kept = 0;
+    int rc = -1;
+
+    m.cur = &sv;
+    m.cur0 = NULL;
+    if (serve_master_init(&m, err) < 0)
         goto out;
     serve_raise_nofile();
-    sv.workers = nk__calloc((size_t)sv.nworkers, sizeof(*sv.workers));
-    if (sv.workers == NULL) {
-        nk__err_set(err, "out of memory");
+    if (serve_setup(&sv, NULL, &kept, err) < 0)
         goto out;
-    }
-    for (int w = 0; w < sv.nworkers; w++)
-        server_prepare(&sv, w);
-    for (int w = 0; w < sv.nworkers; w++)
-        if (server_init(&sv, w, err) < 0)
-            goto out;
-    if (nk__activation_init(err) < 0)
+    m.cur0 = &sv.workers[0];
+    if (s->metrics != NULL &&
+        nk__metrics_bind(s->metrics, s->metrics_line ? s->config_file : NULL,
+                         s->metrics_line, &m.metrics, err) < 0)
         goto out;
-    for (int w = 0; w < sv.nworkers; w++)
-        if (server_create(&sv, w, err) < 0)
-            goto out;
-    for (size_t i = 0; i < sv.nls; i++) {
-        struct serve_listener *sl = &sv.ls[i];
-        sl->fds = nk__malloc(sl->naddrs * (size_t)sv.nworkers * sizeof(int));
-        if (sl->fds == NULL) {
-            nk__err_set(err, "out of memory");
-            goto out;
-        }
-        memset(sl->fds, -1, sl->naddrs * (size_t)sv.nworkers * sizeof(int));
-        if (serve_bind(&sv, sl, err) < 0)
-            goto out;
-        serve_log_listen(&sv, sl);
-    }
-    nk__activation_done();
     if (nk__privileges_drop(s, err) < 0)
         goto out;
     for (int w = 0; w < sv.nworkers; w++)
         if (server_adopt(&sv, w, err) < 0)
             goto out;
-    rc = serve_run(&sv, err);
+    if (m.metrics != NULL &&
+        nk__metrics_start(m.metrics, &m.loop, &m.cur0, err) < 0)
+        goto out;
+    rc = serve_run(&m, err);
+    nk__counters_log(m.cur0); /* every connection has closed */
 out:
-    serve_free(&sv);
+    serve_master_fini(&m);
+    if (m.cur != &sv) /* reloaded: the first configuration ended before */
+        serve_free(m.cur);
+    else
+        serve_free(&sv);
     return rc;
 }

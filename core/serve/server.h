@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/addr.h"
 #include "base/handles.h"
@@ -23,6 +24,7 @@
 #include "base/loop.h"
 #include "config/settings.h"
 #include "config/sockopt.h"
+#include "serve/counters.h"
 #include "plugin/session.h"
 #include "serve/mailbox.h"
 #include "serve/perip.h"
@@ -40,6 +42,7 @@ struct nk__sock {
     struct nk__dgram *dgram; /* UDP batch state, NULL for TCP */
     int pktinfo; /* UDP on a wildcard address: answer from the request's
                     destination address (IP_PKTINFO / IPV6_RECVPKTINFO) */
+    size_t addr; /* index of its address in the listener's (reload) */
 };
 
 /* One listener in one worker. */
@@ -66,18 +69,21 @@ struct nk__listener {
      * and gives it back when it closes (nk__conn_close). */
     atomic_llong *slots;
     struct nk__perip *perip; /* max_conns_per_ip, shared; NULL: no limit */
-    uint64_t refused_perip, perip_logged; /* count; when last logged (ms) */
+    _Atomic uint64_t refused_perip; /* summed by counters.c */
+    uint64_t perip_logged;          /* when last logged (ms) */
     /* Every connection, least recently active first: the idle timer expires
      * from the head, activity moves a connection to the tail, both O(1). */
     struct nk__conn *lru_head, *lru_tail;
     uint64_t idle_ms;    /* 0: no idle timeout */
     uint64_t message_ms; /* 0: no deadline for a begun message */
     uint64_t write_ms;   /* 0: no deadline for queued output */
-    /* Connections closed by each deadline (logged at exit). */
-    uint64_t closed_idle, closed_message, closed_write;
-    uint64_t closed_memory; /* closed over max_buffer_memory */
+    /* Connections closed by each deadline (logged at exit); atomic, as
+     * every counter: another thread sums them (counters.h). */
+    _Atomic uint64_t closed_idle, closed_message, closed_write;
+    _Atomic uint64_t closed_memory; /* closed over max_buffer_memory */
     struct nk__timer idle_timer;
-    uint64_t udp_dropped; /* malformed datagrams dropped */
+    _Atomic uint64_t udp_dropped; /* malformed datagrams dropped */
+    struct nk__counters ctr;      /* this worker's counts (counters.h) */
     /* allow/deny: the denials of every worker's copy of this listener */
     struct nk__access *access;
 };
@@ -90,8 +96,10 @@ struct nk__server {
     size_t nconns;
     int spare_fd; /* closed to accept-and-shed when out of descriptors */
     int draining;
+    int retiring; /* reloaded: not accepting; ends when its last connection
+                     closes */
     struct nk__io wake; /* eventfd: another thread asks this one to stop */
-    struct nk__io sig;  /* signalfd, worker 0 only */
+    struct nk__io sig;  /* unused: signals go to the main thread */
     struct nk__timer drain_timer;
     struct nk__timer accept_timer; /* resumes accepting after EMFILE */
     uint64_t fd_warned;            /* when EMFILE was last logged (ms) */
@@ -120,6 +128,16 @@ struct nk__server {
 /* Run `netkit serve` with finished settings.  Returns 0 after a clean stop
  * (SIGINT/SIGTERM), or -1 with err (status 2 config, 1 run-time). */
 int nk__serve(struct nk__settings *s, struct nk_err *err);
+
+/* `netkit serve --check`: load every plugin, check its options, create
+ * and destroy an instance per listener, resolve every address (binding
+ * none), and print the effective settings on out.  0 or -1 with err. */
+int nk__serve_check(struct nk__settings *s, FILE *out, struct nk_err *err);
+
+/* counters.c's sums: add what listener li (of srv's configuration) counted
+ * in configurations replaced by a reload, still serving or gone. */
+void nk__server_sum_more(struct nk__server *srv, size_t li,
+                         struct nk__ctr_sum *out);
 
 /* Listener helpers used by conn.c and dgram.c. */
 void nk__server_conn_gone(struct nk__server *srv);

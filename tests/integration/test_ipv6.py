@@ -71,18 +71,20 @@ class DualStackTest(unittest.TestCase):
         # 127.0.0.1:PORT, never as ::ffff:127.0.0.1 and never bracketed.
         start = len(self.srv.lines)
         _, me = echo_once("127.0.0.1", self.srv.port())
-        self.srv.wait_for(re.compile(r"\[\*\] Connection from 127\.0\.0\.1:%d$"
+        self.srv.wait_for(re.compile(r"\[\*\] Connection from 127\.0\.0\.1:%d \[cli\]$"
                                      % me), start=start)
         self.srv.wait_for(re.compile(r"\[\*\] Connection closed "
-                                     r"127\.0\.0\.1:%d$" % me), start=start)
+                                     r"127\.0\.0\.1:%d \[cli\] \(in \d+ B, "
+                                     r"out \d+ B, \d+ ms\)$" % me), start=start)
         self.assertNotIn("::ffff:", self.srv.stderr())
 
     def test_ipv6_peer_bracketed(self):
         start = len(self.srv.lines)
         _, me = echo_once("::1", self.srv.port())
-        self.srv.wait_for(re.compile(r"\[\*\] Connection from \[::1\]:%d$"
+        self.srv.wait_for(re.compile(r"\[\*\] Connection from \[::1\]:%d \[cli\]$"
                                      % me), start=start)
-        self.srv.wait_for(re.compile(r"\[\*\] Connection closed \[::1\]:%d$"
+        self.srv.wait_for(re.compile(r"\[\*\] Connection closed \[::1\]:%d \[cli\] "
+                                     r"\(in \d+ B, out \d+ B, \d+ ms\)$"
                                      % me), start=start)
 
 

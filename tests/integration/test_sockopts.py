@@ -69,7 +69,7 @@ def skmem(text):
 def readback(srv, name, host, port, asked):
     """The value netkit logged for option `name` on host:port at -v; the
     "(asked X)" part must be there exactly when it differs from X."""
-    pat = re.compile(r"^\[\*\] Sockopt %s = (\S+)(?: \(asked (\S+)\))? on %s$"
+    pat = re.compile(r"^(?:\S+Z )?\[\*\] Sockopt %s = (\S+)(?: \(asked (\S+)\))? on %s$"
                      % (name, re.escape(shown(host, port))))
     found = [m for m in map(pat.match, srv.stderr().splitlines()) if m]
     assert len(found) == 1, "want one %s line for %s, got:\n%s" % (

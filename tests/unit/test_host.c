@@ -116,6 +116,7 @@ static struct {
     struct nk__server srv[NW];
     struct nk__listener ls[NW];
     atomic_llong slots, buffered;
+    struct nk__listen_conf conf; /* what log lines name it by */
 } w;
 
 static int
@@ -127,6 +128,7 @@ setup(void **state)
     w.plugin.name = "rec";
     w.plugin.full = rec_desc;
     w.plugin.desc = &w.plugin.full;
+    w.conf.name = "test";
     for (int i = 0; i < NW; i++) {
         struct nk__server *srv = &w.srv[i];
         struct nk__listener *ls = &w.ls[i];
@@ -141,6 +143,7 @@ setup(void **state)
         ls->ctx.ls = ls;
         ls->srv = srv;
         ls->plugin = &w.plugin;
+        ls->conf = &w.conf;
         ls->max_message = 1 << 20;
         ls->max_output = 32 << 20;
         ls->slots = &w.slots;
