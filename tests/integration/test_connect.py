@@ -381,7 +381,7 @@ class StreamIdleTest(unittest.TestCase):
         def trickle(conn, srv):
             for i in range(6):
                 conn.sendall(b"%d" % i)
-                time.sleep(0.1)
+                time.sleep(0.1)  # the trickle under test
             silent(conn, srv)
 
         for host in HOSTS:

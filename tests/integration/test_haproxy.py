@@ -79,7 +79,7 @@ class HAProxy:
             while self.proc.poll() is None and time.monotonic() < end:
                 if listening(self.port):
                     return
-                time.sleep(0.02)
+                time.sleep(0.02)  # poll, bounded by the deadline
             self.stop()  # exited (the port was taken meanwhile) or stuck
         self.log.seek(0)
         raise AssertionError("haproxy did not start:\n%s"

@@ -85,7 +85,7 @@ class LogsTest(unittest.TestCase):
                     while "Ready" not in text and time.monotonic() < end:
                         err.seek(0)
                         text = err.read().decode()
-                        time.sleep(0.01)
+                        time.sleep(0.01)  # poll, bounded by the deadline
                     self.assertIn("Ready", text)
                 finally:
                     proc.terminate()

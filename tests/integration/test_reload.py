@@ -100,7 +100,7 @@ class ReloadTest(unittest.TestCase):
                     end = time.monotonic() + nktest.DEADLINE
                     while sum(l.n for l in loops) < n + 200 and \
                             time.monotonic() < end:
-                        time.sleep(0.01)
+                        time.sleep(0.01)  # poll, bounded by the deadline
                     if gen == 3:
                         m = self.reload(srv, path, config("v3: ") +
                                         "max_frame = 3x\n")
@@ -124,7 +124,7 @@ class ReloadTest(unittest.TestCase):
                 end = time.monotonic() + nktest.DEADLINE
                 while sum(l.n for l in loops) < n + 200 and \
                         time.monotonic() < end:
-                    time.sleep(0.01)
+                    time.sleep(0.01)  # poll, bounded by the deadline
                 for loop in loops:
                     loop.stop.set()
                 for loop in loops:
