@@ -274,19 +274,20 @@ struct ctr_family {
     unsigned transports;    /* listeners it applies to */
     const char *label;      /* the extra label's name, or NULL */
     const char *values[16]; /* the extra label's values, NULL-ended */
-    /* the sample for the value at index i (0 without a label) */
+    /* the sample for the value at index i (0 without a label); NULL: the
+     * one plain counter s->v[slot] */
     uint64_t (*get)(const struct nk__ctr_sum *s, size_t i);
+    int slot;
 };
+
+static uint64_t
+ctr_sample(const struct ctr_family *fam, const struct nk__ctr_sum *s, size_t i)
+{
+    return fam->get != NULL ? fam->get(s, i) : s->v[fam->slot];
+}
 
 #define TCP NK_TRANSPORT_TCP
 #define UDP NK_TRANSPORT_UDP
-
-static uint64_t
-get_accepted(const struct nk__ctr_sum *s, size_t i)
-{
-    (void)i;
-    return s->v[NK_CTR_ACCEPTED];
-}
 
 static uint64_t
 get_refused(const struct nk__ctr_sum *s, size_t i)
@@ -332,48 +333,6 @@ get_timeouts(const struct nk__ctr_sum *s, size_t i)
 }
 
 static uint64_t
-get_msgs_in(const struct nk__ctr_sum *s, size_t i)
-{
-    (void)i;
-    return s->v[NK_CTR_MSGS_IN];
-}
-
-static uint64_t
-get_msgs_out(const struct nk__ctr_sum *s, size_t i)
-{
-    (void)i;
-    return s->v[NK_CTR_MSGS_OUT];
-}
-
-static uint64_t
-get_bytes_in(const struct nk__ctr_sum *s, size_t i)
-{
-    (void)i;
-    return s->v[NK_CTR_BYTES_IN];
-}
-
-static uint64_t
-get_bytes_out(const struct nk__ctr_sum *s, size_t i)
-{
-    (void)i;
-    return s->v[NK_CTR_BYTES_OUT];
-}
-
-static uint64_t
-get_decode(const struct nk__ctr_sum *s, size_t i)
-{
-    (void)i;
-    return s->v[NK_CTR_DECODE_ERRORS];
-}
-
-static uint64_t
-get_dgrams(const struct nk__ctr_sum *s, size_t i)
-{
-    (void)i;
-    return s->v[NK_CTR_DGRAMS_IN];
-}
-
-static uint64_t
 get_dropped(const struct nk__ctr_sum *s, size_t i)
 {
     const uint64_t v[] = {
@@ -389,7 +348,8 @@ static const struct ctr_family ctr_families[] = {
      TCP,
      NULL,
      {NULL},
-     get_accepted},
+     NULL,
+     NK_CTR_ACCEPTED},
     {"netkit_connections_refused_total",
      "counter",
      "TCP connections closed before the plugin heard of them, by reason.",
@@ -397,14 +357,16 @@ static const struct ctr_family ctr_families[] = {
      "reason",
      {"max_conns", "denied", "per_ip", "no_fds", "no_memory", "plugin",
       "proxy"},
-     get_refused},
+     get_refused,
+     0},
     {"netkit_connections_active",
      "gauge",
      "TCP connections open now.",
      TCP,
      NULL,
      {NULL},
-     get_active},
+     get_active,
+     0},
     {"netkit_connections_closed_total",
      "counter",
      "TCP connections closed, by cause.",
@@ -413,21 +375,24 @@ static const struct ctr_family ctr_families[] = {
      {"peer", "server", "idle_timeout", "message_timeout", "write_timeout",
       "memory", "bad_input", "too_big", "output_limit", "plugin", "error",
       "shutdown"},
-     get_closed},
+     get_closed,
+     0},
     {"netkit_timeouts_total",
      "counter",
      "Connections closed on a deadline, by deadline.",
      TCP,
      "kind",
      {"idle", "message", "write"},
-     get_timeouts},
+     get_timeouts,
+     0},
     {"netkit_datagrams_received_total",
      "counter",
      "Datagrams received.",
      UDP,
      NULL,
      {NULL},
-     get_dgrams},
+     NULL,
+     NK_CTR_DGRAMS_IN},
     {"netkit_datagrams_dropped_total",
      "counter",
      "Datagrams dropped unanswered, or replies not sent, by reason.",
@@ -435,42 +400,48 @@ static const struct ctr_family ctr_families[] = {
      "reason",
      {"malformed", "denied", "low_port", "own_port", "rate", "loop",
       "oversize_reply", "unsent_reply"},
-     get_dropped},
+     get_dropped,
+     0},
     {"netkit_messages_received_total",
      "counter",
      "Messages decoded and handed to the plugin.",
      TCP | UDP,
      NULL,
      {NULL},
-     get_msgs_in},
+     NULL,
+     NK_CTR_MSGS_IN},
     {"netkit_messages_sent_total",
      "counter",
      "Messages the plugin sent.",
      TCP | UDP,
      NULL,
      {NULL},
-     get_msgs_out},
+     NULL,
+     NK_CTR_MSGS_OUT},
     {"netkit_bytes_received_total",
      "counter",
      "Bytes read from peers.",
      TCP | UDP,
      NULL,
      {NULL},
-     get_bytes_in},
+     NULL,
+     NK_CTR_BYTES_IN},
     {"netkit_bytes_sent_total",
      "counter",
      "Bytes written to peers.",
      TCP | UDP,
      NULL,
      {NULL},
-     get_bytes_out},
+     NULL,
+     NK_CTR_BYTES_OUT},
     {"netkit_decode_errors_total",
      "counter",
      "Input the plugin's decoder refused.",
      TCP | UDP,
      NULL,
      {NULL},
-     get_decode},
+     NULL,
+     NK_CTR_DECODE_ERRORS},
 };
 
 int
@@ -508,13 +479,13 @@ nk__counters_prometheus(struct nk__server *srv, struct nk__buf *out)
             ctr_label(name, sizeof(name), lc->name);
             if (fam->label == NULL) {
                 ctr_emit(&o, "%s{listener=\"%s\"} %llu\n", fam->name, name,
-                         (unsigned long long)fam->get(&sums[i], 0));
+                         (unsigned long long)ctr_sample(fam, &sums[i], 0));
                 continue;
             }
             for (size_t v = 0; fam->values[v] != NULL; v++)
                 ctr_emit(&o, "%s{listener=\"%s\",%s=\"%s\"} %llu\n", fam->name,
                          name, fam->label, fam->values[v],
-                         (unsigned long long)fam->get(&sums[i], v));
+                         (unsigned long long)ctr_sample(fam, &sums[i], v));
         }
     }
     nk__free(sums);
