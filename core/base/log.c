@@ -70,6 +70,15 @@ nk__log_enabled(int level)
     return level <= log_level;
 }
 
+int
+nk__log_due(uint64_t *last_ms, uint64_t now_ms)
+{
+    if (*last_ms != 0 && now_ms - *last_ms < NK_LOG_EVERY_MS)
+        return 0;
+    *last_ms = now_ms != 0 ? now_ms : 1; /* 0 means never logged */
+    return 1;
+}
+
 /* Append `s` to out as a JSON string body (quotes not included). */
 static size_t
 log_json_escape(char *out, size_t cap, const char *s)

@@ -29,6 +29,13 @@ int nk__log_enabled(int level);
 void nk__log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* For a line that may come often (a refusal, a shortage): once a second
+ * at most.  Returns 1, and records now_ms in *last_ms, when a line may go
+ * out; 0 when one went out less than a second ago.  *last_ms starts at 0;
+ * one thread's. */
+#define NK_LOG_EVERY_MS 1000
+int nk__log_due(uint64_t *last_ms, uint64_t now_ms);
+
 /* Print "netkit: MSG" on stderr, whatever the level: the one-line error;
  * under --log-format json, {"ts":...,"level":"fatal","msg":"MSG"}. */
 void nk__log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -510,9 +510,8 @@ conn_refused_perip(struct nk__listener *ls, const struct sockaddr *sa)
     char peer[NK_ADDRSTRLEN];
 
     ls->refused_perip++;
-    if (ls->perip_logged != 0 && now < ls->perip_logged + 1000)
+    if (!nk__log_due(&ls->perip_logged, now))
         return;
-    ls->perip_logged = now;
     nk__addr_format(sa, peer, sizeof(peer));
     nk__log(NK_LOG_WARN,
             "Connection from %s refused: max_conns_per_ip (%u) reached "

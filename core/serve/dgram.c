@@ -27,7 +27,6 @@
 
 #define DGRAM_SLOTS    1024 /* rate buckets, and peers remembered, a socket */
 #define DGRAM_OWN_MAX  64   /* UDP ports of this process remembered */
-#define DGRAM_LOG_MS   1000 /* one line a second per case at most */
 #define DGRAM_ECHO_MIN 8    /* bytes a reply needs to be matched as a tail */
 #define DGRAM_ECHO_RUN 8    /* exact echoes in a row that mute a peer */
 
@@ -162,7 +161,7 @@ dgram_log_due(struct nk__sock *sk, enum dgram_count c, char *more, size_t size)
     uint64_t now = sk->ls->srv->loop.now;
 
     dgram_count(dg, c);
-    if (dg->logged_at[c] != 0 && now - dg->logged_at[c] < DGRAM_LOG_MS) {
+    if (!nk__log_due(&dg->logged_at[c], now)) {
         dg->unlogged[c]++;
         return 0;
     }
@@ -171,7 +170,6 @@ dgram_log_due(struct nk__sock *sk, enum dgram_count c, char *more, size_t size)
                  dg->unlogged[c]);
     else
         more[0] = '\0';
-    dg->logged_at[c] = now != 0 ? now : 1;
     dg->unlogged[c] = 0;
     return 1;
 }

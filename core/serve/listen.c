@@ -311,9 +311,8 @@ listen_warn_fds(struct nk__listener *ls, const char *what)
 {
     struct nk__server *srv = ls->srv;
 
-    if (srv->fd_warned != 0 && srv->loop.now - srv->fd_warned < 1000)
+    if (!nk__log_due(&srv->fd_warned, srv->loop.now))
         return;
-    srv->fd_warned = srv->loop.now;
     nk__log(NK_LOG_WARN, "Out of file descriptors: %s on [listen.%s]", what,
             ls->conf->name);
 }
