@@ -137,6 +137,21 @@ ctr_total(const struct ctr_part *p, size_t n)
 
 #define NPARTS(a) (sizeof(a) / sizeof(a[0]))
 
+/* ", messages I in / O out, bytes I in / O out, decode errors N": what
+ * every listener's line says, TCP or UDP. */
+static void
+ctr_put_traffic(struct ctr_line *l, const struct nk__ctr_sum *s)
+{
+    ctr_put(l,
+            ", messages %llu in / %llu out, bytes %llu in / %llu out, "
+            "decode errors %llu",
+            (unsigned long long)s->v[NK_CTR_MSGS_IN],
+            (unsigned long long)s->v[NK_CTR_MSGS_OUT],
+            (unsigned long long)s->v[NK_CTR_BYTES_IN],
+            (unsigned long long)s->v[NK_CTR_BYTES_OUT],
+            (unsigned long long)s->v[NK_CTR_DECODE_ERRORS]);
+}
+
 void
 nk__counters_log(struct nk__server *srv)
 {
@@ -162,14 +177,8 @@ nk__counters_log(struct nk__server *srv)
                     (unsigned long long)s.dg.answered,
                     (unsigned long long)ctr_total(dropped, NPARTS(dropped)));
             ctr_parts(&l, dropped, NPARTS(dropped));
-            ctr_put(&l,
-                    ", messages %llu in / %llu out, bytes %llu in / %llu "
-                    "out, decode errors %llu, replies not sent %llu",
-                    (unsigned long long)s.v[NK_CTR_MSGS_IN],
-                    (unsigned long long)s.v[NK_CTR_MSGS_OUT],
-                    (unsigned long long)s.v[NK_CTR_BYTES_IN],
-                    (unsigned long long)s.v[NK_CTR_BYTES_OUT],
-                    (unsigned long long)s.v[NK_CTR_DECODE_ERRORS],
+            ctr_put_traffic(&l, &s);
+            ctr_put(&l, ", replies not sent %llu",
                     (unsigned long long)ctr_total(unsent, NPARTS(unsent)));
             ctr_parts(&l, unsent, NPARTS(unsent));
         } else {
@@ -205,14 +214,8 @@ nk__counters_log(struct nk__server *srv)
                     (unsigned long long)s.v[NK_CTR_ACCEPTED], s.active,
                     (unsigned long long)ctr_total(refused, NPARTS(refused)));
             ctr_parts(&l, refused, NPARTS(refused));
-            ctr_put(&l,
-                    ", messages %llu in / %llu out, bytes %llu in / %llu "
-                    "out, decode errors %llu, timeouts %llu",
-                    (unsigned long long)s.v[NK_CTR_MSGS_IN],
-                    (unsigned long long)s.v[NK_CTR_MSGS_OUT],
-                    (unsigned long long)s.v[NK_CTR_BYTES_IN],
-                    (unsigned long long)s.v[NK_CTR_BYTES_OUT],
-                    (unsigned long long)s.v[NK_CTR_DECODE_ERRORS],
+            ctr_put_traffic(&l, &s);
+            ctr_put(&l, ", timeouts %llu",
                     (unsigned long long)ctr_total(timeouts, NPARTS(timeouts)));
             ctr_parts(&l, timeouts, NPARTS(timeouts));
             ctr_put(&l, ", closed %llu",
