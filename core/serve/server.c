@@ -10,6 +10,7 @@
 #include "serve/server.h"
 
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <netinet/in.h>
@@ -29,6 +30,7 @@
 #include "serve/conn.h"
 #include "serve/counters.h"
 #include "serve/dgram.h"
+#include "serve/keepopts.h"
 #include "serve/listen.h"
 #include "serve/show.h"
 #include "serve/metrics.h"
@@ -44,6 +46,9 @@
 #define SERVE_DRAIN_MS   10000
 #define SERVE_BIND_TRIES 16
 #define SERVE_WAKE_NOW   2 /* eventfd value: close every connection now */
+/* Calls of the accept (or datagram) handler that take what waits in a
+ * socket a reload closes: 64 accepts each, the backlog (4096) in all. */
+#define SERVE_TAKE_ROUNDS 64
 /* eventfd value: reloaded, stop accepting, end after the last connection
  * (a bit of its own: eventfd writes add up) */
 #define SERVE_WAKE_RETIRE ((uint64_t)1 << 32)
@@ -57,8 +62,9 @@ struct serve_listener {
     size_t nopts, naccept;
     struct nk__bindaddr *addrs;
     size_t naddrs;
-    int *fds;           /* [addr * nworkers + worker]; -1: address skipped */
-    atomic_llong slots; /* connections open, all workers (max_conns) */
+    int *fds; /* [addr * nworkers + worker]; -1: address skipped */
+    const struct serve_listener *from; /* a reload kept its sockets */
+    atomic_llong slots;     /* connections open, all workers (max_conns) */
     struct nk__perip perip; /* max_conns_per_ip, all workers */
     struct nk__access access;
 };
@@ -461,6 +467,34 @@ server_close_listeners(struct nk__server *srv)
         nk__timer_stop(&srv->loop, &srv->listeners[i].idle_timer);
 }
 
+/* Closing a listening socket resets the connections waiting in its accept
+ * queue, and drops the datagrams in its receive queue: before a reload
+ * closes a socket that the new workers did not keep (a listener or an
+ * address that went), take what waits in it, and serve it here.  Bounded:
+ * a full backlog of connections. */
+static void
+server_take_queued(struct nk__server *srv)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct nk__listener *ls = &srv->listeners[i];
+        int udp = ls->conf->transport == NK_TRANSPORT_UDP;
+
+        for (size_t j = 0; j < ls->nsocks; j++) {
+            struct nk__sock *sk = &ls->socks[j];
+            for (int round = 0; round < SERVE_TAKE_ROUNDS; round++) {
+                struct pollfd pfd = {sk->io.fd, POLLIN, 0};
+                if (sk->io.fd < 0 || atomic_load(&sk->kept) ||
+                    poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+                    break;
+                if (udp)
+                    nk__dgram_on_io(&srv->loop, &sk->io, NK_IO_READ);
+                else
+                    nk__listen_on_accept(&srv->loop, &sk->io, NK_IO_READ);
+            }
+        }
+    }
+}
+
 /* A reload replaced this worker's configuration: stop accepting, go on
  * serving the connections open (on this configuration's instances, with
  * its deadlines) and end when the last one closes. */
@@ -470,6 +504,7 @@ server_retire(struct nk__server *srv)
     if (srv->retiring || srv->draining)
         return;
     srv->retiring = 1;
+    server_take_queued(srv);
     server_close_socks(srv);
     if (srv->nconns == 0)
         nk__loop_stop(&srv->loop);
@@ -666,6 +701,7 @@ server_adopt(struct nk__serve *sv, int w, struct nk_err *err)
             if (*fd < 0)
                 continue;
             sk->ls = ls;
+            sk->addr = a; /* a reload keeps it by this index */
             sk->family = sl->addrs[a].ss.ss_family;
             sk->pktinfo = udp && nk__listen_is_wildcard(&sl->addrs[a]);
             nk__io_init(&sk->io, *fd,
@@ -876,22 +912,10 @@ serve_same_strings(const struct nk__strlist *a, const struct nk__strlist *b)
     return 1;
 }
 
-static int
-serve_same_sockopts(const struct nk__kvlist *a, const struct nk__kvlist *b)
-{
-    if (a->n != b->n)
-        return 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->items[i].key, b->items[i].key) != 0 ||
-            a->items[i].len != b->items[i].len ||
-            memcmp(a->items[i].val, b->items[i].val, a->items[i].len) != 0)
-            return 0;
-    return 1;
-}
-
 /* The listener of prev that sl can take its sockets from: the same name,
- * and the same sockets (transport, family, hosts, port, socket options,
- * workers serving it); -1 if none. */
+ * and the same sockets (transport, family, hosts, port, workers serving
+ * it); -1 if none.  Socket options may differ: serve_keep_opts sets the
+ * new ones on the kept sockets. */
 static long
 serve_kept(const struct nk__serve *sv, const struct serve_listener *sl,
            const struct nk__serve *prev)
@@ -904,7 +928,6 @@ serve_kept(const struct nk__serve *sv, const struct serve_listener *sl,
             continue;
         if (a->transport != b->transport || a->family != b->family ||
             a->port != b->port || !serve_same_strings(&a->hosts, &b->hosts) ||
-            !serve_same_sockopts(&a->sockopts, &b->sockopts) ||
             sv->nworkers != prev->nworkers ||
             serve_listener_workers(sv, sl) !=
                 serve_listener_workers(prev, &prev->ls[i]))
@@ -917,12 +940,15 @@ serve_kept(const struct nk__serve *sv, const struct serve_listener *sl,
 /* Take copies of the listening sockets of prev's listener pi: the same
  * sockets, so a connection waiting in one is accepted by the new workers
  * once the old ones stop accepting.  (prev's workers close theirs only
- * when this thread tells them to: no race.) */
+ * when this thread tells them to: no race; and they mark them kept, so
+ * that they leave what waits in them to the new workers.) */
 static int
 serve_keep(struct nk__serve *sv, struct serve_listener *sl,
-           const struct nk__serve *prev, size_t pi, struct nk_err *err)
+           struct nk__serve *prev, size_t pi, struct nk_err *err)
 {
     const struct serve_listener *psl = &prev->ls[pi];
+
+    sl->from = psl;
 
     nk__free(sl->addrs);
     sl->addrs = nk__malloc(psl->naddrs * sizeof(*sl->addrs));
@@ -936,9 +962,9 @@ serve_keep(struct nk__serve *sv, struct serve_listener *sl,
         return nk__err_run(err, "out of memory");
     memset(sl->fds, -1, sl->naddrs * (size_t)sv->nworkers * sizeof(int));
     for (int w = 0; w < prev->nworkers; w++) {
-        const struct nk__listener *ls = &prev->workers[w].listeners[pi];
+        struct nk__listener *ls = &prev->workers[w].listeners[pi];
         for (size_t j = 0; j < ls->nsocks; j++) {
-            const struct nk__sock *sk = &ls->socks[j];
+            struct nk__sock *sk = &ls->socks[j];
             int fd;
             if (sk->io.fd < 0)
                 continue;
@@ -949,9 +975,33 @@ serve_keep(struct nk__serve *sv, struct serve_listener *sl,
                                    "%s",
                                    sl->conf->name, strerror(errno));
             sl->fds[sk->addr * (size_t)sv->nworkers + (size_t)w] = fd;
+            atomic_store(&sk->kept, 1);
         }
     }
     return 0;
+}
+
+/* Bring the kept sockets of sl to its socket options (once every socket
+ * is bound: nothing to undo if a bind fails). */
+static int
+serve_keep_opts(struct nk__serve *sv, struct serve_listener *sl,
+                struct nk_err *err)
+{
+    struct nk__keepopt *ch;
+    size_t n;
+    int rc = 0;
+
+    if (nk__keepopts_plan(sl->conf, sl->from->opts, sl->from->nopts, sl->opts,
+                          sl->nopts, &ch, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < sl->naddrs * (size_t)sv->nworkers && rc == 0 && n;
+         i++)
+        if (sl->fds[i] >= 0)
+            rc = nk__keepopts_apply(
+                sl->conf, sl->fds[i],
+                sl->addrs[i / (size_t)sv->nworkers].ss.ss_family, ch, n, err);
+    nk__free(ch);
+    return rc;
 }
 
 /*
@@ -961,7 +1011,7 @@ serve_keep(struct nk__serve *sv, struct serve_listener *sl,
  * closed again by serve_free on failure.
  */
 static int
-serve_setup(struct nk__serve *sv, const struct nk__serve *prev, size_t *kept,
+serve_setup(struct nk__serve *sv, struct nk__serve *prev, size_t *kept,
             struct nk_err *err)
 {
     struct nk__settings *s = sv->s;
@@ -1006,6 +1056,9 @@ serve_setup(struct nk__serve *sv, const struct nk__serve *prev, size_t *kept,
             return -1;
         serve_log_listen(sv, sl);
     }
+    for (size_t i = 0; i < sv->nls; i++)
+        if (sv->ls[i].from != NULL && serve_keep_opts(sv, &sv->ls[i], err) < 0)
+            return -1;
     if (prev == NULL)
         nk__activation_done();
     return 0;
