@@ -3,7 +3,8 @@ that must see no refused connection, no reset and no lost reply:
 
 - two addresses per listener (127.0.0.1 and ::1), TCP and UDP, with one
   and with three workers: every address answers the new configuration
-  after each reload;
+  after each reload; an address added keeps the listener's port, one
+  removed goes, the others keep their sockets;
 - socket options changed, added and removed: set on the kept sockets (no
   new bind, so nothing refused or reset), and a bind-time one (IPV6_V6ONLY)
   said to wait for a restart;
@@ -302,6 +303,68 @@ class AddressMatrixTest(ReloadCase):
                 self.assertIsNotNone(m, err)
                 self.assertEqual(m.group(1), m.group(2))
                 self.assertEqual(m.group(2), m.group(3))
+
+
+@unittest.skipUnless(len(HOSTS) == 2, "no IPv6 on this machine")
+class HostsChangeTest(ReloadCase):
+    """A listener's hosts change: the addresses it had keep their sockets
+    (and the port 0 gave them), a new one is bound on that port, and one
+    that goes is closed -- without a new bind of the others, which would
+    fail beside them (EADDRINUSE) or, with port 0, move the port."""
+
+    @staticmethod
+    def conf(hs, gen):
+        return ("[listen.main]\nproto = framed\n%sport = 0\n"
+                "[plugin.framed]\nprefix = \"v%d: \"\n"
+                % ("".join("host = %s\n" % h for h in hs), gen))
+
+    def test_addresses_added_and_removed(self):
+        for workers in (1, 3):
+            with self.subTest(workers=workers):
+                self.hosts_change(workers)
+
+    def hosts_change(self, workers):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "netkit.ini")
+            with open(path, "w") as f:
+                f.write(self.conf(["127.0.0.1"], 0))
+            with Server("-c", path, "-w", str(workers)) as srv:
+                port = srv.port()
+                v4 = Loops({"127.0.0.1": lambda x: ask_tcp("127.0.0.1",
+                                                           port, x)})
+                v4.run_a_while()
+                line, lines = self.reload(
+                    srv, path, self.conf(["127.0.0.1", "::1"], 1))
+                self.assertEqual(RELOADED.search(line).group(2, 3),
+                                 ("1", "0"), line)
+                text = "\n".join(l for l in lines if l)
+                self.assertIn("Listen on [::1]:%d (tcp, framed)" % port, text)
+                self.assertNotIn("Listen on 127.0.0.1", text)
+                for h in HOSTS:
+                    self.until(lambda: ask_tcp(h, port, b"x"), b"v1: ", h)
+                v6 = Loops({"::1": lambda x: ask_tcp("::1", port, x)})
+                v4.run_a_while()
+                v6.run_a_while()
+                self.assertEqual(v4.finish(), {})
+                # 127.0.0.1 goes; ::1 keeps its socket.
+                line, _ = self.reload(srv, path, self.conf(["::1"], 2))
+                self.assertEqual(RELOADED.search(line).group(2, 3),
+                                 ("1", "1"), line)
+                self.until(lambda: ask_tcp("::1", port, b"x"), b"v2: ",
+                           "::1")
+                end = time.monotonic() + nktest.DEADLINE
+                while time.monotonic() < end:
+                    try:
+                        ask_tcp("127.0.0.1", port, b"x")
+                    except (ConnectionRefusedError, ConnectionResetError):
+                        break  # (reset: caught in the closing socket)
+                else:
+                    self.fail("127.0.0.1:%d still served" % port)
+                v6.run_a_while()
+                self.assertEqual(v6.finish(), {})
+                self.assertEqual(srv.stop(), 0)
+                self.assertEqual(
+                    len(re.findall(r"Listen on ", srv.stderr())), 2)
 
 
 def plugin_fds(pid, name):
