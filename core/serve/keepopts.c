@@ -63,20 +63,8 @@ nk__keepopts_plan(const struct nk__listen_conf *lc,
     *n = 0;
     if (ch == NULL)
         return nk__err_run(err, "out of memory");
-    for (size_t i = 0; i < nnew; i++) {
-        const struct nk__sockopt_val *o = keepopts_find(old, nold, new[i].def);
-        if (o != NULL && keepopts_same(o, &new[i]))
-            continue;
-        if (keepopts_bind_time(new[i].def)) {
-            nk__log(NK_LOG_WARN,
-                    "Reload: [listen.%s] %s takes its new value at a restart "
-                    "(a bound socket cannot change it)",
-                    lc->name, new[i].def->name);
-            continue;
-        }
-        ch[*n].val = new[i];
-        (*n)++;
-    }
+    /* Back to the defaults first: SO_DONTLINGER and SO_LINGER set one
+     * option, and what is asked now must win. */
     for (size_t i = 0; i < nold; i++) {
         if (keepopts_find(new, nnew, old[i].def) != NULL)
             continue;
@@ -91,7 +79,29 @@ nk__keepopts_plan(const struct nk__listen_conf *lc,
         ch[*n].revert = 1;
         (*n)++;
     }
-    for (size_t i = 0; i < *n; i++) {
+    for (size_t i = 0; i < nnew; i++) {
+        const struct nk__sockopt_val *o = keepopts_find(old, nold, new[i].def);
+        if (o != NULL && keepopts_same(o, &new[i]))
+            continue;
+        if (keepopts_bind_time(new[i].def)) {
+            nk__log(NK_LOG_WARN,
+                    "Reload: [listen.%s] %s takes its new value at a restart "
+                    "(a bound socket cannot change it)",
+                    lc->name, new[i].def->name);
+            continue;
+        }
+        ch[*n].val = new[i];
+        (*n)++;
+    }
+    *out = ch;
+    return 0;
+}
+
+void
+nk__keepopts_log(const struct nk__listen_conf *lc, const struct nk__keepopt *ch,
+                 size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
         const struct nk__sockopt_val *v = &ch[i].val;
         char text[sizeof(v->str) + 16];
 
@@ -113,8 +123,6 @@ nk__keepopts_plan(const struct nk__listen_conf *lc,
                 "Reload: [listen.%s] %s = %s set on its running sockets",
                 lc->name, v->def->name, text);
     }
-    *out = ch;
-    return 0;
 }
 
 /* The kernel's default for d on a socket like fd: read from a new one. */

@@ -28,8 +28,7 @@ struct nk__keepopt {
 /*
  * What turns a socket set up with old[0..nold) into one set up with
  * new[0..nnew), for listener lc: *out (nk__free it, *n entries, maybe 0).
- * Logs what will be set and warns of what waits for a restart.  -1 only
- * for a failed allocation.
+ * Warns of what waits for a restart.  -1 only for a failed allocation.
  */
 int nk__keepopts_plan(const struct nk__listen_conf *lc,
                       const struct nk__sockopt_val *old, size_t nold,
@@ -41,5 +40,9 @@ int nk__keepopts_plan(const struct nk__listen_conf *lc,
 int nk__keepopts_apply(const struct nk__listen_conf *lc, int fd, int family,
                        const struct nk__keepopt *ch, size_t n,
                        struct nk_err *err);
+
+/* Log each change made (once, for all the listener's sockets). */
+void nk__keepopts_log(const struct nk__listen_conf *lc,
+                      const struct nk__keepopt *ch, size_t n);
 
 #endif /* NK_CORE_KEEPOPTS_H */

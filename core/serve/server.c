@@ -1057,6 +1057,8 @@ serve_keep_opts(struct nk__serve *sv, struct serve_listener *sl,
             rc = nk__keepopts_apply(
                 sl->conf, sl->fds[i],
                 sl->addrs[i / (size_t)sv->nworkers].ss.ss_family, ch, n, err);
+    if (rc == 0)
+        nk__keepopts_log(sl->conf, ch, n);
     nk__free(ch);
     return rc;
 }
@@ -1240,6 +1242,19 @@ serve_on_status(struct nk__loop *loop, struct nk__timer *t)
     nk__timer_start(loop, t, loop->now + SERVE_STATUS_MS);
 }
 
+/* A reload failed: none of sv's sockets is kept by another configuration
+ * (sv is the newest), whatever serve_keep marked. */
+static void
+serve_unkeep(struct nk__serve *sv)
+{
+    for (int w = 0; w < sv->nworkers; w++)
+        for (size_t i = 0; i < sv->workers[w].nlisteners; i++) {
+            struct nk__listener *ls = &sv->workers[w].listeners[i];
+            for (size_t j = 0; j < ls->nsocks; j++)
+                atomic_store(&ls->socks[j].kept, 0);
+        }
+}
+
 /* SIGHUP: read the command line and the config file again and serve the
  * new configuration beside the old one, which stops accepting and ends
  * with its last connection.  Anything wrong: logged, and the old one goes
@@ -1303,6 +1318,7 @@ failed:
     nk__err_format(&err, line, sizeof(line)); /* err may point into s */
     if (sv != NULL)
         serve_free(sv); /* frees s too */
+    serve_unkeep(cur);
     nk__log(NK_LOG_ERROR,
             "Reload failed: %s; still serving the previous configuration",
             line);
