@@ -63,7 +63,7 @@ struct serve_listener {
     struct nk__bindaddr *addrs;
     size_t naddrs;
     int *fds; /* [addr * nworkers + worker]; -1: address skipped */
-    const struct serve_listener *from; /* a reload kept its sockets */
+    const struct serve_listener *from; /* a reload keeps sockets of it */
     unsigned char *kept;    /* [addr]: its sockets are from->'s (a reload) */
     int activated;          /* its sockets are systemd's */
     atomic_llong slots;     /* connections open, all workers (max_conns) */
