@@ -54,10 +54,11 @@ help_config(FILE *out, enum nk__command cmd)
         fprintf(out,
                 "\nConfig: without -c, none is read%s: the defaults "
                 "above apply.\n",
-                nk__exe_in_build_tree() ? " (this binary is in a build tree, "
-                                          "which ignores an installed "
-                                          "netkit.ini)"
-                                        : "");
+                env != NULL ? " ($NETKIT_CONFIG is set empty)"
+                : nk__exe_in_build_tree()
+                    ? " (this binary is in a build tree, which ignores an "
+                      "installed netkit.ini)"
+                    : "");
         return;
     }
     fprintf(out,

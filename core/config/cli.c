@@ -342,8 +342,9 @@ static const struct cli_opt cli_opts[] = {
     {"ipv4", '4', NULL, C_BOTH, set_inet, "IPv4 only"},
     {"ipv6", '6', NULL, C_BOTH, set_inet6, "IPv6 only"},
     {"config", 'c', "FILE", C_ALL, set_config,
-     "config file (default $NETKIT_CONFIG, else the installed netkit.ini "
-     "unless this binary is in a build tree; see the end of this help)"},
+     "config file (default $NETKIT_CONFIG -- set empty: none --, else the "
+     "installed netkit.ini unless this binary is in a build tree; see the "
+     "end of this help)"},
     {"sockopt", 'o', "NAME=VALUE", C_BOTH, set_sockopt,
      "socket option, repeatable (see netkit sockopts)"},
     {"plugin-opt", 'O', "KEY=VALUE", C_BOTH | C_CHECK, set_plugin_opt,

@@ -877,8 +877,10 @@ nk__conf_default_path(void)
 {
     const char *env = getenv("NETKIT_CONFIG");
 
-    if (env != NULL && *env != '\0')
-        return env;
+    /* Set but empty: no config file, the built-in defaults (what the
+     * tests use, whatever is installed). */
+    if (env != NULL)
+        return *env != '\0' ? env : NULL;
     /* A binary just built runs on the built-in defaults, whatever an
      * earlier install left in etc/. */
     if (nk__exe_in_build_tree())
@@ -923,6 +925,13 @@ nk__conf_load(struct nk__settings *s, const char *path, struct nk_err *err)
         conf_fail(c, rc, "syntax error: expected KEY = VALUE");
     else if (!c->failed && rc < 0)
         conf_oom(c);
+    else if (!c->failed && c->kind == CONF_NONE)
+        /* Nothing but blanks and comments: a truncated or mistaken file,
+         * which must not turn into the built-in raw echo. */
+        conf_fail(c, 0,
+                  "empty config file: add a [listen.NAME] section with a "
+                  "port (netkit.ini, installed with netkit, shows every "
+                  "key)");
     else if (!c->failed && c->read_errno == 0)
         conf_end_section(c);
     failed = c->failed || c->read_errno != 0;
@@ -942,7 +951,7 @@ nk__conf_load_chosen(struct nk__settings *s, struct nk_err *err)
     s->config_file = NULL;
     if (path != NULL || def != NULL)
         rc = nk__conf_load(s, path != NULL ? path : def, err);
-    if (rc < 0 && path == NULL && err->line == 0 && getenv("NETKIT_CONFIG"))
+    if (rc < 0 && path == NULL && err->file == NULL && getenv("NETKIT_CONFIG"))
         /* The user may not remember setting it: say where the name came
          * from. */
         nk__err_prefix(err, "$NETKIT_CONFIG: ");

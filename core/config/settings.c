@@ -291,24 +291,34 @@ nk__settings_free(struct nk__settings *s)
 /*
  * Replace the listeners by one copy of s->cli: the command line's listener
  * when it set any listener field, else the default listener (s->cli then
- * holds only defaults).  Config listeners are dropped in the first case
- * only; the file's [listen.*] sections are then not used.
+ * holds only defaults) when no config file was read.  Config listeners are
+ * dropped in the first case only; the file's [listen.*] sections are then
+ * not used.  A config file without any is an error.
  */
 static int
-settings_choose_listeners(struct nk__settings *s)
+settings_choose_listeners(struct nk__settings *s, struct nk_err *err)
 {
     int from_cli = (s->cli_set & SETTINGS_CLI_LISTENER) != 0;
     struct nk__listen_conf *l;
 
     if (!from_cli && s->nlisteners > 0)
         return 0;
+    if (!from_cli && s->config_file != NULL)
+        /* A file that says what to serve but no listener: not the
+         * built-in default listener in its place. */
+        return nk__err_at(err, s->config_file, 0,
+                          "no [listen.NAME] section, so nothing to serve: "
+                          "add one with a port, or give the listener on the "
+                          "command line (-p, -H, -P, -u, -4 or -6)");
     settings_free_listeners(s);
     l = nk__realloc(NULL, sizeof(*l));
     if (l == NULL)
-        return -1;
+        return nk__err_run(err, "out of memory");
     s->listeners = l;
     s->nlisteners = 1;
-    return settings_listen_copy(l, &s->cli, from_cli ? "cli" : "default");
+    if (settings_listen_copy(l, &s->cli, from_cli ? "cli" : "default") < 0)
+        return nk__err_run(err, "out of memory");
+    return 0;
 }
 
 /*
@@ -400,8 +410,8 @@ nk__settings_finish(struct nk__settings *s, struct nk_err *err)
 {
     int udp = 0;
 
-    if (settings_choose_listeners(s) < 0)
-        return nk__err_run(err, "out of memory");
+    if (settings_choose_listeners(s, err) < 0)
+        return -1;
     if (s->group != NULL && s->user == NULL)
         return nk__err_at(err, s->config_file, s->group_line,
                           "[netkit] group: set user too (group alone would "

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,12 +315,61 @@ refuse:
     return nk__err_set(err, "plugin %s refused: %s", path, why);
 }
 
+/*
+ * The plugins loaded, for sharing.  dlopen knows an object by every name
+ * it was opened under ("/proc/self/fd/N") and by its file's device and
+ * inode, and returns the object it has for either: so a file loaded twice
+ * would be known by two descriptor numbers, and once one of them is closed
+ * and reused for another plugin, dlopen would return the wrong object.
+ * Sharing by inode keeps one name per object, whose descriptor stays open
+ * as long as the object is mapped.
+ */
+static struct nk__plugin *loader_loaded;
+static pthread_mutex_t loader_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* 1 with *out the loaded record of the file open on fd, a reference
+ * taken; 0 if it is not loaded; -1 with err for a record of that file
+ * under another name (refused, as its dlopen would be). */
+static int
+loader_share(int fd, const char *path, const char *name, struct stat *st,
+             struct nk__plugin **out, struct nk_err *err)
+{
+    struct nk__plugin *q;
+
+    if (fstat(fd, st) < 0)
+        return nk__err_set(err, "plugin %s: cannot check it: %s", path,
+                           strerror(errno));
+    pthread_mutex_lock(&loader_lock);
+    for (q = loader_loaded; q != NULL; q = q->next)
+        if (q->dev == st->st_dev && q->ino == st->st_ino)
+            break;
+    if (q != NULL && strcmp(q->name, name) == 0)
+        q->refs++;
+    pthread_mutex_unlock(&loader_lock);
+    if (q == NULL)
+        return 0;
+    if (strcmp(q->name, name) != 0)
+        return nk__err_set(err, "plugin %s: calls itself '%.64s', not '%.64s'",
+                           path, q->name, name);
+    if (q->mtime.tv_sec != st->st_mtim.tv_sec ||
+        q->mtime.tv_nsec != st->st_mtim.tv_nsec)
+        nk__log(NK_LOG_WARN,
+                "plugin %s was written into while loaded: the code loaded "
+                "before goes on; replace a plugin with a new file (install, "
+                "or cp then mv), never by writing over it",
+                path);
+    *out = q;
+    return 1;
+}
+
 int
 nk__plugin_open_path(const char *path, const char *name,
                      struct nk__plugin **out, struct nk_err *err)
 {
-    struct nk__plugin *p = nk__calloc(1, sizeof(*p));
+    struct nk__plugin *p = nk__calloc(1, sizeof(*p)), *shared = NULL;
+    struct stat st;
     char link[64];
+    int rc;
 
     if (p != NULL)
         p->fd = -1;
@@ -334,6 +384,14 @@ nk__plugin_open_path(const char *path, const char *name,
     if (p->fd < 0) {
         nk__plugin_close(p);
         return -1;
+    }
+    rc = loader_share(p->fd, path, name, &st, &shared, err);
+    if (rc != 0) {
+        nk__plugin_close(p); /* not registered: closes its descriptor */
+        if (rc < 0)
+            return -1;
+        *out = shared;
+        return 0;
     }
     snprintf(link, sizeof(link), "/proc/self/fd/%d", p->fd);
     p->handle = dlopen(link, RTLD_NOW | RTLD_LOCAL);
@@ -353,6 +411,14 @@ nk__plugin_open_path(const char *path, const char *name,
     }
     if (loader_check(p, err) < 0)
         return -1;
+    p->dev = st.st_dev;
+    p->ino = st.st_ino;
+    p->mtime = st.st_mtim;
+    p->refs = 1;
+    pthread_mutex_lock(&loader_lock);
+    p->next = loader_loaded;
+    loader_loaded = p;
+    pthread_mutex_unlock(&loader_lock);
     *out = p;
     return 0;
 }
@@ -415,23 +481,53 @@ nk__plugin_open(const char *name, const struct nk__strlist *dirs,
     return nk__plugin_open_path(path, name, out, err);
 }
 
+/* Unmap p's object and close its descriptor -- unless the object stays
+ * mapped all the same (a plugin dlclose cannot unload, such as one marked
+ * NODELETE): then the descriptor stays open too, so that its number, the
+ * object's name for dlopen, is never reused for another plugin. */
+static void
+loader_unload(struct nk__plugin *p)
+{
+    const char *keep = getenv("NK_NO_DLCLOSE");
+    char link[64];
+    void *still;
+
+    if (p->handle != NULL && keep != NULL && strcmp(keep, "1") == 0)
+        return; /* kept mapped, and its descriptor open: see above */
+    if (p->handle != NULL) {
+        dlclose(p->handle);
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", p->fd);
+        still = dlopen(link, RTLD_LAZY | RTLD_NOLOAD);
+        if (still != NULL) {
+            dlclose(still);
+            return;
+        }
+        dlerror();
+    }
+    if (p->fd >= 0)
+        close(p->fd);
+}
+
 void
 nk__plugin_close(struct nk__plugin *p)
 {
-    const char *keep = getenv("NK_NO_DLCLOSE");
+    struct nk__plugin **pp;
 
     if (p == NULL)
         return;
-    if (keep != NULL && strcmp(keep, "1") == 0 && p->handle != NULL) {
-        /* Kept mapped: keep its descriptor too, so that no later plugin
-         * opened on the same number is taken for this one by dlopen, which
-         * knows objects by the name they were loaded under. */
-    } else {
-        if (p->handle != NULL)
-            dlclose(p->handle);
-        if (p->fd >= 0)
-            close(p->fd);
+    pthread_mutex_lock(&loader_lock);
+    if (p->refs > 1) {
+        p->refs--;
+        pthread_mutex_unlock(&loader_lock);
+        return;
     }
+    for (pp = &loader_loaded; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    pthread_mutex_unlock(&loader_lock);
+    loader_unload(p);
     nk__free(p->name);
     nk__free(p->path);
     nk__free(p);

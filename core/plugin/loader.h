@@ -22,21 +22,35 @@
 #ifndef NK_CORE_LOADER_H
 #define NK_CORE_LOADER_H
 
+#include <sys/types.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <netkit/plugin.h>
 
 #include "base/err.h"
 #include "config/settings.h"
 
+/*
+ * One loaded plugin file.  Opening a file that is loaded already (the same
+ * device and inode: a reload of an unchanged plugin) shares its record, one
+ * reference per open; a file replaced on disk (a new inode, as install(1)
+ * or mv give it) is loaded anew beside the old one.  Records are shared:
+ * read-only for their users.
+ */
 struct nk__plugin {
     char *name;
     char *path;
     void *handle; /* dlopen handle; closed by nk__plugin_close */
     int fd;       /* the checked file, open while the object is loaded */
     const struct nk_plugin *desc; /* &full */
-    struct nk_plugin full; /* the plugin's description at the host's size */
-    size_t nopts;          /* rows in desc->options */
+    struct nk_plugin full;   /* the plugin's description at the host's size */
+    size_t nopts;            /* rows in desc->options */
+    dev_t dev;               /* the file loaded, */
+    ino_t ino;               /*   for sharing */
+    struct timespec mtime;   /* to notice a file rewritten in place */
+    int refs;                /* opens not yet closed */
+    struct nk__plugin *next; /* the loaded ones */
 };
 
 /* Fill dirs with the plugin search path, in order. */
@@ -57,8 +71,9 @@ int nk__plugin_open(const char *name, const struct nk__strlist *dirs,
 int nk__plugin_open_path(const char *path, const char *name,
                          struct nk__plugin **out, struct nk_err *err);
 
-/* dlclose and free; NULL is fine.  Set NK_NO_DLCLOSE=1 in the environment to
- * keep the object mapped, for readable LeakSanitizer stacks. */
+/* Drop one reference; the last one dlcloses and frees.  NULL is fine.  Set
+ * NK_NO_DLCLOSE=1 in the environment to keep the object mapped, for
+ * readable LeakSanitizer stacks. */
 void nk__plugin_close(struct nk__plugin *p);
 
 /*

@@ -10,6 +10,7 @@
 #include "serve/server.h"
 
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <netinet/in.h>
@@ -29,6 +30,7 @@
 #include "serve/conn.h"
 #include "serve/counters.h"
 #include "serve/dgram.h"
+#include "serve/keepopts.h"
 #include "serve/listen.h"
 #include "serve/show.h"
 #include "serve/metrics.h"
@@ -44,6 +46,9 @@
 #define SERVE_DRAIN_MS   10000
 #define SERVE_BIND_TRIES 16
 #define SERVE_WAKE_NOW   2 /* eventfd value: close every connection now */
+/* Calls of the accept (or datagram) handler that take what waits in a
+ * socket a reload closes: 64 accepts each, the backlog (4096) in all. */
+#define SERVE_TAKE_ROUNDS 64
 /* eventfd value: reloaded, stop accepting, end after the last connection
  * (a bit of its own: eventfd writes add up) */
 #define SERVE_WAKE_RETIRE ((uint64_t)1 << 32)
@@ -57,8 +62,11 @@ struct serve_listener {
     size_t nopts, naccept;
     struct nk__bindaddr *addrs;
     size_t naddrs;
-    int *fds;           /* [addr * nworkers + worker]; -1: address skipped */
-    atomic_llong slots; /* connections open, all workers (max_conns) */
+    int *fds; /* [addr * nworkers + worker]; -1: address skipped */
+    const struct serve_listener *from; /* a reload keeps sockets of it */
+    unsigned char *kept;    /* [addr]: its sockets are from->'s (a reload) */
+    int activated;          /* its sockets are systemd's */
+    atomic_llong slots;     /* connections open, all workers (max_conns) */
     struct nk__perip perip; /* max_conns_per_ip, all workers */
     struct nk__access access;
 };
@@ -243,21 +251,20 @@ serve_set_port(struct nk__bindaddr *a, int port)
         ((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
 }
 
+/* Close the listener's sockets; with `bound_only`, only those bound for
+ * it, not those a reload kept. */
 static void
-serve_close_fds(struct serve_listener *sl, int nworkers)
+serve_close_fds(struct serve_listener *sl, int nworkers, int bound_only)
 {
     for (size_t i = 0; i < sl->naddrs * (size_t)nworkers; i++) {
+        if (bound_only && sl->kept != NULL && sl->kept[i / (size_t)nworkers])
+            continue;
         if (sl->fds[i] >= 0)
             close(sl->fds[i]);
         sl->fds[i] = -1;
     }
 }
 
-/*
- * Bind every address of a listener for every worker.  Port 0 picks a free
- * port with the first bind and uses it for every other address; if another
- * address has it taken, start over with a new one.
- */
 /* How many workers serve a listener: all, or one for a plugin that keeps a
  * single instance. */
 static int
@@ -267,16 +274,26 @@ serve_listener_workers(const struct nk__serve *sv,
     return sl->plugin->desc->flags & NK_PLUGIN_ONE_INSTANCE ? 1 : sv->nworkers;
 }
 
+/*
+ * Bind every address of a listener for every worker, but those a reload
+ * kept.  Port 0 picks a free port with the first bind and uses it for
+ * every other address; if another address has it taken, start over with
+ * a new one -- unless a kept socket fixed the port already.
+ */
 static int
 serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
 {
     int nw = serve_listener_workers(sv, sl), stride = sv->nworkers;
-    int got = nk__activation_adopt(sl->conf, stride, &sl->addrs, &sl->naddrs,
-                                   &sl->fds, err);
+    int got = sl->from != NULL
+                  ? 0
+                  : nk__activation_adopt(sl->conf, stride, &sl->addrs,
+                                         &sl->naddrs, &sl->fds, err);
+    int kept_port = 0, nkept = 0;
 
     if (got < 0)
         return -1; /* an inherited socket that does not fit */
     if (got > 0) {
+        sl->activated = 1;
         /* systemd's socket, one per worker; a listener that one worker
          * serves keeps only that worker's copies. */
         for (size_t a = 0; a < sl->naddrs; a++)
@@ -288,11 +305,18 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
             }
         return 0;
     }
+    for (size_t a = 0; sl->kept != NULL && a < sl->naddrs; a++)
+        if (sl->kept[a]) {
+            kept_port =
+                nk__addr_port((const struct sockaddr *)&sl->addrs[a].ss);
+            nkept++;
+        }
     for (int attempt = 0; attempt < SERVE_BIND_TRIES; attempt++) {
-        int port = sl->conf->port, retry = 0, bound = 0;
+        int port = sl->conf->port != 0 ? sl->conf->port : kept_port;
+        int retry = 0, bound = 0;
 
         for (size_t a = 0; a < sl->naddrs && !retry; a++) {
-            for (int w = 0; w < nw; w++) {
+            for (int w = 0; w < nw && !(sl->kept && sl->kept[a]); w++) {
                 struct nk__bindaddr *ba = &sl->addrs[a];
                 int fd;
 
@@ -305,12 +329,12 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
                     break;
                 }
                 if (fd < 0 && errno == EADDRINUSE && sl->conf->port == 0 &&
-                    bound > 0) {
+                    bound > 0 && nkept == 0) {
                     retry = 1;
                     break;
                 }
                 if (fd < 0) {
-                    serve_close_fds(sl, stride);
+                    serve_close_fds(sl, stride, 1);
                     return -1;
                 }
                 sl->fds[a * (size_t)stride + (size_t)w] = fd;
@@ -320,14 +344,15 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
                     socklen_t len = sizeof(ss);
                     getsockname(fd, (struct sockaddr *)&ss, &len);
                     port = nk__addr_port((struct sockaddr *)&ss);
+                    serve_set_port(ba, port); /* a reload keeps it */
                 }
             }
         }
         if (retry) {
-            serve_close_fds(sl, stride);
+            serve_close_fds(sl, stride, 1);
             continue;
         }
-        if (bound == 0)
+        if (bound == 0 && nkept == 0)
             return nk__err_run(err, "[listen.%s]: no address could be bound",
                                sl->conf->name);
         return 0;
@@ -338,6 +363,7 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
                        sl->conf->name);
 }
 
+/* A "Listen on" line for each address bound (not kept by a reload). */
 static void
 serve_log_listen(const struct nk__serve *sv, const struct serve_listener *sl)
 {
@@ -347,7 +373,8 @@ serve_log_listen(const struct nk__serve *sv, const struct serve_listener *sl)
         socklen_t len = sizeof(ss);
         char where[NK_ADDRSTRLEN];
 
-        if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        if (fd < 0 || (sl->kept != NULL && sl->kept[a]) ||
+            getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
             continue;
         nk__addr_format((struct sockaddr *)&ss, where, sizeof(where));
         nk__log(NK_LOG_INFO, "Listen on %s (%s, %s)", where,
@@ -461,6 +488,34 @@ server_close_listeners(struct nk__server *srv)
         nk__timer_stop(&srv->loop, &srv->listeners[i].idle_timer);
 }
 
+/* Closing a listening socket resets the connections waiting in its accept
+ * queue, and drops the datagrams in its receive queue: before a reload
+ * closes a socket that the new workers did not keep (a listener or an
+ * address that went), take what waits in it, and serve it here.  Bounded:
+ * a full backlog of connections. */
+static void
+server_take_queued(struct nk__server *srv)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct nk__listener *ls = &srv->listeners[i];
+        int udp = ls->conf->transport == NK_TRANSPORT_UDP;
+
+        for (size_t j = 0; j < ls->nsocks; j++) {
+            struct nk__sock *sk = &ls->socks[j];
+            for (int round = 0; round < SERVE_TAKE_ROUNDS; round++) {
+                struct pollfd pfd = {sk->io.fd, POLLIN, 0};
+                if (sk->io.fd < 0 || atomic_load(&sk->kept) ||
+                    poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+                    break;
+                if (udp)
+                    nk__dgram_on_io(&srv->loop, &sk->io, NK_IO_READ);
+                else
+                    nk__listen_on_accept(&srv->loop, &sk->io, NK_IO_READ);
+            }
+        }
+    }
+}
+
 /* A reload replaced this worker's configuration: stop accepting, go on
  * serving the connections open (on this configuration's instances, with
  * its deadlines) and end when the last one closes. */
@@ -470,6 +525,7 @@ server_retire(struct nk__server *srv)
     if (srv->retiring || srv->draining)
         return;
     srv->retiring = 1;
+    server_take_queued(srv);
     server_close_socks(srv);
     if (srv->nconns == 0)
         nk__loop_stop(&srv->loop);
@@ -666,6 +722,7 @@ server_adopt(struct nk__serve *sv, int w, struct nk_err *err)
             if (*fd < 0)
                 continue;
             sk->ls = ls;
+            sk->addr = a; /* a reload keeps it by this index */
             sk->family = sl->addrs[a].ss.ss_family;
             sk->pktinfo = udp && nk__listen_is_wildcard(&sl->addrs[a]);
             nk__io_init(&sk->io, *fd,
@@ -810,10 +867,11 @@ serve_free(struct nk__serve *sv)
         struct serve_listener *sl = &sv->ls[i];
         nk__access_report(&sl->access, sl->conf);
         if (sl->fds != NULL)
-            serve_close_fds(sl, sv->nworkers);
+            serve_close_fds(sl, sv->nworkers, 0);
         if (sl->plugin != NULL)
             nk__plugin_values_free(sl->plugin, sl->values);
         nk__free(sl->fds);
+        nk__free(sl->kept);
         nk__free(sl->opts);
         nk__free(sl->accept);
         nk__free(sl->addrs);
@@ -865,33 +923,11 @@ out:
 
 /* ---- keeping sockets across a reload ------------------------------------- */
 
-static int
-serve_same_strings(const struct nk__strlist *a, const struct nk__strlist *b)
-{
-    if (a->n != b->n)
-        return 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->items[i], b->items[i]) != 0)
-            return 0;
-    return 1;
-}
-
-static int
-serve_same_sockopts(const struct nk__kvlist *a, const struct nk__kvlist *b)
-{
-    if (a->n != b->n)
-        return 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->items[i].key, b->items[i].key) != 0 ||
-            a->items[i].len != b->items[i].len ||
-            memcmp(a->items[i].val, b->items[i].val, a->items[i].len) != 0)
-            return 0;
-    return 1;
-}
-
-/* The listener of prev that sl can take its sockets from: the same name,
- * and the same sockets (transport, family, hosts, port, socket options,
- * workers serving it); -1 if none. */
+/* The listener of prev that sl can take sockets from: the same name,
+ * transport, port and workers serving it; -1 if none.  Hosts and family
+ * may differ: the addresses both have keep their sockets (serve_keep).
+ * Socket options may differ too: serve_keep_opts sets the new ones on the
+ * kept sockets. */
 static long
 serve_kept(const struct nk__serve *sv, const struct serve_listener *sl,
            const struct nk__serve *prev)
@@ -902,9 +938,7 @@ serve_kept(const struct nk__serve *sv, const struct serve_listener *sl,
         const struct nk__listen_conf *b = prev->ls[i].conf;
         if (strcmp(a->name, b->name) != 0)
             continue;
-        if (a->transport != b->transport || a->family != b->family ||
-            a->port != b->port || !serve_same_strings(&a->hosts, &b->hosts) ||
-            !serve_same_sockopts(&a->sockopts, &b->sockopts) ||
+        if (a->transport != b->transport || a->port != b->port ||
             sv->nworkers != prev->nworkers ||
             serve_listener_workers(sv, sl) !=
                 serve_listener_workers(prev, &prev->ls[i]))
@@ -914,54 +948,129 @@ serve_kept(const struct nk__serve *sv, const struct serve_listener *sl,
     return -1;
 }
 
-/* Take copies of the listening sockets of prev's listener pi: the same
- * sockets, so a connection waiting in one is accepted by the new workers
- * once the old ones stop accepting.  (prev's workers close theirs only
- * when this thread tells them to: no race.) */
+/* Is b (bound) the address a asks for?  With port 0, any port: the
+ * listener keeps the one it got. */
+static int
+serve_same_addr(const struct nk__listen_conf *lc, const struct nk__bindaddr *a,
+                const struct nk__bindaddr *b)
+{
+    if (a->ss.ss_family != b->ss.ss_family)
+        return 0;
+    if (lc->port != 0 && nk__addr_port((const struct sockaddr *)&a->ss) !=
+                             nk__addr_port((const struct sockaddr *)&b->ss))
+        return 0;
+    if (a->ss.ss_family == AF_INET)
+        return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
+    return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+                  &((const struct sockaddr_in6 *)&b->ss)->sin6_addr,
+                  sizeof(struct in6_addr)) == 0 &&
+           ((const struct sockaddr_in6 *)&a->ss)->sin6_scope_id ==
+               ((const struct sockaddr_in6 *)&b->ss)->sin6_scope_id;
+}
+
+/*
+ * Take copies of the listening sockets of prev's listener pi for every
+ * address sl has too (all of them for systemd's sockets, which stand for
+ * the listener's hosts): the same sockets, so a connection waiting in one
+ * is accepted by the new workers once the old ones stop accepting.
+ * (prev's workers close theirs only when this thread tells them to: no
+ * race; and they see them marked kept, so they leave what waits in them to
+ * the new workers.)  *all: every address of sl was kept.
+ */
 static int
 serve_keep(struct nk__serve *sv, struct serve_listener *sl,
-           const struct nk__serve *prev, size_t pi, struct nk_err *err)
+           struct nk__serve *prev, size_t pi, int *all, struct nk_err *err)
 {
     const struct serve_listener *psl = &prev->ls[pi];
+    size_t nw = (size_t)sv->nworkers, nkept = 0;
 
-    nk__free(sl->addrs);
-    sl->addrs = nk__malloc(psl->naddrs * sizeof(*sl->addrs));
-    if (sl->addrs == NULL)
+    sl->from = psl;
+    if (psl->activated) {
+        nk__free(sl->addrs);
+        sl->addrs = nk__malloc(psl->naddrs * sizeof(*sl->addrs));
+        nk__free(sl->fds);
+        sl->fds = nk__malloc(psl->naddrs * nw * sizeof(int));
+        if (sl->addrs == NULL || sl->fds == NULL)
+            return nk__err_run(err, "out of memory");
+        memcpy(sl->addrs, psl->addrs, psl->naddrs * sizeof(*sl->addrs));
+        sl->naddrs = psl->naddrs;
+        memset(sl->fds, -1, sl->naddrs * nw * sizeof(int));
+        sl->activated = 1;
+    }
+    sl->kept = nk__calloc(sl->naddrs + 1, 1);
+    if (sl->kept == NULL)
         return nk__err_run(err, "out of memory");
-    memcpy(sl->addrs, psl->addrs, psl->naddrs * sizeof(*sl->addrs));
-    sl->naddrs = psl->naddrs;
-    nk__free(sl->fds);
-    sl->fds = nk__malloc(sl->naddrs * (size_t)sv->nworkers * sizeof(int));
-    if (sl->fds == NULL)
-        return nk__err_run(err, "out of memory");
-    memset(sl->fds, -1, sl->naddrs * (size_t)sv->nworkers * sizeof(int));
-    for (int w = 0; w < prev->nworkers; w++) {
-        const struct nk__listener *ls = &prev->workers[w].listeners[pi];
-        for (size_t j = 0; j < ls->nsocks; j++) {
-            const struct nk__sock *sk = &ls->socks[j];
-            int fd;
-            if (sk->io.fd < 0)
-                continue;
-            fd = fcntl(sk->io.fd, F_DUPFD_CLOEXEC, 3);
-            if (fd < 0)
-                return nk__err_run(err,
-                                   "[listen.%s]: cannot keep its socket: "
-                                   "%s",
-                                   sl->conf->name, strerror(errno));
-            sl->fds[sk->addr * (size_t)sv->nworkers + (size_t)w] = fd;
+    for (size_t a = 0; a < sl->naddrs; a++) {
+        size_t b = 0;
+
+        while (b < psl->naddrs &&
+               !(sl->activated ? a == b
+                               : serve_same_addr(sl->conf, &sl->addrs[a],
+                                                 &psl->addrs[b])))
+            b++;
+        if (b == psl->naddrs)
+            continue; /* a new address: serve_bind binds it */
+        serve_set_port(
+            &sl->addrs[a],
+            nk__addr_port((const struct sockaddr *)&psl->addrs[b].ss));
+        sl->kept[a] = 1;
+        nkept++;
+        for (int w = 0; w < prev->nworkers; w++) {
+            struct nk__listener *ls = &prev->workers[w].listeners[pi];
+            for (size_t j = 0; j < ls->nsocks; j++) {
+                struct nk__sock *sk = &ls->socks[j];
+                int fd;
+                if (sk->io.fd < 0 || sk->addr != b)
+                    continue;
+                fd = fcntl(sk->io.fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                    return nk__err_run(err,
+                                       "[listen.%s]: cannot keep its socket: "
+                                       "%s",
+                                       sl->conf->name, strerror(errno));
+                sl->fds[a * nw + (size_t)w] = fd;
+                atomic_store(&sk->kept, 1);
+            }
         }
     }
+    *all = nkept == sl->naddrs;
     return 0;
+}
+
+/* Bring the kept sockets of sl to its socket options (once every socket
+ * is bound: nothing to undo if a bind fails). */
+static int
+serve_keep_opts(struct nk__serve *sv, struct serve_listener *sl,
+                struct nk_err *err)
+{
+    struct nk__keepopt *ch;
+    size_t n;
+    int rc = 0;
+
+    if (nk__keepopts_plan(sl->conf, sl->from->opts, sl->from->nopts, sl->opts,
+                          sl->nopts, &ch, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < sl->naddrs * (size_t)sv->nworkers && rc == 0 && n;
+         i++)
+        if (sl->fds[i] >= 0 && sl->kept[i / (size_t)sv->nworkers])
+            rc = nk__keepopts_apply(
+                sl->conf, sl->fds[i],
+                sl->addrs[i / (size_t)sv->nworkers].ss.ss_family, ch, n, err);
+    if (rc == 0)
+        nk__keepopts_log(sl->conf, ch, n);
+    nk__free(ch);
+    return rc;
 }
 
 /*
  * Build a configuration from sv->s: load and check the plugins, create
  * every worker's instances, bind (or, on a reload, keep prev's sockets for
- * the listeners whose sockets did not change).  Binds nothing that is not
+ * the addresses a listener had already).  Binds nothing that is not
  * closed again by serve_free on failure.
  */
 static int
-serve_setup(struct nk__serve *sv, const struct nk__serve *prev, size_t *kept,
+serve_setup(struct nk__serve *sv, struct nk__serve *prev, size_t *kept,
             struct nk_err *err)
 {
     struct nk__settings *s = sv->s;
@@ -991,21 +1100,25 @@ serve_setup(struct nk__serve *sv, const struct nk__serve *prev, size_t *kept,
     for (size_t i = 0; i < sv->nls; i++) {
         struct serve_listener *sl = &sv->ls[i];
         long pi = serve_kept(sv, sl, prev);
+        int all = 0;
 
-        if (pi >= 0) {
-            if (serve_keep(sv, sl, prev, (size_t)pi, err) < 0)
-                return -1;
-            (*kept)++;
-            continue;
-        }
         sl->fds = nk__malloc(sl->naddrs * (size_t)sv->nworkers * sizeof(int));
         if (sl->fds == NULL)
             return nk__err_set(err, "out of memory");
         memset(sl->fds, -1, sl->naddrs * (size_t)sv->nworkers * sizeof(int));
+        if (pi >= 0 && serve_keep(sv, sl, prev, (size_t)pi, &all, err) < 0)
+            return -1;
+        if (all) {
+            (*kept)++;
+            continue;
+        }
         if (serve_bind(sv, sl, err) < 0)
             return -1;
         serve_log_listen(sv, sl);
     }
+    for (size_t i = 0; i < sv->nls; i++)
+        if (sv->ls[i].from != NULL && serve_keep_opts(sv, &sv->ls[i], err) < 0)
+            return -1;
     if (prev == NULL)
         nk__activation_done();
     return 0;
@@ -1129,6 +1242,19 @@ serve_on_status(struct nk__loop *loop, struct nk__timer *t)
     nk__timer_start(loop, t, loop->now + SERVE_STATUS_MS);
 }
 
+/* A reload failed: none of sv's sockets is kept by another configuration
+ * (sv is the newest), whatever serve_keep marked. */
+static void
+serve_unkeep(struct nk__serve *sv)
+{
+    for (int w = 0; w < sv->nworkers; w++)
+        for (size_t i = 0; i < sv->workers[w].nlisteners; i++) {
+            struct nk__listener *ls = &sv->workers[w].listeners[i];
+            for (size_t j = 0; j < ls->nsocks; j++)
+                atomic_store(&ls->socks[j].kept, 0);
+        }
+}
+
 /* SIGHUP: read the command line and the config file again and serve the
  * new configuration beside the old one, which stops accepting and ends
  * with its last connection.  Anything wrong: logged, and the old one goes
@@ -1192,6 +1318,7 @@ failed:
     nk__err_format(&err, line, sizeof(line)); /* err may point into s */
     if (sv != NULL)
         serve_free(sv); /* frees s too */
+    serve_unkeep(cur);
     nk__log(NK_LOG_ERROR,
             "Reload failed: %s; still serving the previous configuration",
             line);

@@ -40,9 +40,10 @@ struct nk__sock {
     struct nk__listener *ls;
     int family;
     struct nk__dgram *dgram; /* UDP batch state, NULL for TCP */
-    int pktinfo; /* UDP on a wildcard address: answer from the request's
-                    destination address (IP_PKTINFO / IPV6_RECVPKTINFO) */
-    size_t addr; /* index of its address in the listener's (reload) */
+    int pktinfo;     /* UDP on a wildcard address: answer from the request's
+                        destination address (IP_PKTINFO / IPV6_RECVPKTINFO) */
+    size_t addr;     /* index of its address in the listener's (reload) */
+    atomic_int kept; /* a reload's new workers took a copy of it */
 };
 
 /* One listener in one worker. */

@@ -44,8 +44,9 @@ def have_ipv6():
 
 
 # Tests run on built-in defaults, whatever netkit.ini is installed on the
-# machine; a test that wants a config passes -c or its own NETKIT_CONFIG.
-ISOLATED = {"NETKIT_CONFIG": "/dev/null"}
+# machine: NETKIT_CONFIG set empty means no config file.  A test that wants
+# a config passes -c or its own NETKIT_CONFIG.
+ISOLATED = {"NETKIT_CONFIG": ""}
 
 HOSTS = ["127.0.0.1"] + (["::1"] if have_ipv6() else [])
 

@@ -339,7 +339,8 @@ class BadConfigTest(unittest.TestCase):
     def test_unknown_plugin_option(self):
         self.check("[plugin.framed]\nprefx = 1\n",
                    r"netkit: {file}:2: \[plugin\.framed\] unknown option "
-                   r"'prefx' \(did you mean prefix\?\)")
+                   r"'prefx' \(did you mean prefix\?\)",
+                   args=("-p", "framed", "-P", "0", "-H", "127.0.0.1"))
 
     def test_unknown_plugin_option_of_unused_plugin(self):
         # A [plugin.raw] typo is an error even when only framed is served.
@@ -352,11 +353,12 @@ class BadConfigTest(unittest.TestCase):
         self.check("[plugin.framed]\nprefix = x\nmax_frame = 1X\n",
                    r"netkit: {file}:3: \[plugin\.framed\] max_frame: "
                    r"invalid size '1X' \(a number, optionally followed by "
-                   r"k, M or G\)")
+                   r"k, M or G\)", args=("-p", "framed", "-P", "0", "-H", "127.0.0.1"))
 
     def test_bad_plugin_enum(self):
         self.check("[plugin.framed]\nlength_bytes = 3\n",
-                   r"netkit: {file}:2: \[plugin\.framed\] length_bytes: .*")
+                   r"netkit: {file}:2: \[plugin\.framed\] length_bytes: .*",
+                   args=("-p", "framed", "-P", "0", "-H", "127.0.0.1"))
 
     def test_unknown_proto_in_listener(self):
         # The error names the file and the line of the [listen.a] section.
@@ -375,7 +377,7 @@ class BadConfigTest(unittest.TestCase):
     def test_unknown_plugin_section(self):
         self.check("[plugin.nosuch]\nx = 1\n",
                    r"netkit: {file}:1: plugin 'nosuch' not found "
-                   r"\(looked in: .*\)")
+                   r"\(looked in: .*\)", args=("-p", "framed", "-P", "0", "-H", "127.0.0.1"))
 
     def test_tcp_option_on_udp_listener(self):
         # The line of the sockopt key, not of the section.

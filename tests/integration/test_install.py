@@ -137,7 +137,7 @@ class InstallTest(unittest.TestCase):
         self.assertIn("ok 4 - options", out)
         r = subprocess.run([self.netkit, "check", "-L", build, "upper"],
                            capture_output=True, timeout=120,
-                           env=dict(os.environ, NETKIT_CONFIG="/dev/null"))
+                           env=dict(os.environ, NETKIT_CONFIG=""))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         # Served by the installed netkit over TCP.
         saved, nktest.NETKIT = nktest.NETKIT, self.netkit
@@ -153,7 +153,7 @@ class InstallTest(unittest.TestCase):
 
     def test_4_installed_plugins_found(self):
         r = subprocess.run([self.netkit, "plugins"], capture_output=True,
-                           env=dict(os.environ, NETKIT_CONFIG="/dev/null"))
+                           env=dict(os.environ, NETKIT_CONFIG=""))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(os.path.join(self.prefix, "bin", "..", "lib", "netkit",
                                    "plugins", "raw.so").encode(), r.stdout)

@@ -77,7 +77,7 @@ class ServeCheckTest(unittest.TestCase):
         r = nktest.run("serve", "-t", "-p", "line", "-P", "7000", "-w", "3")
         self.assertEqual(r.returncode, 0, r.stderr)
         out = r.stdout.decode()
-        self.assertIn("config /dev/null\n", out)  # nktest.ISOLATED
+        self.assertIn("config (none: built-in defaults)\n", out)  # ISOLATED
         self.assertIn("[listen.cli] the command line\n", out)
         self.assertEqual(line(out, "proto"), ("line", "flag -p"))
         self.assertEqual(line(out, "port"), ("7000", "flag -P"))

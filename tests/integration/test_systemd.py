@@ -9,8 +9,10 @@ took one meanwhile."""
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
+import time
 import unittest
 
 import nktest
@@ -90,6 +92,59 @@ class SocketActivationTest(unittest.TestCase):
                     self.assertEqual(u.recv(100), frame(b"echo : dns"))
                 self.assertEqual(srv.stop(), 0)
 
+    @unittest.skipUnless(nktest.have_ipv6(), "no IPv6 on this machine")
+    def test_reload_keeps_every_address(self):
+        # As the shipped netkit.socket does: 127.0.0.1 and [::1], one name.
+        for workers in (1, 3):
+            with self.subTest(workers=workers):
+                self.reload_activated(workers)
+
+    def reload_activated(self, workers):
+        cfg = ("[listen.main]\nproto = framed\nport = 0\n"
+               "[plugin.framed]\nprefix = \"v%d: \"\n")
+        with config_file(cfg % 0) as path:
+            for attempt in range(5):
+                port = free_port(socket.SOCK_STREAM)
+                srv = Server("-c", path, "-w", str(workers),
+                             wait_listen=False,
+                             launcher=[ACTIVATE, "-l", "127.0.0.1:%d" % port,
+                                       "-l", "[::1]:%d" % port,
+                                       "--fdname=main:main"])
+                try:
+                    srv.wait_for(LISTENING)
+                    srv.wait_for(re.compile(r"^Listening on \[::1\]"))
+                    break
+                except AssertionError:
+                    srv.__exit__(None, None, None)  # the port was taken
+            else:
+                self.fail("no free port for systemd-socket-activate")
+            with srv:
+                first = nktest.connect("127.0.0.1", port)
+                srv.wait_for(nktest.READY_RE)
+                first.close()
+                for gen in (1, 2):
+                    with open(path, "w") as f:
+                        f.write(cfg % gen)
+                    start = len(srv.lines)
+                    srv.proc.send_signal(signal.SIGHUP)
+                    srv.wait_for(re.compile(r"Reloaded .*: 1 listener \(1 "
+                                            r"kept their sockets\)"),
+                                 start=start)
+                    for host in ("127.0.0.1", "::1"):
+                        # The previous workers may take one more.
+                        end = time.monotonic() + nktest.DEADLINE
+                        while True:
+                            with nktest.connect(host, port,
+                                                timeout=nktest.DEADLINE
+                                                / 2) as c:
+                                c.sendall(frame(b"x"))
+                                reply = recv_frame(c)
+                            if reply == b"v%d: x" % gen or \
+                                    time.monotonic() > end:
+                                break
+                        self.assertEqual(reply, b"v%d: x" % gen, host)
+                self.assertEqual(srv.stop(), 0)
+
     def test_descriptor_of_the_wrong_kind(self):
         # A stream socket named for a udp listener: one line, exit 2.
         cfg = "[listen.main]\nproto = framed\ntransport = udp\nport = 0\n"
@@ -100,7 +155,12 @@ class SocketActivationTest(unittest.TestCase):
                                    "--fdname=main"])
             with srv:
                 srv.wait_for(LISTENING)
-                with nktest.connect("127.0.0.1", port):
+                try:
+                    with nktest.connect("127.0.0.1", port):
+                        srv.wait_for("netkit: ")
+                except ConnectionResetError:
+                    # netkit refused the socket and exited before connect
+                    # returned: the queued connection went with the socket.
                     srv.wait_for("netkit: ")
                 self.assertEqual(srv.proc.wait(nktest.DEADLINE), 2)
                 self.assertIn("netkit: %s:1: [listen.main]: inherited "

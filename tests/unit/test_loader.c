@@ -476,6 +476,49 @@ test_loader_safe_copy_loads(void **state)
     safe_dir_remove(&d);
 }
 
+/* A file opened again while loaded is shared (one record, one object:
+ * dlopen must never know it by two descriptor numbers); a file replaced
+ * on disk (a new inode) loads anew beside the old one; the last close
+ * unloads. */
+static void
+test_loader_shares_by_inode(void **state)
+{
+    struct safe_dir d;
+    struct nk__plugin *p = NULL, *q = NULL, *r = NULL;
+    struct nk_err err = {.msg = ""};
+    char tmp[128];
+
+    (void)state;
+    safe_dir_make(&d);
+    if (nk__plugin_open_path(d.so, "good", &p, &err) != 0 ||
+        nk__plugin_open_path(d.so, "good", &q, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_ptr_equal(p, q);
+    assert_int_equal(p->refs, 2);
+    nk__plugin_close(q);
+    assert_int_equal(p->refs, 1);
+    /* Replaced as install(1) does: a new file renamed over the old. */
+    snprintf(tmp, sizeof(tmp), "%s/.new", d.dir);
+    copy_file(FIX "/good.so", tmp, 0644);
+    assert_int_equal(rename(tmp, d.so), 0);
+    if (nk__plugin_open_path(d.so, "good", &r, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_ptr_not_equal(r, p);
+    assert_ptr_not_equal(r->handle, p->handle);
+    assert_int_equal(r->refs, 1);
+    nk__plugin_close(p);
+    nk__plugin_close(r);
+    /* The same file under another name: refused, as its dlopen would be. */
+    if (nk__plugin_open_path(d.so, "good", &p, &err) != 0)
+        fail_msg("%s", err.msg);
+    snprintf(tmp, sizeof(tmp), "%s/other.so", d.dir);
+    assert_int_equal(link(d.so, tmp), 0);
+    assert_int_equal(nk__plugin_open_path(tmp, "other", &q, &err), -1);
+    assert_non_null(strstr(err.msg, "calls itself 'good', not 'other'"));
+    nk__plugin_close(p);
+    safe_dir_remove(&d);
+}
+
 /* A file others may write is refused, naming it and the fix. */
 static void
 test_loader_unsafe_file_mode(void **state)
@@ -1079,6 +1122,7 @@ main(void)
         cmocka_unit_test(test_loader_transport_check),
         cmocka_unit_test(test_loader_open_out_of_memory),
         cmocka_unit_test(test_loader_safe_copy_loads),
+        cmocka_unit_test(test_loader_shares_by_inode),
         cmocka_unit_test(test_loader_unsafe_file_mode),
         cmocka_unit_test(test_loader_unsafe_dir_mode),
         cmocka_unit_test(test_loader_unsafe_owner),
