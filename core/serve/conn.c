@@ -219,15 +219,20 @@ conn_next_deadline(const struct nk__conn *c)
     return m == 0 ? w : w == 0 || m < w ? m : w;
 }
 
-/* Arm the deadline timer if a deadline began and it is not armed: the timer
- * is lazy, and looks again when it fires, so the fast path (a message
- * whole in one read, a reply the socket takes at once) never touches it. */
+/* Arm the deadline timer for the earliest deadline begun.  The timer is
+ * lazy: a deadline that ended (the message completed, the output was
+ * written) leaves it armed, and it looks again when it fires, so the fast
+ * path (a message whole in one read, a reply the socket takes at once)
+ * never touches it.  But a deadline that begins earlier than the timer is
+ * armed for moves it forward: the message deadline (30 s by default) must
+ * not hold back a write deadline of 5 s begun after it. */
 static void
 conn_watch_deadline(struct nk__conn *c)
 {
-    uint64_t when;
+    uint64_t when = conn_next_deadline(c);
 
-    if (nk__timer_active(&c->deadline) || (when = conn_next_deadline(c)) == 0)
+    if (when == 0 || c->lingering ||
+        (nk__timer_active(&c->deadline) && c->deadline.when <= when))
         return;
     nk__timer_start(conn_loop(c), &c->deadline, when);
 }
