@@ -157,6 +157,36 @@ conn_largest(struct nk__server *srv)
     return best;
 }
 
+/* Buffer memory freed beyond this is given back to the system within
+ * CONN_TRIM_MS: a spike of large partial messages leaves no lasting RSS. */
+#define CONN_TRIM_MIN (4u << 20)
+#define CONN_TRIM_MS  1000
+
+void
+nk__conn_on_trim(struct nk__loop *loop, struct nk__timer *t)
+{
+    struct nk__server *srv =
+        (struct nk__server *)((char *)t -
+                              offsetof(struct nk__server, trim_timer));
+
+    (void)loop;
+    srv->released = 0;
+    nk__alloc_trim();
+}
+
+/* Buffers freed: once CONN_TRIM_MIN bytes have been, trim the heaps (the
+ * large buffers were mappings of their own, returned already; these are
+ * the smaller ones freed in the middle of a heap) -- at most once per
+ * CONN_TRIM_MS, since a trim walks every heap. */
+static void
+conn_released(struct nk__server *srv, size_t n)
+{
+    srv->released += n;
+    if (srv->released >= CONN_TRIM_MIN && !nk__timer_active(&srv->trim_timer))
+        nk__timer_start(&srv->loop, &srv->trim_timer,
+                        srv->loop.now + CONN_TRIM_MS);
+}
+
 /*
  * Count the connection's buffers against max_buffer_memory, shared by every
  * worker.  Past the budget, close the connections of this worker holding
@@ -176,6 +206,8 @@ conn_account(struct nk__conn *c)
         return;
     c->charged = now;
     total = atomic_fetch_add(srv->buffered, delta) + delta;
+    if (delta < 0)
+        conn_released(srv, (size_t)-delta);
     if (delta < 0 || srv->buffer_budget == 0 || total <= srv->buffer_budget)
         return;
     while (atomic_load(srv->buffered) > srv->buffer_budget) {

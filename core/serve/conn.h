@@ -139,6 +139,10 @@ void nk__conn_drain(struct nk__conn *c);
  * nk__conn_drain) and move it to the tail of the list. */
 void nk__conn_drain_next(struct nk__listener *ls);
 
+/* The worker's trim_timer: give the buffer memory freed back to the
+ * system. */
+void nk__conn_on_trim(struct nk__loop *loop, struct nk__timer *t);
+
 /* Close the connections idle past the listener's timeout; re-arm. */
 void nk__conn_idle_sweep(struct nk__listener *ls);
 

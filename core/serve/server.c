@@ -550,6 +550,7 @@ server_prepare(struct nk__serve *sv, int w)
     srv->mail.efd = -1;
     nk__timer_init(&srv->drain_timer, server_on_drain_timeout);
     nk__timer_init(&srv->accept_timer, nk__listen_on_resume);
+    nk__timer_init(&srv->trim_timer, nk__conn_on_trim);
     nk__io_init(&srv->wake, -1, server_on_wake);
     nk__io_init(&srv->sig, -1, NULL);
     nk__io_init(&srv->mail_io, -1, server_on_mail);
