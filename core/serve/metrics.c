@@ -16,10 +16,9 @@
 #include "serve/counters.h"
 #include "serve/server.h"
 
-#define MX_REQ_MAX     4096
-#define MX_CLIENTS_MAX 32
-#define MX_TIMEOUT_MS  10000
-#define MX_PAUSE_MS    100 /* out of descriptors: not accepting for this */
+#define MX_REQ_MAX    4096
+#define MX_TIMEOUT_MS 10000
+#define MX_PAUSE_MS   100 /* out of descriptors: not accepting for this */
 
 struct mx_client {
     struct nk__io io; /* first member */
@@ -288,7 +287,7 @@ mx_make_room(struct nk__metrics *m)
 {
     struct mx_client *oldest = NULL;
 
-    if (m->nclients < MX_CLIENTS_MAX)
+    if (m->nclients < NK_METRICS_CLIENTS_MAX)
         return 0;
     for (struct mx_client *c = m->clients; c != NULL; c = c->next)
         if (!c->responding)
@@ -299,7 +298,7 @@ mx_make_room(struct nk__metrics *m)
         nk__log(NK_LOG_WARN,
                 "Metrics: %d clients at once: closing the oldest that has "
                 "not sent its request (%llu so far)",
-                MX_CLIENTS_MAX, (unsigned long long)m->shed);
+                NK_METRICS_CLIENTS_MAX, (unsigned long long)m->shed);
     mx_close(oldest);
     return 0;
 }

@@ -17,6 +17,9 @@
 
 #include "base/err.h"
 
+/* Clients served at once. */
+#define NK_METRICS_CLIENTS_MAX 32
+
 struct nk__server;
 struct nk__metrics;
 

@@ -117,5 +117,49 @@ class MetricsOutOfDescriptorsTest(unittest.TestCase):
             self.assertEqual(srv.stop(), 0)
 
 
+@unittest.skipIf(nktest.VALGRIND, "valgrind takes descriptors of its own")
+class DescriptorLimitTest(unittest.TestCase):
+    ARGS = ("-p", "framed", "-P", "0", "-H", "127.0.0.1", "-w", "1")
+
+    def test_too_few_to_serve_is_refused_and_says_what_is_needed(self):
+        # ulimit -n 12 logged Ready and shed every connection, saying
+        # nothing.  Now it refuses to start, naming the limit that would
+        # serve; with that limit it serves, warning that max_conns needs
+        # more, and names that; with that one it says nothing.
+        with Server(*self.ARGS, nofile=12, wait_listen=False) as srv:
+            self.assertEqual(srv.proc.wait(nktest.DEADLINE), 1)
+            srv.reader.join(5)
+            m = re.search(r"^netkit: the descriptor limit \(ulimit -n\) is "
+                          r"12, and .* take \d+: none is left for a "
+                          r"connection; raise it to at least (\d+) "
+                          r"\((\d+) for max_conns\)$", srv.stderr(), re.M)
+            self.assertIsNotNone(m, srv.stderr())
+            self.assertNotIn("Ready", srv.stderr())
+        least, full = int(m.group(1)), int(m.group(2))
+        with Server(*self.ARGS, "--max-conns", "50", nofile=least) as srv:
+            m = srv.wait_for(re.compile(
+                r"\[!\] The descriptor limit \(ulimit -n\) is %d: 1 left "
+                r"for connections, fewer than max_conns allows \(50\): "
+                r"connections past them are shed\. Raise it to (\d+)"
+                % least))
+            with nktest.connect("127.0.0.1", srv.port()) as c:
+                c.sendall(frame(b"one"))
+                self.assertEqual(recv_frame(c), b"echo : one")
+            self.assertEqual(srv.stop(), 0)
+        enough = int(m.group(1))
+        self.assertEqual(enough, least - 1 + 50)
+        self.assertEqual(full, least - 1 + 16384)
+        with Server(*self.ARGS, "--max-conns", "50", nofile=enough) as srv:
+            held = [nktest.connect("127.0.0.1", srv.port())
+                    for _ in range(50)]
+            for c in held:  # every one of max_conns served at once
+                c.sendall(frame(b"x"))
+                self.assertEqual(recv_frame(c), b"echo : x")
+            for c in held:
+                c.close()
+            self.assertEqual(srv.stop(), 0)
+        self.assertNotIn("descriptor limit", srv.stderr())
+        self.assertNotIn("Out of file descriptors", srv.stderr())
+
 if __name__ == "__main__":
     nktest.main()
