@@ -64,11 +64,12 @@ nk__fdlimit_check(long long conns, int more, struct nk_err *err)
                            "it to at least %lld (%lld for max_conns)",
                            limit, used, used + 1, used + conns);
     if (left < conns)
-        nk__log(NK_LOG_WARN,
-                "The descriptor limit (ulimit -n) is %lld: %lld left "
-                "for connections, fewer than max_conns allows (%lld): "
-                "connections past them are shed. Raise it to %lld (LimitNOFILE= "
-                "under systemd), or lower max_conns",
-                limit, left, conns, used + conns);
+        nk__log(
+            NK_LOG_WARN,
+            "The descriptor limit (ulimit -n) is %lld: %lld left "
+            "for connections, fewer than max_conns allows (%lld): "
+            "connections past them are shed. Raise it to %lld (LimitNOFILE= "
+            "under systemd), or lower max_conns",
+            limit, left, conns, used + conns);
     return 0;
 }
