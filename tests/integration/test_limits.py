@@ -79,6 +79,8 @@ class MetricsUnderSlowPeersTest(unittest.TestCase):
             self.assertEqual(srv.stop(), 0)
 
 
+@unittest.skipIf(nktest.VALGRIND, "valgrind closes what accept returns past "
+                 "its own lower limit: an EMFILE that consumes the client")
 class MetricsOutOfDescriptorsTest(unittest.TestCase):
     def test_no_spin_and_served_once_descriptors_return(self):
         # With every descriptor taken by serving connections, the metrics
@@ -113,7 +115,8 @@ class MetricsOutOfDescriptorsTest(unittest.TestCase):
                     break
                 reply += got
             waiting.close()
-            self.assertTrue(reply.startswith(b"HTTP/1.0 200 OK"), reply[:80])
+            self.assertTrue(reply.startswith(b"HTTP/1.0 200 OK"),
+                            (reply[:80], srv.stderr()[-3000:]))
             self.assertEqual(srv.stop(), 0)
 
 
