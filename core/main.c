@@ -121,6 +121,7 @@ main(int argc, char **argv)
     char line[700];
     int rc;
 
+    nk__alloc_setup();
     nk__settings_init(&s);
     rc = run(&s, argc, argv, &err);
     if (rc != 0) {

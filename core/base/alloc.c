@@ -3,6 +3,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+/* An allocation this large or larger is a mapping of its own, unmapped
+ * when freed (glibc's initial threshold). */
+#define ALLOC_MAP_MIN (128 * 1024)
 
 /* Allocations left before injected failure; -1 means never fail.  Tests are
  * single-threaded when they set it, so a plain variable is enough. */
@@ -65,4 +72,29 @@ void
 nk__free(void *p)
 {
     free(p);
+}
+
+/*
+ * glibc maps a block of 128 KiB or more on its own and unmaps it on free,
+ * but each such free raises the threshold to the block's size (up to
+ * 32 MiB): after the first 1 MiB buffer is freed, the next thousand come
+ * from the heaps, where freed memory stays (2,000 peers that held 1 MiB
+ * each left 300 MB behind).  A threshold set once is never raised.
+ * Smaller blocks freed in the middle of a heap are what nk__alloc_trim is
+ * for.
+ */
+void
+nk__alloc_setup(void)
+{
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, ALLOC_MAP_MIN);
+#endif
+}
+
+void
+nk__alloc_trim(void)
+{
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
 }

@@ -17,6 +17,13 @@ char *nk__strdup(const char *s);
 char *nk__memdup(const void *p, size_t n); /* adds a NUL terminator */
 void nk__free(void *p);
 
+/* Memory given back is given back to the system (see alloc.c): call once,
+ * before serving. */
+void nk__alloc_setup(void);
+/* Return the free memory of every heap to the system (glibc's
+ * malloc_trim); after many buffers were freed, as it walks every heap. */
+void nk__alloc_trim(void);
+
 /* Tests: fail every allocation after `n` more succeed (-1: never fail). */
 void nk__alloc_fail_after(long n);
 

@@ -109,6 +109,7 @@ conn_free_if_done(struct nk__conn *c)
     nk__buf_free(&c->in);
     nk__buf_free(&c->out);
     nk__session_fini(&c->sess);
+    nk__free(c->via);
     nk__free(c);
 }
 
@@ -157,6 +158,36 @@ conn_largest(struct nk__server *srv)
     return best;
 }
 
+/* Buffer memory freed beyond this is given back to the system within
+ * CONN_TRIM_MS: a spike of large partial messages leaves no lasting RSS. */
+#define CONN_TRIM_MIN (4u << 20)
+#define CONN_TRIM_MS  1000
+
+void
+nk__conn_on_trim(struct nk__loop *loop, struct nk__timer *t)
+{
+    struct nk__server *srv =
+        (struct nk__server *)((char *)t -
+                              offsetof(struct nk__server, trim_timer));
+
+    (void)loop;
+    srv->released = 0;
+    nk__alloc_trim();
+}
+
+/* Buffers freed: once CONN_TRIM_MIN bytes have been, trim the heaps (the
+ * large buffers were mappings of their own, returned already; these are
+ * the smaller ones freed in the middle of a heap) -- at most once per
+ * CONN_TRIM_MS, since a trim walks every heap. */
+static void
+conn_released(struct nk__server *srv, size_t n)
+{
+    srv->released += n;
+    if (srv->released >= CONN_TRIM_MIN && !nk__timer_active(&srv->trim_timer))
+        nk__timer_start(&srv->loop, &srv->trim_timer,
+                        srv->loop.now + CONN_TRIM_MS);
+}
+
 /*
  * Count the connection's buffers against max_buffer_memory, shared by every
  * worker.  Past the budget, close the connections of this worker holding
@@ -176,6 +207,8 @@ conn_account(struct nk__conn *c)
         return;
     c->charged = now;
     total = atomic_fetch_add(srv->buffered, delta) + delta;
+    if (delta < 0)
+        conn_released(srv, (size_t)-delta);
     if (delta < 0 || srv->buffer_budget == 0 || total <= srv->buffer_budget)
         return;
     while (atomic_load(srv->buffered) > srv->buffer_budget) {
@@ -207,27 +240,58 @@ conn_drop_buffers(struct nk__conn *c)
 static void conn_close_socket(struct nk__conn *c);
 static int conn_linger_done(struct nk__conn *c);
 
-/* The earliest of the connection's message and write deadlines, or 0. */
+/* The earlier of two deadlines (0: none). */
+static uint64_t
+conn_earlier(uint64_t a, uint64_t b)
+{
+    return a == 0 ? b : b == 0 || a < b ? a : b;
+}
+
+/* The earliest of the connection's message and write deadlines and its
+ * "Connection from" line, or 0. */
 static uint64_t
 conn_next_deadline(const struct nk__conn *c)
 {
     const struct nk__listener *ls = c->ls;
     uint64_t m = c->msg_since && ls->message_ms ? c->msg_since + ls->message_ms
                                                 : 0,
-             w = c->out_since && ls->write_ms ? c->out_since + ls->write_ms : 0;
+             w = c->out_since && ls->write_ms ? c->out_since + ls->write_ms : 0,
+             a = c->announce ? c->opened_at + NK_CONN_ANNOUNCE_MS : 0;
 
-    return m == 0 ? w : w == 0 || m < w ? m : w;
+    return conn_earlier(conn_earlier(m, w), a);
 }
 
-/* Arm the deadline timer if a deadline began and it is not armed: the timer
- * is lazy, and looks again when it fires, so the fast path (a message
- * whole in one read, a reply the socket takes at once) never touches it. */
+/* "Connection from ADDR [name]", once: at the peer's first bytes, at
+ * NK_CONN_ANNOUNCE_MS, or as the connection closes. */
+static void
+conn_announce(struct nk__conn *c, int level)
+{
+    char peer[NK_ADDRSTRLEN];
+
+    if (!c->announce)
+        return;
+    c->announce = 0;
+    nk__session_format(&c->sess, peer, sizeof(peer));
+    nk__log(level, "Connection from %s [%s]%s", peer, c->ls->conf->name,
+            c->via != NULL ? c->via : "");
+    nk__free(c->via);
+    c->via = NULL;
+}
+
+/* Arm the deadline timer for the earliest deadline begun.  The timer is
+ * lazy: a deadline that ended (the message completed, the output was
+ * written) leaves it armed, and it looks again when it fires, so the fast
+ * path (a message whole in one read, a reply the socket takes at once)
+ * never touches it.  But a deadline that begins earlier than the timer is
+ * armed for moves it forward: the message deadline (30 s by default) must
+ * not hold back a write deadline of 5 s begun after it. */
 static void
 conn_watch_deadline(struct nk__conn *c)
 {
-    uint64_t when;
+    uint64_t when = conn_next_deadline(c);
 
-    if (nk__timer_active(&c->deadline) || (when = conn_next_deadline(c)) == 0)
+    if (when == 0 || c->lingering ||
+        (nk__timer_active(&c->deadline) && c->deadline.when <= when))
         return;
     nk__timer_start(conn_loop(c), &c->deadline, when);
 }
@@ -250,6 +314,8 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
         nk__conn_close(c, "no PROXY header within message_timeout");
         return;
     }
+    if (c->announce && c->opened_at + NK_CONN_ANNOUNCE_MS <= loop->now)
+        conn_announce(c, NK_LOG_INFO);
     if (c->msg_since && ls->message_ms &&
         c->msg_since + ls->message_ms <= loop->now) {
         ls->closed_message++;
@@ -265,18 +331,19 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
 
 /* "Connection closed ADDR (why) [name] (in 120 B, out 240 B, 35 ms)" */
 static void
-conn_log_closed(const struct nk__conn *c, const char *peer, const char *why)
+conn_log_closed(const struct nk__conn *c, int level, const char *peer,
+                const char *why)
 {
     uint64_t ms = conn_loop(c)->now - c->opened_at;
     char took[40];
 
-    if (!nk__log_enabled(NK_LOG_INFO))
+    if (!nk__log_enabled(level))
         return;
     if (ms < 10000)
         snprintf(took, sizeof(took), "%llu ms", (unsigned long long)ms);
     else
         snprintf(took, sizeof(took), "%.1f s", (double)ms / 1000);
-    nk__log(NK_LOG_INFO,
+    nk__log(level,
             "Connection closed %s%s%s%s [%s] (in %llu B, out "
             "%llu B, %s)",
             peer, why != NULL ? " (" : "", why != NULL ? why : "",
@@ -293,6 +360,9 @@ conn_end_session(struct nk__conn *c, const char *why)
 {
     struct nk__server *srv = c->ls->srv;
     char peer[NK_ADDRSTRLEN];
+    /* Closed by the peer before it sent a byte: a health check. */
+    int check =
+        c->peer_gone && (c->announce || (c->proxy_wait && c->bytes_in == 0));
 
     c->closing = 1;
     if (srv->batch == c)
@@ -303,16 +373,20 @@ conn_end_session(struct nk__conn *c, const char *why)
     nk__handle_del(&srv->sessions, NK_SID_HANDLE(c->sess.sid));
     conn_drop_buffers(c); /* undeliverable now, or already written */
     nk__session_format(&c->sess, peer, sizeof(peer));
-    if (c->proxy_wait) {
+    conn_announce(c, check ? NK_LOG_DEBUG : NK_LOG_INFO);
+    if (check) {
+        conn_log_closed(c, NK_LOG_DEBUG, peer, why);
+        nk__ctr_add(&c->ls->ctr, NK_CTR_CLOSED_CHECK, 1);
+    } else if (c->proxy_wait) {
         /* The session never began: a refusal, not a close. */
         nk__log(NK_LOG_WARN, "Refused %s on [listen.%s]: %s", peer,
                 c->ls->conf->name,
                 why != NULL ? why : "closed before its PROXY header");
         nk__ctr_add(&c->ls->ctr, NK_CTR_REFUSED_PROXY, 1);
     } else if (!c->quiet) {
-        conn_log_closed(c, peer, why);
+        conn_log_closed(c, NK_LOG_INFO, peer, why);
     }
-    if (!c->outbound && !c->proxy_wait && !c->quiet) {
+    if (!c->outbound && !c->proxy_wait && !c->quiet && !check) {
         enum nk__ctr k = nk__ctr_close_cause(why, c->eof);
         if (k != NK_CTR_N)
             nk__ctr_add(&c->ls->ctr, k, 1);
@@ -576,7 +650,8 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
         conn_watch_deadline(c);
         return 0;
     }
-    nk__log(NK_LOG_INFO, "Connection from %s [%s]", peer, ls->conf->name);
+    c->announce = 1; /* at the first bytes (conn_announce) */
+    conn_watch_deadline(c);
     return conn_begin(c);
 }
 
@@ -690,6 +765,7 @@ conn_write(struct nk__conn *c, struct nk__buf *buf)
         else if (n < 0 && errno == EAGAIN)
             return 0;
         else {
+            c->peer_gone = errno == EPIPE || errno == ECONNRESET;
             nk__conn_close(c, strerror(errno));
             return -1;
         }
@@ -1089,6 +1165,7 @@ conn_on_readable(struct nk__conn *c)
             got += (size_t)n;
             c->bytes_in += (uint64_t)n;
             nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_IN, (uint64_t)n);
+            conn_announce(c, NK_LOG_INFO);
             conn_process(c, in);
             if (in == &srv->rbuf)
                 conn_keep_rest(c, in);
@@ -1103,12 +1180,14 @@ conn_on_readable(struct nk__conn *c)
                 c->rsize *= 2;
         } else if (n == 0) {
             c->eof = 1;
+            c->peer_gone = 1;
             break;
         } else if (errno == EINTR) {
             continue;
         } else if (errno == EAGAIN) {
             break;
         } else {
+            c->peer_gone = 1;
             nk__conn_close(c, strerror(errno));
             break;
         }
@@ -1134,7 +1213,7 @@ conn_proxy_done(struct nk__conn *c, const struct nk__proxy_hdr *h, long len)
 {
     struct nk__listener *ls = c->ls;
     struct nk__server *srv = ls->srv;
-    char via[NK_ADDRSTRLEN], peer[NK_ADDRSTRLEN];
+    char via[NK_ADDRSTRLEN], peer[NK_ADDRSTRLEN], tail[NK_ADDRSTRLEN + 40];
 
     nk__buf_consume(&c->in, (size_t)len);
     nk__session_format(&c->sess, via, sizeof(via));
@@ -1159,9 +1238,19 @@ conn_proxy_done(struct nk__conn *c, const struct nk__proxy_hdr *h, long len)
         }
         c->perip_held = 1;
     }
-    nk__session_format(&c->sess, peer, sizeof(peer));
-    nk__log(NK_LOG_INFO, "Connection from %s [%s] (via %s, PROXY v%d%s)", peer,
-            ls->conf->name, via, h->version, h->local ? " LOCAL" : "");
+    /* Logged at the first bytes after the header, as for any connection:
+     * a balancer's check sends the header alone, then resets. */
+    snprintf(tail, sizeof(tail), " (via %s, PROXY v%d%s)", via, h->version,
+             h->local ? " LOCAL" : "");
+    c->via = nk__strdup(tail);
+    c->announce = 1;
+    if (c->via == NULL || nk__buf_len(&c->in) > 0) {
+        nk__session_format(&c->sess, peer, sizeof(peer));
+        nk__log(NK_LOG_INFO, "Connection from %s [%s]%s", peer, ls->conf->name,
+                tail);
+        c->announce = 0;
+    }
+    conn_watch_deadline(c);
     if (conn_begin(c) < 0 || c->closing)
         return;
     srv->batch = c;
@@ -1190,6 +1279,7 @@ conn_proxy_read(struct nk__conn *c)
         if (n < 0 && errno == EAGAIN)
             break;
         if (n <= 0) {
+            c->peer_gone = 1;
             nk__conn_close(c, n == 0 ? "closed before its PROXY header"
                                      : strerror(errno));
             return;

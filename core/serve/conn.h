@@ -65,6 +65,11 @@
  * arrives would send an RST that destroys replies in flight. */
 #define NK_CONN_LINGER_MS       10000
 #define NK_CONN_LINGER_QUIET_MS 50
+/* "Connection from" waits for the peer's first bytes, for at most this
+ * long: a peer that closes before sending anything (a balancer's health
+ * check: HAProxy's connects, sends its PROXY header if any, and resets)
+ * is logged at debug level and counted as a check, not as an error. */
+#define NK_CONN_ANNOUNCE_MS 200
 
 struct nk__listener;
 
@@ -85,13 +90,14 @@ struct nk__conn {
     struct nk__defer turn;     /* decoding resumes next turn (fairness) */
     unsigned pending;          /* CONN_LATER_* bits */
     const char *closing_why;   /* logged when a close_after_write ends */
-    size_t charged;            /* bytes of buffers counted against the budget */
-    unsigned opened : 1;       /* on_open succeeded: on_close is owed */
-    unsigned outbound : 1;     /* opened by host->connect */
-    unsigned connecting : 1;   /* outbound, not connected yet */
-    unsigned blocked : 1;      /* on_drain owed once `out` empties: the socket
-                                  refused output, or the plugin saw a queue */
-    unsigned closing : 1;      /* no more callbacks; released soon */
+    char *via;      /* " (via ADDR, PROXY v2)" for the "Connection from" line */
+    size_t charged; /* bytes of buffers counted against the budget */
+    unsigned opened : 1;     /* on_open succeeded: on_close is owed */
+    unsigned outbound : 1;   /* opened by host->connect */
+    unsigned connecting : 1; /* outbound, not connected yet */
+    unsigned blocked : 1;    /* on_drain owed once `out` empties: the socket
+                                refused output, or the plugin saw a queue */
+    unsigned closing : 1;    /* no more callbacks; released soon */
     unsigned close_after_write : 1; /* close once `out` is written */
     unsigned paused : 1;            /* back-pressure: not reading */
     unsigned eof : 1;               /* the peer half-closed */
@@ -103,6 +109,8 @@ struct nk__conn {
     unsigned proxy_wait : 1; /* reading the PROXY header: no plugin yet */
     unsigned quiet : 1;      /* closed before the session began, logged */
     unsigned perip_held : 1; /* counted against max_conns_per_ip */
+    unsigned announce : 1;   /* "Connection from" still to be logged */
+    unsigned peer_gone : 1;  /* the peer closed or reset the connection */
 
     /* For the close line: when it was accepted (loop ms), bytes moved. */
     uint64_t opened_at;
@@ -138,6 +146,10 @@ void nk__conn_drain(struct nk__conn *c);
 /* Drain the listener's least recently active connection (see
  * nk__conn_drain) and move it to the tail of the list. */
 void nk__conn_drain_next(struct nk__listener *ls);
+
+/* The worker's trim_timer: give the buffer memory freed back to the
+ * system. */
+void nk__conn_on_trim(struct nk__loop *loop, struct nk__timer *t);
 
 /* Close the connections idle past the listener's timeout; re-arm. */
 void nk__conn_idle_sweep(struct nk__listener *ls);

@@ -209,6 +209,7 @@ nk__counters_log(struct nk__server *srv)
                 {"plugin", s.v[NK_CTR_CLOSED_PLUGIN]},
                 {"error", s.v[NK_CTR_CLOSED_ERROR]},
                 {"shutdown", s.v[NK_CTR_CLOSED_SHUTDOWN]},
+                {"check", s.v[NK_CTR_CLOSED_CHECK]},
             };
             ctr_put(&l, "accepted %llu, active %lld, refused %llu",
                     (unsigned long long)s.v[NK_CTR_ACCEPTED], s.active,
@@ -324,7 +325,8 @@ get_closed(const struct nk__ctr_sum *s, size_t i)
                           s->v[NK_CTR_CLOSED_OUTPUT_LIMIT],
                           s->v[NK_CTR_CLOSED_PLUGIN],
                           s->v[NK_CTR_CLOSED_ERROR],
-                          s->v[NK_CTR_CLOSED_SHUTDOWN]};
+                          s->v[NK_CTR_CLOSED_SHUTDOWN],
+                          s->v[NK_CTR_CLOSED_CHECK]};
     return v[i];
 }
 
@@ -377,7 +379,7 @@ static const struct ctr_family ctr_families[] = {
      "cause",
      {"peer", "server", "idle_timeout", "message_timeout", "write_timeout",
       "memory", "bad_input", "too_big", "output_limit", "plugin", "error",
-      "shutdown"},
+      "shutdown", "check"},
      get_closed,
      0},
     {"netkit_timeouts_total",

@@ -44,6 +44,7 @@ enum nk__ctr {
     NK_CTR_CLOSED_PLUGIN, /* a plugin error or a broken contract */
     NK_CTR_CLOSED_ERROR,  /* a socket error, out of memory */
     NK_CTR_CLOSED_SHUTDOWN,
+    NK_CTR_CLOSED_CHECK, /* closed by the peer before it sent a byte */
     NK_CTR_N
 };
 

@@ -16,9 +16,9 @@
 #include "serve/counters.h"
 #include "serve/server.h"
 
-#define MX_REQ_MAX     4096
-#define MX_CLIENTS_MAX 32
-#define MX_TIMEOUT_MS  10000
+#define MX_REQ_MAX    4096
+#define MX_TIMEOUT_MS 10000
+#define MX_PAUSE_MS   100 /* out of descriptors: not accepting for this */
 
 struct mx_client {
     struct nk__io io; /* first member */
@@ -36,8 +36,11 @@ struct nk__metrics {
     struct nk__io io; /* first member: the listening socket */
     struct nk__loop *loop;
     struct nk__server *const *srv; /* a worker of the serving configuration */
-    struct mx_client *clients;
+    struct mx_client *clients;     /* the newest first */
     int nclients;
+    struct nk__timer resume; /* accepting again after a lack of descriptors */
+    uint64_t warned;         /* when that was last logged (ms) */
+    uint64_t shed;           /* clients closed to make room for newer ones */
 };
 
 static struct nk__loop *
@@ -271,6 +274,63 @@ mx_on_deadline(struct nk__loop *loop, struct nk__timer *t)
     mx_close(c);
 }
 
+/*
+ * Full: make room for a newcomer by closing the oldest client still
+ * sending its request (a scrape sends its request at once and is answered
+ * in the same turn, so the oldest of those waiting is the slowest).  Peers
+ * that connect and send nothing, or a byte now and then, cannot keep a
+ * scrape out for the ten seconds each may wait: the newest connections
+ * always get in.  Returns 0 if there is room now.
+ */
+static int
+mx_make_room(struct nk__metrics *m)
+{
+    struct mx_client *oldest = NULL;
+
+    if (m->nclients < NK_METRICS_CLIENTS_MAX)
+        return 0;
+    for (struct mx_client *c = m->clients; c != NULL; c = c->next)
+        if (!c->responding)
+            oldest = c;
+    if (oldest == NULL)
+        return -1; /* every one is being answered: they end soon */
+    if (m->shed++ == 0 || nk__log_due(&m->warned, mx_loop(m)->now))
+        nk__log(NK_LOG_WARN,
+                "Metrics: %d clients at once: closing the oldest that has "
+                "not sent its request (%llu so far)",
+                NK_METRICS_CLIENTS_MAX, (unsigned long long)m->shed);
+    mx_close(oldest);
+    return 0;
+}
+
+static void
+mx_on_resume(struct nk__loop *loop, struct nk__timer *t)
+{
+    struct nk__metrics *m =
+        (struct nk__metrics *)((char *)t -
+                               offsetof(struct nk__metrics, resume));
+
+    if (m->io.fd >= 0)
+        nk__io_set(loop, &m->io, NK_IO_READ);
+}
+
+/* Out of descriptors: the listening socket stays readable, so stop
+ * watching it for a moment rather than spin, as the serving listeners do
+ * once they cannot shed; the scrape waits in the queue. */
+static void
+mx_pause(struct nk__metrics *m, int err)
+{
+    struct nk__loop *loop = mx_loop(m);
+
+    if (nk__log_due(&m->warned, loop->now))
+        nk__log(NK_LOG_WARN,
+                "Metrics: accept: %s: not accepting for %d ms "
+                "(raise the descriptor limit, ulimit -n)",
+                strerror(err), MX_PAUSE_MS);
+    nk__io_set(loop, &m->io, 0);
+    nk__timer_start(loop, &m->resume, loop->now + MX_PAUSE_MS);
+}
+
 static void
 mx_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
 {
@@ -281,12 +341,16 @@ mx_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
         int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         struct mx_client *c;
 
-        if (fd < 0 && errno == EINTR)
+        if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
             continue;
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                       errno == ENOMEM)) {
+            mx_pause(m, errno);
+            return;
+        }
         if (fd < 0)
-            return; /* EAGAIN, or out of descriptors: the next wakeup */
-        if (m->nclients >= MX_CLIENTS_MAX ||
-            (c = nk__calloc(1, sizeof(*c))) == NULL) {
+            return; /* EAGAIN: the next wakeup */
+        if (mx_make_room(m) < 0 || (c = nk__calloc(1, sizeof(*c))) == NULL) {
             close(fd);
             continue;
         }
@@ -311,6 +375,7 @@ nk__metrics_start(struct nk__metrics *m, struct nk__loop *loop,
     m->loop = loop;
     m->srv = srv;
     m->io.cb = mx_on_accept;
+    nk__timer_init(&m->resume, mx_on_resume);
     if (nk__io_set(loop, &m->io, NK_IO_READ) < 0)
         return nk__err_run(err, "cannot watch the metrics socket");
     return 0;
@@ -321,8 +386,10 @@ nk__metrics_close(struct nk__metrics *m)
 {
     if (m == NULL || m->io.fd < 0)
         return;
-    if (m->loop != NULL)
+    if (m->loop != NULL) {
+        nk__timer_stop(mx_loop(m), &m->resume);
         nk__io_stop(mx_loop(m), &m->io);
+    }
     close(m->io.fd);
     m->io.fd = -1;
 }

@@ -5,14 +5,20 @@
  *
  * A deliberately small responder: GET (or HEAD) /metrics only, a request
  * head of at most 4 KiB read within 10 seconds, at most 32 clients at once
- * (more are closed at once), one response, then close.  It never blocks
- * the loop: reads and writes are non-blocking, a response the socket does
- * not take at once waits for writability.
+ * (a newcomer past that closes the oldest one still sending its request,
+ * so slow peers cannot keep a scrape out), one response, then close.  It
+ * never blocks the loop: reads and writes are non-blocking, a response
+ * the socket does not take at once waits for writability; out of
+ * descriptors, it stops accepting for 100 ms at a time instead of
+ * spinning.
  */
 #ifndef NK_CORE_METRICS_H
 #define NK_CORE_METRICS_H
 
 #include "base/err.h"
+
+/* Clients served at once. */
+#define NK_METRICS_CLIENTS_MAX 32
 
 struct nk__server;
 struct nk__metrics;

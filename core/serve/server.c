@@ -30,6 +30,7 @@
 #include "serve/conn.h"
 #include "serve/counters.h"
 #include "serve/dgram.h"
+#include "serve/fdlimit.h"
 #include "serve/keepopts.h"
 #include "serve/listen.h"
 #include "serve/show.h"
@@ -606,6 +607,7 @@ server_prepare(struct nk__serve *sv, int w)
     srv->mail.efd = -1;
     nk__timer_init(&srv->drain_timer, server_on_drain_timeout);
     nk__timer_init(&srv->accept_timer, nk__listen_on_resume);
+    nk__timer_init(&srv->trim_timer, nk__conn_on_trim);
     nk__io_init(&srv->wake, -1, server_on_wake);
     nk__io_init(&srv->sig, -1, NULL);
     nk__io_init(&srv->mail_io, -1, server_on_mail);
@@ -1417,12 +1419,29 @@ serve_on_signal(struct nk__loop *loop, struct nk__io *io, unsigned events)
     }
 }
 
+/* The connections the configuration may hold at once: what the
+ * descriptor limit is checked against. */
+static long long
+serve_conns_max(const struct serve_master *m, const struct nk__serve *sv)
+{
+    long long n = m->metrics != NULL ? NK_METRICS_CLIENTS_MAX : 0;
+
+    for (size_t i = 0; i < sv->nls; i++)
+        if (sv->ls[i].conf->transport == NK_TRANSPORT_TCP)
+            n += sv->ls[i].conf->max_conns;
+    return n;
+}
+
 static int
 serve_run(struct serve_master *m, struct nk_err *err)
 {
     struct nk__serve *sv = m->cur;
     sigset_t set, old;
     int rc = 0;
+
+    /* Everything is open but the signalfd (and the connections). */
+    if (nk__fdlimit_check(serve_conns_max(m, sv), 1, err) < 0)
+        return -1;
 
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof(serve_signals) / sizeof(serve_signals[0]);

@@ -104,6 +104,10 @@ struct nk__server {
     struct nk__timer drain_timer;
     struct nk__timer accept_timer; /* resumes accepting after EMFILE */
     uint64_t fd_warned;            /* when EMFILE was last logged (ms) */
+    /* Buffer memory freed since the heaps were last trimmed, and the
+     * timer that trims them (conn.c's conn_account). */
+    size_t released;
+    struct nk__timer trim_timer;
     /* Shared by every connection of this worker, one at a time: reads land
      * in rbuf and replies gather in wbuf while a connection's batch runs
      * (`batch`); only what is left over -- a partial message, a reply the

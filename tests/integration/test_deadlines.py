@@ -4,6 +4,7 @@ idle connections close (--idle-timeout, on by default).  Each hostile peer
 is closed with a log line naming the deadline and counted at exit, while a
 well-behaved client keeps being answered.  The peers' pauses are the
 behaviour under test (a drip, a slow reader), not waits for readiness."""
+import select
 import socket
 import threading
 import time
@@ -119,6 +120,113 @@ class WriteTimeoutTest(unittest.TestCase):
             sock.sendall(b"z" * (4 << 20))
         except OSError:
             pass  # closed by the server: the point of the test
+
+
+def stall(socks, chunk, limit=16 << 20):
+    """Send `chunk` (whole frames) over and over on every socket and never
+    read the echoes, until the server stops taking them (it is paused on
+    its output) or `limit` bytes went on each.  Ends on a frame boundary
+    or not: the caller sends whatever ends its stream after."""
+    quiet = 2 if nktest.VALGRIND else 0.5
+    sent = {s: 0 for s in socks}
+    for s in socks:
+        s.setblocking(False)
+    end = time.monotonic() + nktest.DEADLINE
+    while sent and time.monotonic() < end:
+        _, ready, _ = select.select([], list(sent), [], quiet)
+        if not ready:
+            break  # nothing taken for a while: stalled
+        for s in ready:
+            try:
+                sent[s] += s.send(chunk[sent[s] % len(chunk):])
+            except BlockingIOError:
+                continue
+            except OSError:
+                del sent[s]  # closed already
+                continue
+            if sent[s] >= limit:
+                del sent[s]
+
+
+def opened_socket(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+class DeadlinesApartTest(unittest.TestCase):
+    """Each deadline fires at its own time, whatever the others are set
+    to: the timer of one connection serves all three."""
+
+    def test_write_timeout_under_the_default_message_timeout(self):
+        # Clients that send frames and never read: each first sends half
+        # a frame header, so its message deadline (30 s by default) is
+        # armed before the write deadline (1 s) begins.  The write
+        # deadline waited for the message one: they were closed after
+        # 30 s, not 1.
+        n = 20
+        with Server("-p", "framed", "-P", "0", "-H", "127.0.0.1",
+                    "--write-timeout", "1", "--idle-timeout", "60") as srv:
+            port = srv.port()
+            peers = [opened_socket(port) for _ in range(n)]
+            for p in peers:
+                p.send(b"\x04\x00")  # half a header
+            srv.wait_count("Connection from", n)
+            time.sleep(0.2)  # the peers' pause under test: two pieces
+            for p in peers:
+                p.send(b"\x00\x00ping")
+            stall(peers, frame(b"w" * 65536) * 4)
+            start = time.monotonic()
+            srv.wait_count("(write timeout)", n, timeout=8)
+            took = time.monotonic() - start
+            self.assertLess(took, 8)
+            with connect("127.0.0.1", port) as good:
+                good.sendall(frame(b"ok"))
+                self.assertEqual(recv_frame(good), b"echo : ok")
+            for p in peers:
+                p.close()
+            self.assertEqual(srv.stop(), 0)
+        self.assertIn("0 idle, 0 message, %d write" % n, srv.stderr())
+
+    def test_message_timeout_under_a_long_write_timeout(self):
+        # A peer that does not read its echoes (its write deadline, 60 s,
+        # begins) and then begins a frame it never finishes: its message
+        # deadline (1 s) closes it at 1 s, not at 60.
+        with Server("-p", "framed", "-P", "0", "-H", "127.0.0.1",
+                    "--message-timeout", "1", "--write-timeout", "60",
+                    "--idle-timeout", "60", "-o", "SO_SNDBUF=16384") as srv:
+            port = srv.port()
+            p = opened_socket(port)
+            for _ in range(8):  # frames one by one, each read whole
+                p.sendall(frame(b"m" * 12000))
+                time.sleep(0.05)  # the peer's pace under test
+            time.sleep(0.2)  # then, after a pause, more
+            p.sendall(b"\x10\x00")  # a header begun, never finished
+            start = time.monotonic()
+            srv.wait_for("(message timeout)", timeout=8)
+            self.assertLess(time.monotonic() - start, 8)
+            p.close()
+            self.assertEqual(srv.stop(), 0)
+        self.assertIn("0 idle, 1 message, 0 write", srv.stderr())
+
+    def test_idle_timeout_among_longer_deadlines(self):
+        # An idle peer is closed at --idle-timeout (1 s) while the other
+        # two deadlines are long, and a peer in the middle of a message
+        # is closed at its message deadline, not the idle one's.
+        with Server("-p", "framed", "-P", "0", "-H", "127.0.0.1",
+                    "--idle-timeout", "1", "--message-timeout", "3",
+                    "--write-timeout", "60") as srv:
+            port = srv.port()
+            idle = connect("127.0.0.1", port)
+            idle.sendall(frame(b"hi"))
+            self.assertEqual(recv_frame(idle), b"echo : hi")
+            start = time.monotonic()
+            srv.wait_for("(idle timeout)", timeout=8)
+            self.assertLess(time.monotonic() - start, 8)
+            idle.close()
+            self.assertEqual(srv.stop(), 0)
+        self.assertIn("1 idle, 0 message, 0 write", srv.stderr())
 
 
 class IdleDefaultTest(unittest.TestCase):

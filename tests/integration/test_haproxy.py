@@ -64,13 +64,13 @@ def listening(port):
 class HAProxy:
     """haproxy -f CFG -db, started once its frontend listens."""
 
-    def __init__(self, directory, backends, send):
+    def __init__(self, directory, backends, send, conf=HAPROXY_CONF):
         for _ in range(5):
             self.port = free_port()
             cfg = os.path.join(directory, "haproxy.cfg")
             with open(cfg, "w") as f:
-                f.write(HAPROXY_CONF % (self.port, backends[0], send,
-                                        backends[1], send))
+                f.write(conf % (self.port, backends[0], send,
+                                backends[1], send))
             self.log = open(os.path.join(directory, "haproxy.log"), "w+b")
             self.proc = subprocess.Popen([HAPROXY, "-f", cfg, "-db"],
                                          stdin=subprocess.DEVNULL,
@@ -157,6 +157,55 @@ class HAProxyTest(unittest.TestCase):
             self.assertNotIn("Connection from 127.0.0.1", logs)
             self.assertNotIn("Connection from 127.0.0.6", logs)
 
+
+    def test_health_checks(self):
+        # HAProxy's check behind send-proxy connects, sends its PROXY
+        # header alone (v2: LOCAL), and resets.  Each was counted as an
+        # `error` close and logged in two info lines.  Now they are
+        # counted as checks, logged at debug level only, and real
+        # clients are still logged and served.
+        conf = HAPROXY_CONF.replace("    timeout server 30s\n",
+                                    "    timeout server 30s\n"
+                                    "    timeout check 5s\n")
+        for version, send in (("v1", "send-proxy"), ("v2", "send-proxy-v2")):
+            with self.subTest(version=version), \
+                    tempfile.TemporaryDirectory() as d, \
+                    config_file(NETKIT_CONF % ("a", version)) as ca, \
+                    config_file(NETKIT_CONF % ("b", version) +
+                                "\n[netkit]\nlog_level = debug\n") as cb, \
+                    Server("-c", ca) as a, Server("-c", cb) as b:
+                ha = HAProxy(d, (a.port(), b.port()),
+                             send + " check inter 100ms", conf)
+                try:
+                    # b logs at debug level: its checks can be waited for.
+                    b.wait_count("(Connection reset by peer) [b]", 3)
+                    for i in range(2):
+                        reply, _ = client("127.0.0.5", ha.port, b"c%d" % i)
+                        self.assertEqual(reply, b"echo : c%d" % i)
+                finally:
+                    ha.stop()
+                self.assertEqual(a.stop(), 0)
+                self.assertEqual(b.stop(), 0)
+                for srv in (a, b):
+                    err = srv.stderr()
+                    m = re.search(r"\[listen\.[ab]\] accepted \d+, .*, "
+                                  r"closed \d+ \(([^)]*)\)$", err, re.M)
+                    self.assertIsNotNone(m, err)
+                    causes = dict(p.split(" ") for p in m.group(1).split(", "))
+                    self.assertNotIn("error", causes, err)
+                    self.assertGreaterEqual(int(causes.get("check", 0)), 1,
+                                            err)
+                # At info level, only the real clients are logged.
+                info = a.stderr()
+                self.assertNotIn("Connection from 127.0.0.1", info)
+                self.assertNotIn("reset by peer", info)
+                self.assertNotIn("PROXY header", info)
+                self.assertIn("Connection from 127.0.0.5", a.stderr() +
+                              b.stderr())
+                # At debug level, the checks are still there to be seen.
+                self.assertRegex(b.stderr(), r"Connection from 127\.0\.0\.1:"
+                                 r"\d+ \[b\] \(via 127\.0\.0\.1:\d+, PROXY %s"
+                                 % version)
 
 if __name__ == "__main__":
     nktest.main()

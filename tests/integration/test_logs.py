@@ -50,6 +50,37 @@ class LogsTest(unittest.TestCase):
                 r"\[cli\] \(in 0 B, out 0 B, \d+ ms\)$" % me))
             self.assertEqual(srv.stop(), 0)
 
+    def test_connect_and_close_is_a_check(self):
+        # A peer that connects and closes (or resets) before sending a
+        # byte -- a TCP health check -- was an info line pair each, and a
+        # reset one an `error` close.  Now both lines are at debug level
+        # and it is counted as a `check` close; a silent peer that stays
+        # is still logged, within NK_CONN_ANNOUNCE_MS.
+        import socket
+        import struct
+        for level, shown in (("info", False), ("debug", True)):
+            cfg = ("[netkit]\nlog_level = %s\n[listen.main]\nproto = framed"
+                   "\nhost = 127.0.0.1\nport = 0\n" % level)
+            with config_file(cfg) as path, Server("-c", path) as srv:
+                with nktest.connect("127.0.0.1", srv.port()) as s:
+                    fin = s.getsockname()[1]
+                with nktest.connect("127.0.0.1", srv.port()) as s:
+                    rst = s.getsockname()[1]
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
+                with nktest.connect("127.0.0.1", srv.port()) as silent:
+                    me = silent.getsockname()[1]
+                    srv.wait_for("Connection from 127.0.0.1:%d [main]" % me)
+                self.assertEqual(srv.stop(), 0)
+            err = srv.stderr()
+            for port in (fin, rst):
+                self.assertEqual("Connection from 127.0.0.1:%d " % port in err,
+                                 shown, err)
+                self.assertEqual("Connection closed 127.0.0.1:%d " % port
+                                 in err, shown, err)
+            self.assertRegex(err, r"\[listen\.main\] accepted 3, .*, "
+                                  r"closed 3 \(peer 1, check 2\)$")
+
     def test_fatal_as_json(self):
         with config_file("[listen.main]\nport = 70000\n") as path:
             r = nktest.run("serve", "--log-format", "json", "-c", path)

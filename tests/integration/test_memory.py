@@ -6,6 +6,7 @@ server's memory stays near the budget, and a well-behaved client is still
 answered."""
 import resource
 import socket
+import time
 import unittest
 
 import nktest
@@ -96,6 +97,46 @@ class BudgetTest(unittest.TestCase):
               % (grown / MiB))
         self.assertLess(grown, 128 * MiB)
 
+
+@unittest.skipIf(nktest.VALGRIND or nktest.SANITIZED,
+                 "the checker's own memory hides the figures")
+class ReturnedTest(unittest.TestCase):
+    def test_freed_buffers_go_back_to_the_system(self):
+        # 1,000 peers each hold 60 KiB of a frame, then all close: their
+        # buffers were freed in the middle of the heaps, where glibc keeps
+        # them (RSS stayed 30 MiB over the start for good).  Now the heaps
+        # are trimmed within a second of the release.
+        raise_nofile(4096)
+        n, size = 1000, 60 << 10
+        for workers in ("1", "2"):
+            with Server("-p", "framed", "-P", "0", "-H", "127.0.0.1",
+                        "-w", workers) as srv:
+                port = srv.port()
+                base = status(srv.proc.pid, "VmRSS")
+                part = size.to_bytes(4, "little") + b"m" * (size - 1024)
+                peers = []
+                for _ in range(n):
+                    s = socket.create_connection(("127.0.0.1", port))
+                    s.sendall(part)
+                    peers.append(s)
+                with connect("127.0.0.1", port) as good:  # all read
+                    good.sendall(frame(b"ok"))
+                    self.assertEqual(recv_frame(good), b"echo : ok")
+                peak = status(srv.proc.pid, "VmRSS")
+                for s in peers:
+                    s.close()
+                srv.wait_count("Connection closed", n)
+                end = time.monotonic() + nktest.DEADLINE
+                rss = status(srv.proc.pid, "VmRSS")
+                while rss - base > 12 * MiB and time.monotonic() < end:
+                    time.sleep(0.1)  # poll, bounded by the deadline
+                    rss = status(srv.proc.pid, "VmRSS")
+                self.assertEqual(srv.stop(), 0)
+            print("\n-w %s: %d peers x 60 KiB: RSS %.1f MiB at start, "
+                  "%.1f MiB at peak, %.1f MiB after they closed"
+                  % (workers, n, base / MiB, peak / MiB, rss / MiB))
+            self.assertGreater(peak - base, 32 * MiB)  # it did hold them
+            self.assertLess(rss - base, 12 * MiB)
 
 if __name__ == "__main__":
     nktest.main()
