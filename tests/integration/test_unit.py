@@ -71,16 +71,26 @@ class UnitTest(unittest.TestCase):
         self.assertGreater(stop, drain_seconds() + 1)
 
     def test_drain_named_as_the_code_has_it(self):
-        # Every text that states the drain states the code's value.
+        # Every text that states the drain states the code's value: the
+        # docs, the config, the units, and the comments of the code and
+        # the tests.
         drain = drain_seconds()
         self.assertEqual(drain, 10)  # the words below say "10"
-        for rel in ("README.md", "docs/netkit.1",
-                    "dist/systemd/netkit.service.in", "conf/netkit.ini"):
-            with open(os.path.join(SRCDIR, rel)) as f:
-                text = f.read()
-            self.assertIsNone(
-                re.search(r"two[- ]second|two seconds|2 s(econds)? drain",
-                          text), rel)
+        wrong = re.compile(r"two[- ]second|two seconds|"
+                           r"drain[^.\n]{0,30}\b2 ?s(ec(ond)?s?)?\b|"
+                           r"\b2 ?s(ec(ond)?s?)?\b[^.\n]{0,30}drain")
+        files = ["README.md", "docs/netkit.1", "dist/systemd/netkit.service.in",
+                 "conf/netkit.ini"]
+        for top in ("core", "docs", "tests/integration"):
+            for d, _, names in os.walk(os.path.join(SRCDIR, top)):
+                files += [os.path.relpath(os.path.join(d, n), SRCDIR)
+                          for n in names if n.endswith((".c", ".h", ".md",
+                                                        ".py", ".1"))
+                          and n != "test_unit.py"]
+        for rel in files:
+            with open(os.path.join(SRCDIR, rel), errors="replace") as f:
+                m = wrong.search(f.read())
+            self.assertIsNone(m, "%s: %r" % (rel, m and m.group(0)))
         with open(os.path.join(SRCDIR, "dist/systemd/netkit.service.in")) as f:
             self.assertIn("drains replies for at most 10 seconds", f.read())
 
