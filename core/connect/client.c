@@ -880,11 +880,12 @@ client_min(int64_t a, int64_t b)
  * `exit`), the client goes on printing until the server closes, or has been
  * silent for CLIENT_LINGER_MS, or --timeout has passed: a server that
  * answers or pushes late, or that sent a push the client took for a reply,
- * is still heard.  It does not half-close (shutdown SHUT_WR) meanwhile: it
- * knows it is owed nothing more, and the end of its stream is not a message
- * a server need understand.  A naive server reads a length of 0 from the
- * end of the stream and answers it forever; it is then closed, not told.
- * Half-closing is --stream's, where the end of input is the message.
+ * is still heard.  It does not half-close (shutdown SHUT_WR) first: it
+ * knows how many replies it was owed and has had them, so the server need
+ * not be told that input ended -- and a naive one misreads that end (a
+ * framed server whose recv returns 0 bytes reads a length of 0 and answers
+ * it, again and again).  The connection is closed at the end instead.
+ * Half-closing belongs to --stream, where the end of input is the message.
  */
 static int
 client_tcp(struct client *c, struct nk_err *err)
