@@ -4,7 +4,8 @@
 # does), so that `make uninstall` removes exactly the directories the
 # install made, and leaves the prefix as it was.
 #
-# In: NK_INSTALL_SUBDIRS (destinations relative to the prefix), and
+# In: NK_INSTALL_SUBDIRS (destinations relative to the prefix, or
+#     absolute, such as /etc/netkit; DESTDIR goes in front of either), and
 #     $ENV{NK_INSTALL_DIRS_FILE}, the record: `make install` sets it; a plain
 #     `cmake --install` (as the tests run) records nothing.
 set(NK_DIRS_FILE "$ENV{NK_INSTALL_DIRS_FILE}")
@@ -14,7 +15,11 @@ endif()
 set(_root "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}")
 set(_new)
 foreach(_sub IN LISTS NK_INSTALL_SUBDIRS)
-  set(_dir "${_root}/${_sub}")
+  if(IS_ABSOLUTE "${_sub}")
+    set(_dir "$ENV{DESTDIR}${_sub}")
+  else()
+    set(_dir "${_root}/${_sub}")
+  endif()
   while(NOT EXISTS "${_dir}" AND NOT _dir STREQUAL "/" AND
         NOT _dir STREQUAL "")
     list(APPEND _new "${_dir}")

@@ -4,8 +4,10 @@
  * The only place that decides exit codes: 0 success,
  * 1 run-time failure, 2 usage or configuration error.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <netkit/version.h>
 
@@ -70,6 +72,24 @@ help_config(FILE *out, enum nk__command cmd)
                                 : "");
 }
 
+/* `netkit serve -t`.  With -q, as nginx -t -q, only an error is printed:
+ * a unit's ExecReload runs it before each reload, and the settings need
+ * not fill the journal every time. */
+static int
+run_serve_check(struct nk__settings *s, struct nk_err *err)
+{
+    int quiet = (s->cli_set & NK_SET_LOG_LEVEL) && s->log_level == NK_LOG_ERROR;
+    FILE *out = quiet ? fopen("/dev/null", "w") : stdout;
+    int rc;
+
+    if (out == NULL)
+        return nk__err_run(err, "/dev/null: %s", strerror(errno));
+    rc = nk__serve_check(s, out, err);
+    if (out != stdout)
+        fclose(out);
+    return rc;
+}
+
 static int
 run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
 {
@@ -107,7 +127,7 @@ run(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
         if (nk__settings_finish(s, err) < 0)
             return -1;
         if (s->check_only)
-            return nk__serve_check(s, stdout, err);
+            return run_serve_check(s, err);
         nk__log_timestamps(1);
         return nk__serve(s, err);
     }

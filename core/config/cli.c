@@ -385,7 +385,7 @@ static const struct cli_opt cli_opts[] = {
     {"check", 't', NULL, C_SERVE, set_check_only,
      "check the config and plugins (load each, create an instance), print "
      "the effective listeners and where each value came from, exit 0 or 2; "
-     "binds nothing"},
+     "binds nothing; with -q only an error is printed"},
     {"metrics", 0, "HOST:PORT", C_SERVE, set_metrics,
      "serve the counters at http://HOST:PORT/metrics (Prometheus)"},
     {"udp-rate", 0, "N", C_SERVE, set_udp_rate,

@@ -44,10 +44,11 @@
 #include "base/cidr.h"
 #include "config/cli.h"
 #include "config/sockopt.h"
+#include "config/sysconf.h"
 #include "config/value.h"
 
-#ifndef NK_CONFIG_REL_FILE
-#define NK_CONFIG_REL_FILE "etc/netkit/netkit.ini"
+#ifndef NK_SYSCONF_REL_DIR
+#define NK_SYSCONF_REL_DIR "etc"
 #endif
 #ifndef NK_CONFIG_INSTALL_FILE
 #define NK_CONFIG_INSTALL_FILE "/usr/local/etc/netkit/netkit.ini"
@@ -858,17 +859,26 @@ conf_reader(char *str, int num, void *stream)
 /* ---- entry points ------------------------------------------------------- */
 
 /* See conf.h. */
-/* Installed under another prefix than configured (--prefix, DESTDIR):
- * BINDIR/../etc/netkit/netkit.ini, if it exists. */
+/* Installed under another prefix than configured (make install PREFIX=,
+ * cmake --install --prefix): the netkit.ini of the prefix BINDIR/.., where
+ * that install put it (/etc/netkit/ for /usr, see config/sysconf.h), if
+ * it exists. */
 static const char *
 conf_beside_binary(void)
 {
     static char path[PATH_MAX + 32];
-    char exe[PATH_MAX];
+    char prefix[PATH_MAX], *slash;
 
-    if (nk__exe_dir(exe, sizeof(exe)) < 0)
+    if (nk__exe_dir(prefix, sizeof(prefix)) < 0 ||
+        (slash = strrchr(prefix, '/')) == NULL)
         return NULL;
-    snprintf(path, sizeof(path), "%s/../" NK_CONFIG_REL_FILE, exe);
+    if (slash == prefix)
+        slash[1] = '\0'; /* a binary in /bin: the prefix is / */
+    else
+        *slash = '\0';
+    if (nk__sysconf_path(prefix, NK_SYSCONF_REL_DIR, "netkit/netkit.ini", path,
+                         sizeof(path)) < 0)
+        return NULL;
     return access(path, R_OK) == 0 ? path : NULL;
 }
 

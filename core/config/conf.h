@@ -20,8 +20,9 @@
 
 /* The config file netkit reads without -c: $NETKIT_CONFIG, else (unless
  * the binary is in a build tree, see nk__exe_in_build_tree) the installed
- * netkit.ini if it exists (at the configured prefix, else at
- * BINDIR/../etc/netkit/), else NULL (built-in defaults). */
+ * netkit.ini if it exists (at the configured prefix, else where an install
+ * under the prefix BINDIR/.. puts it, see config/sysconf.h), else NULL
+ * (built-in defaults). */
 const char *nk__conf_default_path(void);
 
 /*

@@ -93,7 +93,6 @@ struct client {
     long long left;  /* TCP: -m sends left */
     int in_eof;      /* TCP: end of standard input */
     int eof;         /* TCP: the peer closed its side */
-    int shut;        /* TCP: our side is half-closed */
     int pending;     /* TCP: an unframed message waits for the quiet */
     int exit_sent;   /* TCP: `exit` went: nothing more is sent */
     int escape;      /* stdout is a terminal: escape what is printed */
@@ -878,16 +877,21 @@ client_min(int64_t a, int64_t b)
  * --timeout is an error.
  *
  * When everything has been sent and answered (end of input, -n reached, or
- * `exit`), the client half-closes the socket and goes on printing until the
- * server closes, or has been silent for CLIENT_LINGER_MS, or --timeout has
- * passed: a server that answers or pushes late, or that sent a push the
- * client took for a reply, is still heard.
+ * `exit`), the client goes on printing until the server closes, or has been
+ * silent for CLIENT_LINGER_MS, or --timeout has passed: a server that
+ * answers or pushes late, or that sent a push the client took for a reply,
+ * is still heard.  It does not half-close (shutdown SHUT_WR) first: it
+ * knows how many replies it was owed and has had them, so the server need
+ * not be told that input ended -- and a naive one misreads that end (a
+ * framed server whose recv returns 0 bytes reads a length of 0 and answers
+ * it, again and again).  The connection is closed at the end instead.
+ * Half-closing belongs to --stream, where the end of input is the message.
  */
 static int
 client_tcp(struct client *c, struct nk_err *err)
 {
     int tty = c->s->message == NULL && isatty(STDIN_FILENO);
-    int64_t hold = client_now_ms() + CLIENT_QUIET_MS, sent_at = 0, shut_at = 0;
+    int64_t hold = client_now_ms() + CLIENT_QUIET_MS, sent_at = 0, done_at = -1;
 
     c->wipe = tty && isatty(STDERR_FILENO);
 
@@ -930,15 +934,12 @@ client_tcp(struct client *c, struct nk_err *err)
         if (c->owed == 0 && client_all_sent(c)) {
             int64_t end;
 
-            if (!c->shut) {
-                shutdown(c->fd, SHUT_WR);
-                c->shut = 1;
-                shut_at = now;
-            }
-            end = (c->last_rx > shut_at ? c->last_rx : shut_at) +
+            if (done_at < 0)
+                done_at = now;
+            end = (c->last_rx > done_at ? c->last_rx : done_at) +
                   CLIENT_LINGER_MS;
-            if (end > shut_at + c->timeout_ms)
-                end = shut_at + c->timeout_ms;
+            if (end > done_at + c->timeout_ms)
+                end = done_at + c->timeout_ms;
             if (now >= end)
                 return client_drain(c, 1, err) < 0 ? -1 : 0;
             wake = end;

@@ -180,6 +180,17 @@ loader_owner_ok(uid_t uid)
     return uid == 0 || uid == geteuid();
 }
 
+/* After snprintf into why[size] returned n: a message cut short (paths
+ * may be PATH_MAX long) ends in "..." so nobody copies a cut path as it
+ * is.  Returns -1, the refusal. */
+static int
+loader_why_end(char *why, size_t size, int n)
+{
+    if ((n < 0 || (size_t)n >= size) && size > 3)
+        memcpy(why + size - 4, "...", 4);
+    return -1;
+}
+
 /*
  * Check one file or directory; 0, or -1 with `why` saying what is wrong and
  * how to fix it.  `parent` is set for the directories above the one that
@@ -203,19 +214,22 @@ loader_safe_one(const char *path, const struct stat *st, int parent, char *why,
         pw = getpwuid(st->st_uid);
         snprintf(owner, sizeof(owner), "%s",
                  pw != NULL ? pw->pw_name : "another user");
-        snprintf(why, size,
-                 "%s is owned by %s (uid %u), not by root%s; run chown %s %s",
-                 path, owner, (unsigned)st->st_uid,
-                 geteuid() == 0 ? "" : " or you", me, path);
-        return -1;
+        return loader_why_end(
+            why, size,
+            snprintf(
+                why, size,
+                "%s is owned by %s (uid %u), not by root%s; run chown %s %s",
+                path, owner, (unsigned)st->st_uid,
+                geteuid() == 0 ? "" : " or you", me, path));
     }
     if ((mode & (S_IWGRP | S_IWOTH)) == 0)
         return 0;
     if (parent && S_ISDIR(st->st_mode) && (mode & S_ISVTX) && st->st_uid == 0)
         return 0;
-    snprintf(why, size, "%s is %s-writable (mode %04o); run chmod go-w %s",
-             path, (mode & S_IWOTH) ? "world" : "group", mode, path);
-    return -1;
+    return loader_why_end(
+        why, size,
+        snprintf(why, size, "%s is %s-writable (mode %04o); run chmod go-w %s",
+                 path, (mode & S_IWOTH) ? "world" : "group", mode, path));
 }
 
 /* Check every directory from the one holding `file` (an absolute path

@@ -55,7 +55,9 @@
  * A worked example is plugins/raw.c (about 100 lines); plugins/framed.c shows
  * a length-prefixed codec and plugins/line.c a newline-delimited one.
  * examples/pubsub uses sessions across workers and timers, and
- * docs/plugin-guide.md walks through writing a plugin.
+ * plugin-guide.md walks through writing a plugin.  make install puts all of
+ * them in PREFIX/share/doc/netkit/ (these paths are relative to it; in the
+ * netkit sources the guide is docs/plugin-guide.md).
  *
  * Minimal plugin (a whole-chunk codec that answers "hi " + message):
  *

@@ -433,7 +433,7 @@ class SignalsTest(unittest.TestCase):
             self.assertEqual(srv.stop(), 0)
 
     def test_second_signal_exits_at_once(self):
-        # A peer that never reads holds the drain for its full 2 s; a
+        # A peer that never reads holds the drain for its full 10 s; a
         # second SIGTERM (or SIGINT) ends it at once, with status 0.
         for sig in (signal.SIGTERM, signal.SIGINT):
             with self.subTest(sig=sig), \

@@ -7,13 +7,18 @@ tests are built from the installed copy with pkg-config alone (CMake and
 ctest, then the Makefile's `make check`), checked with `netkit check` and
 served over TCP by the installed netkit.  `make uninstall` then leaves the
 prefix exactly as it was.  A second install with DESTDIR stages everything
-under DESTDIR + PREFIX.
+under DESTDIR + PREFIX, but the config, which goes where GNUInstallDirs
+puts it (/etc for /usr, /etc/opt/NAME for /opt/NAME).  netkit.ini is a
+conffile: installed twice, an edited one is kept (install and uninstall
+alike), and netkit.ini.default beside it is the shipped one.  The paths
+the installed plugin.h and plugin guide point at are installed.
 
 Environment: NK_BUILDDIR (the main build tree), plus nktest's NETKIT and
 NK_SRCDIR.  ctest runs this test alone (RUN_SERIAL): make reconfigures the
 build tree the other tests use.
 """
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -87,7 +92,11 @@ class InstallTest(unittest.TestCase):
     def test_1_files(self):
         for f in ("bin/netkit", "lib/netkit/plugins/raw.so",
                   "lib/netkit/plugins/framed.so", "include/netkit/plugin.h",
-                  "etc/netkit/netkit.ini", "share/pkgconfig/netkit.pc",
+                  "etc/netkit/netkit.ini", "etc/netkit/netkit.ini.default",
+                  "share/pkgconfig/netkit.pc",
+                  "share/doc/netkit/plugins/raw.c",
+                  "share/doc/netkit/plugins/framed.c",
+                  "share/doc/netkit/plugins/line.c",
                   "include/netkit/testkit.h",
                   "share/pkgconfig/netkit-testkit.pc",
                   "share/man/man1/netkit.1",
@@ -117,6 +126,40 @@ class InstallTest(unittest.TestCase):
         p = subprocess.run(["groff", "-man", "-ww", "-z", page],
                            capture_output=True)
         self.assertEqual((p.returncode, p.stderr), (0, b""))
+        # It names as many shipped plugins as are installed, each by name.
+        plugins = sorted(f[:-3] for f in os.listdir(os.path.join(
+            self.prefix, "lib", "netkit", "plugins")) if f.endswith(".so"))
+        para = re.search(r"(\w+) plugins are shipped:(.*?)\n\s*\n", out,
+                         re.S)
+        self.assertIsNotNone(para, "no 'N plugins are shipped:' paragraph")
+        words = ["Zero", "One", "Two", "Three", "Four", "Five", "Six"]
+        self.assertEqual(para.group(1), words[len(plugins)], plugins)
+        for name in plugins:
+            self.assertRegex(para.group(2), r"\b%s\b" % name)
+
+    def test_2_pointers_are_installed(self):
+        # What the installed header and guide point at is installed too,
+        # relative to share/doc/netkit (where the guide is).
+        with open(os.path.join(self.prefix, "include", "netkit",
+                               "plugin.h")) as f:
+            header = f.read()
+        named = set(re.findall(r"\b((?:plugins|examples)/[\w./-]*\w|"
+                               r"plugin-guide\.md)\b", header))
+        self.assertIn("plugins/raw.c", named)
+        self.assertIn("plugin-guide.md", named)
+        with open(os.path.join(self.doc, "plugin-guide.md")) as f:
+            guide = f.read()
+        for p in re.findall(r"`((?:plugins|examples)/[^`\s]+)`", guide):
+            if p != "plugins/":  # the runtime directory beside the binary
+                named.add(p.rstrip("/"))
+        for p in sorted(named):
+            self.assertTrue(os.path.exists(os.path.join(self.doc, p)), p)
+        for p in re.findall(r"`(include/netkit/[\w.]+)`", guide):
+            self.assertTrue(os.path.exists(os.path.join(self.prefix, p)), p)
+        # Source-tree paths say so.
+        for m in re.finditer(r"`tests/integration/\w+\.py`", guide):
+            self.assertRegex(guide[max(0, m.start() - 80):m.end() + 40],
+                             r"source tree", m.group(0))
 
     def test_3_example_from_installed_docs(self):
         # The installed example, built with pkg-config alone.
@@ -175,9 +218,56 @@ class InstallTest(unittest.TestCase):
         for f in ("bin/netkit", "share/man/man1/netkit.1",
                   "share/doc/netkit/plugin-guide.md"):
             self.assertTrue(os.path.isfile(os.path.join(root, f)), f)
-        self.assertEqual(os.listdir(stage), ["opt"])
+        # The config of /opt/netkit is in /etc/opt/netkit (GNUInstallDirs),
+        # and the unit reads it there.
+        etc = os.path.join(stage, "etc", "opt", "netkit", "netkit")
+        self.assertTrue(os.path.isfile(os.path.join(etc, "netkit.ini")))
+        self.assertEqual(sorted(os.listdir(stage)), ["etc", "opt"])
+        with open(os.path.join(root, "lib", "systemd", "system",
+                               "netkit.service")) as f:
+            self.assertIn("\nExecStart=/opt/netkit/bin/netkit serve -c "
+                          "/etc/opt/netkit/netkit/netkit.ini\n", f.read())
         make("uninstall", "RECORD=" + record)
         self.assertFalse(os.path.exists(stage))
+
+    def test_7_usr_twice_keeps_edited_config(self):
+        # PREFIX=/usr: the config in /etc/netkit, not /usr/etc; installed
+        # again over an edited netkit.ini, the edit stays and the shipped
+        # file is netkit.ini.default; uninstall keeps the edited file only.
+        stage = os.path.join(self.tmp, "stage-usr")
+        record = os.path.join(self.tmp, "record-usr")
+        args = ("install", "PREFIX=/usr", "DESTDIR=" + stage,
+                "RECORD=" + record)
+        make(*args)
+        etc = os.path.join(stage, "etc", "netkit")
+        ini = os.path.join(etc, "netkit.ini")
+        with open(os.path.join(SRCDIR, "conf", "netkit.ini")) as f:
+            shipped = f.read()
+        for name in ("netkit.ini", "netkit.ini.default"):
+            with open(os.path.join(etc, name)) as f:
+                self.assertEqual(f.read(), shipped, name)
+        self.assertFalse(os.path.exists(os.path.join(stage, "usr", "etc")))
+        self.assertEqual(sorted(os.listdir(stage)), ["etc", "usr"])
+        with open(os.path.join(stage, "usr", "lib", "systemd", "system",
+                               "netkit.service")) as f:
+            unit = f.read()
+        self.assertIn("\nExecStart=/usr/bin/netkit serve -c "
+                      "/etc/netkit/netkit.ini\n", unit)
+        self.assertIn("\nExecReload=/usr/bin/netkit serve -t -q -c "
+                      "/etc/netkit/netkit.ini\n", unit)
+        edited = shipped + "\n# edited by the operator\n"
+        with open(ini, "w") as f:
+            f.write(edited)
+        out = make(*args)
+        self.assertIn("-- Kept: %s" % ini, out)
+        with open(ini) as f:
+            self.assertEqual(f.read(), edited)
+        with open(os.path.join(etc, "netkit.ini.default")) as f:
+            self.assertEqual(f.read(), shipped)
+        out = make("uninstall", "RECORD=" + record)
+        self.assertIn("-- Kept (edited): %s" % ini, out)
+        self.assertEqual(snapshot(stage), {("etc", "d"), ("etc/netkit", "d"),
+                                           ("etc/netkit/netkit.ini", "f")})
 
 
 if __name__ == "__main__":

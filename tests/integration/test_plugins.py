@@ -287,7 +287,8 @@ class BuildTreeTest(unittest.TestCase):
             % (self.installed, self.own, self.installed))
         # --help names the installed config that changes the defaults.
         r = self.run_copy("serve", "--help")
-        ini = os.path.join(self.bin, "..", "etc", "netkit", "netkit.ini")
+        ini = os.path.join(os.path.realpath(self.top), "etc", "netkit",
+                           "netkit.ini")
         self.assertIn(("\nConfig: without -c, %s is read; its settings "
                        "replace the defaults above, and its [listen.*] "
                        "sections are served unless -p, -H, -P, -u, -4 or -6 "
