@@ -20,6 +20,7 @@
 #include "serve/timers.h"
 #include "serve/conn.h"
 #include "serve/dgram.h"
+#include "serve/flow.h"
 #include "base/log.h"
 #include "serve/server.h"
 
@@ -164,6 +165,8 @@ host_mail_session(struct nk_ctx *ctx, enum nk__mail_kind kind, nk_sid sid,
         return NK_ENOENT;
     for (int i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
+    if (len > NK_MAILBOX_MAX - sizeof(*m))
+        return NK_EMSGSIZE; /* would never fit, however long one waits */
     m = nk__mail_new(kind, ctx->ls->index, sid, len);
     if (m == NULL)
         return NK_ENOMEM;
@@ -236,7 +239,11 @@ static int
 host_post_one(struct nk_ctx *ctx, struct nk__server *to, const void *data,
               size_t len)
 {
-    struct nk__mail *m = nk__mail_new(NK_MAIL_POST, ctx->ls->index, 0, len);
+    struct nk__mail *m;
+
+    if (len > NK_MAILBOX_MAX - sizeof(*m))
+        return NK_EMSGSIZE; /* would never fit, however long one waits */
+    m = nk__mail_new(NK_MAIL_POST, ctx->ls->index, 0, len);
 
     if (m == NULL)
         return NK_ENOMEM;
@@ -286,6 +293,52 @@ host_now_ms(struct nk_ctx *ctx)
     return ctx != NULL ? ctx->ls->srv->loop.now : 0;
 }
 
+/* pause_read, resume_read, shutdown_write: here at once, or as mail to
+ * the session's worker (in order with send_to and close_to). */
+static int
+host_flow(struct nk_ctx *ctx, nk_sid sid, enum nk__mail_kind kind)
+{
+    struct nk__conn *c;
+
+    if (ctx == NULL)
+        return NK_EINVAL;
+    if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
+        return host_mail_session(ctx, kind, sid, NULL, 0);
+    c = host_local(ctx, sid);
+    if (c == NULL)
+        return NK_ENOENT;
+    if (kind == NK_MAIL_SHUTDOWN)
+        return nk__flow_shutdown(c);
+    nk__flow_pause(c, kind == NK_MAIL_PAUSE);
+    return 0;
+}
+
+static int
+host_pause_read(struct nk_ctx *ctx, nk_sid sid)
+{
+    return host_flow(ctx, sid, NK_MAIL_PAUSE);
+}
+
+static int
+host_resume_read(struct nk_ctx *ctx, nk_sid sid)
+{
+    return host_flow(ctx, sid, NK_MAIL_RESUME);
+}
+
+static int
+host_shutdown_write(struct nk_ctx *ctx, nk_sid sid)
+{
+    return host_flow(ctx, sid, NK_MAIL_SHUTDOWN);
+}
+
+static int
+host_set_watermarks(struct nk_session *s, size_t high, size_t low)
+{
+    struct nk__conn *c = host_conn(s);
+
+    return c != NULL ? nk__flow_marks(c, high, low) : NK_EINVAL;
+}
+
 const struct nk_host nk__host = {
     .size = sizeof(struct nk_host),
     .send = host_send,
@@ -303,4 +356,8 @@ const struct nk_host nk__host = {
     .post = host_post,
     .connect = host_connect,
     .now_ms = host_now_ms,
+    .pause_read = host_pause_read,
+    .resume_read = host_resume_read,
+    .shutdown_write = host_shutdown_write,
+    .set_watermarks = host_set_watermarks,
 };

@@ -34,6 +34,7 @@
 #include "base/buf.h"
 #include "base/loop.h"
 #include "plugin/session.h"
+#include "serve/resolve.h"
 #include "serve/timers.h"
 
 /* The first read of a connection asks for NK_CONN_READ_SIZE bytes; a read
@@ -103,6 +104,19 @@ struct nk__conn {
     unsigned proxy_wait : 1; /* reading the PROXY header: no plugin yet */
     unsigned quiet : 1;      /* closed before the session began, logged */
     unsigned perip_held : 1; /* counted against max_conns_per_ip */
+    /* 1.2 flow control and half-close (flow.c) */
+    unsigned read_off : 1;      /* pause_read: the plugin stopped reading */
+    unsigned wm_above : 1;      /* output over the high watermark (since the
+                                   last time it was at the low one) */
+    unsigned wm_told : 1;       /* the state on_writable last told (1: above) */
+    unsigned shut_wr : 1;       /* shutdown_write: no more sends, FIN after */
+    unsigned wr_done : 1;       /* ... FIN sent */
+    unsigned resolving : 1;     /* outbound: waiting for the name lookup */
+    unsigned eof_told : 1;      /* on_eof has run */
+    int connect_status;         /* outbound, never connected: on_connect's */
+    size_t wm_high, wm_low;     /* output watermarks */
+    struct nk__resolved *addrs; /* outbound: addresses left to try */
+    int next_addr;
 
     /* For the close line: when it was accepted (loop ms), bytes moved. */
     uint64_t opened_at;
@@ -141,5 +155,16 @@ void nk__conn_drain_next(struct nk__listener *ls);
 
 /* Close the connections idle past the listener's timeout; re-arm. */
 void nk__conn_idle_sweep(struct nk__listener *ls);
+
+/* Hooks for flow.c.  Something about the connection's reading or writing
+ * changed outside its own events (a pause lifted, a shutdown asked): write
+ * what is queued, watch the right events, and answer buffered input in
+ * the next turn. */
+void nk__conn_kick(struct nk__conn *c);
+/* Run nk__flow_tell for c after the current dispatch. */
+void nk__conn_later_flow(struct nk__conn *c);
+
+/* A name lookup for an outbound connection answered (NK_MAIL_RESOLVED). */
+void nk__conn_resolved(struct nk__conn *c, const struct nk__resolved *r);
 
 #endif /* NK_CORE_CONN_H */

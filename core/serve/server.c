@@ -29,6 +29,7 @@
 #include "serve/conn.h"
 #include "serve/counters.h"
 #include "serve/dgram.h"
+#include "serve/flow.h"
 #include "serve/listen.h"
 #include "serve/show.h"
 #include "serve/metrics.h"
@@ -36,6 +37,7 @@
 #include "plugin/contract.h"
 #include "serve/notify.h"
 #include "serve/privs.h"
+#include "serve/resolve.h"
 #include "plugin/session.h"
 #include "serve/timers.h"
 
@@ -390,8 +392,10 @@ server_on_mail_one(struct nk__server *srv, struct nk__mail *m)
     if (m->kind == NK_MAIL_SEND) {
         struct iovec iov = {m->data, m->len};
         nk__conn_send(c, &iov, 1);
-    } else {
+    } else if (m->kind == NK_MAIL_CLOSE) {
         nk__conn_close_after_write(c);
+    } else {
+        nk__flow_on_mail(c, m);
     }
 }
 
@@ -619,6 +623,9 @@ server_create(struct nk__serve *sv, int w, struct nk_err *err)
             .ctx = &ls->ctx,
             .worker = w,
             .workers = serve_listener_workers(sv, sl),
+            .out_high = NK_OUT_HIGH_DEFAULT,
+            .out_low = NK_OUT_LOW_DEFAULT,
+            .connect_timeout_ms = NK_CONNECT_TIMEOUT_DEFAULT,
         };
         char why[100];
         const char *broken;
@@ -641,6 +648,16 @@ server_create(struct nk__serve *sv, int w, struct nk_err *err)
         ls->inst = su.inst;
         ls->created = 1;
         ls->max_message = su.max_message;
+        if (su.out_low == 0 || su.out_low >= su.out_high) {
+            nk__err_at(err, sl->conf->file, sl->conf->line,
+                       "plugin %s: create set out_low %zu, out_high %zu "
+                       "(0 < out_low < out_high expected)",
+                       sl->plugin->name, su.out_low, su.out_high);
+            return -1;
+        }
+        ls->out_high = su.out_high;
+        ls->out_low = su.out_low;
+        ls->connect_ms = su.connect_timeout_ms;
     }
     return 0;
 }
@@ -722,6 +739,7 @@ server_fini(struct nk__server *srv)
             ls->plugin->desc->destroy(ls->inst);
         nk__free(ls->socks);
     }
+    nk__resolve_forget(srv); /* before its mailbox goes */
     nk__mailbox_fini(&srv->mail);
     nk__handles_free(&srv->sessions);
     nk__handles_free(&srv->timers);
@@ -1408,5 +1426,6 @@ out:
         serve_free(m.cur);
     else
         serve_free(&sv);
+    nk__resolve_stop(); /* every worker is forgotten by now */
     return rc;
 }
