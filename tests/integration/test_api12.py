@@ -1,0 +1,131 @@
+"""Plugin API 1.2's rules for outbound connections, seen by a plugin built
+for 1.1 (the proxy fixture, tests/fixtures/proxy.c), which must keep
+working unchanged:
+  - a client that leaves while its backend connect is pending cancels it
+    (close_to): the fixture's on_connect says "operation canceled", and
+    the client's bytes are never written to the backend once it accepts;
+  - a connect pending at shutdown is answered too (on_connect, so the
+    plugin frees what it holds: valgrind sees no leak), and netkit exits 0;
+  - outbound connections hold max_conns slots: under --max-conns 8, the
+    proxy holds at most 8 sockets however many clients come.
+
+The examples/proxy tests (test_proxy_example.py) cover the rest of 1.2
+end to end.  Every wait is for data or a log line, with a deadline.
+"""
+import os
+import socket
+import unittest
+
+import nktest
+from nktest import Server, connect, frame
+
+FIXTURES = os.path.join(os.environ.get("NK_BUILDDIR") or
+                        os.path.join(nktest.SRCDIR, "build"),
+                        "tests", "fixtures", "plugins")
+
+
+def serve(*args, **kw):
+    return Server("-L", FIXTURES, "-P", "0", "-H", "127.0.0.1", *args, **kw)
+
+
+class Unanswering:
+    """A listener whose accept queue is full: the kernel drops further
+    SYNs, so a connect to it stays pending until the queue has room."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.fill = []
+        for _ in range(4):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", self.port))
+            self.fill.append(s)
+
+    def drain(self, quiet=0.5):
+        """Accept until nothing comes for `quiet` seconds; every byte the
+        accepted connections carried."""
+        got = b""
+        self.sock.settimeout(quiet)
+        try:
+            while True:
+                a, _ = self.sock.accept()
+                a.settimeout(quiet)
+                try:
+                    got += a.recv(100)
+                except socket.timeout:
+                    pass
+                a.close()
+        except socket.timeout:
+            return got
+
+    def close(self):
+        for s in self.fill:
+            s.close()
+        self.sock.close()
+
+
+def socket_fds(pid):
+    """How many sockets the process holds."""
+    d = "/proc/%d/fd" % pid
+    n = 0
+    for name in os.listdir(d):
+        try:
+            if os.readlink(os.path.join(d, name)).startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+class OutboundTest(unittest.TestCase):
+    def test_close_cancels_a_pending_connect(self):
+        back = Unanswering()
+        self.addCleanup(back.close)
+        with serve("-p", "proxy", "-O", "backend=%d" % back.port) as px:
+            with connect("127.0.0.1", px.port()) as s:
+                s.sendall(frame(b"from a client that is gone"))
+                px.wait_for("Connection from")
+            px.wait_for("backend: operation canceled")
+            self.assertIn("(connect cancelled)", px.stderr())
+            # Room in the queue again: no connection of the proxy's
+            # carries the dead client's bytes.
+            self.assertEqual(back.drain(), b"")
+            self.assertEqual(px.stop(), 0, px.stderr())
+
+    def test_connect_pending_at_shutdown_is_answered(self):
+        back = Unanswering()
+        self.addCleanup(back.close)
+        with serve("-p", "proxy", "-O", "backend=%d" % back.port) as px:
+            s = connect("127.0.0.1", px.port())
+            self.addCleanup(s.close)
+            px.wait_for("Connection from")
+            # Under NK_VALGRIND=1 a pair left unfreed fails the exit code.
+            self.assertEqual(px.stop(), 0, px.stderr())
+            self.assertIn("backend: operation canceled", px.stderr())
+
+    def test_outbound_connections_count_against_max_conns(self):
+        with Server("-p", "framed", "-P", "0", "-H", "127.0.0.1") as back, \
+                serve("-p", "proxy", "-O", "backend=%d" % back.port(),
+                      "--max-conns", "8") as px:
+            base = socket_fds(px.proc.pid)  # the listening socket(s)
+            clients = []
+            self.addCleanup(lambda: [c.close() for c in clients])
+            for i in range(12):
+                c = connect("127.0.0.1", px.port())
+                clients.append(c)
+            # Four pairs fit; what they relay still works.
+            for c in clients[:4]:
+                c.sendall(frame(b"hi"))
+                self.assertEqual(nktest.recv_frame(c), b"echo : hi")
+            held = socket_fds(px.proc.pid) - base
+            self.assertLessEqual(held, 8, px.stderr())
+            self.assertEqual(held, 8)
+            self.assertEqual(px.stop(), 0, px.stderr())
+            self.assertEqual(back.stop(), 0)
+
+
+if __name__ == "__main__":
+    nktest.main()
