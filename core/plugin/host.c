@@ -24,6 +24,10 @@
 #include "base/log.h"
 #include "serve/server.h"
 
+/* Mail of NK_POST_MAX bytes fits an empty mailbox. */
+_Static_assert(NK_POST_MAX + sizeof(struct nk__mail) <= NK_MAILBOX_MAX,
+               "NK_POST_MAX too large for the mailbox");
+
 #define CONN_OF(s)                                                             \
     ((struct nk__conn *)((char *)(s)-offsetof(struct nk__conn, sess)))
 
@@ -165,7 +169,7 @@ host_mail_session(struct nk_ctx *ctx, enum nk__mail_kind kind, nk_sid sid,
         return NK_ENOENT;
     for (int i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
-    if (len > NK_MAILBOX_MAX - sizeof(*m))
+    if (len > NK_POST_MAX)
         return NK_EMSGSIZE; /* would never fit, however long one waits */
     m = nk__mail_new(kind, ctx->ls->index, sid, len);
     if (m == NULL)
@@ -241,7 +245,7 @@ host_post_one(struct nk_ctx *ctx, struct nk__server *to, const void *data,
 {
     struct nk__mail *m;
 
-    if (len > NK_MAILBOX_MAX - sizeof(*m))
+    if (len > NK_POST_MAX)
         return NK_EMSGSIZE; /* would never fit, however long one waits */
     m = nk__mail_new(NK_MAIL_POST, ctx->ls->index, 0, len);
 

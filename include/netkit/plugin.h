@@ -214,6 +214,11 @@ typedef void (*nk_timer_fn)(void *inst, struct nk_session *s, void *arg);
 /* post's worker argument: every worker's instance, this one included. */
 #define NK_WORKER_ALL (-1)
 
+/* The largest post, or send_to to another worker's session: a larger one
+ * could never be delivered and fails with NK_EMSGSIZE (1.2; 1.1 said
+ * NK_EAGAIN). */
+#define NK_POST_MAX ((16u << 20) - 64u)
+
 struct nk_host {
     /* sizeof(struct nk_host) of the host: members past it do not exist. */
     uint32_t size;
@@ -299,8 +304,10 @@ struct nk_host {
      * with NK_WORKER_ALL, this one included: the plugin's on_post runs
      * there, on that worker's thread, after the current callback returns.
      * Posts from one worker to another arrive in the order they were made.
-     * Returns 0, NK_EINVAL (no on_post, a bad worker), NK_ENOMEM, or
-     * NK_EAGAIN when the target's queue is over its limit (16 MiB).
+     * Returns 0, NK_EINVAL (no on_post, a bad worker), NK_ENOMEM,
+     * NK_EMSGSIZE (len over NK_POST_MAX: it never could fit), or
+     * NK_EAGAIN when the target's queue is over its limit (16 MiB): try
+     * again later.
      */
     int (*post)(struct nk_ctx *ctx, int worker, const void *data, size_t len);
 
