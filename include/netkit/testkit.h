@@ -191,11 +191,11 @@ struct nk_session {
     size_t checked; /* messages the nkt_expect_sent family consumed */
     int bad_err;    /* the last on_bad_input's err, 0 if none */
     /* 1.2 */
-    int paused;       /* pause_read: feeds wait in `in` */
-    int resume_owed;  /* resume_read: serve `in` at settle */
-    int cancel_owed;  /* closed while connecting: on_connect(ECANCELED) */
-    int eof;          /* the peer half-closed (nkt_peer_eof) */
-    int wr_shut;      /* shutdown_write: sends fail */
+    int paused;      /* pause_read: feeds wait in `in` */
+    int resume_owed; /* resume_read: serve `in` at settle */
+    int cancel_owed; /* closed while connecting: on_connect(ECANCELED) */
+    int eof;         /* the peer half-closed (nkt_peer_eof) */
+    int wr_shut;     /* shutdown_write: sends fail */
     size_t wm_high, wm_low;
     int wm_above, wm_told; /* watermark state, and what on_writable said */
 };
