@@ -66,6 +66,15 @@ nk__session_fini(struct nk_session *s)
     s->peer = NULL;
 }
 
+/* A ctx the services may act for: not NULL, and not in destroy, where
+ * nothing it starts could ever run (no session is open, no timer fires,
+ * no post is delivered): such calls fail instead of pretending. */
+static int
+host_ctx_dead(const struct nk_ctx *ctx)
+{
+    return ctx == NULL || ctx->ls->destroying;
+}
+
 /* The TCP connection behind a session, or NULL (none, or UDP). */
 static struct nk__conn *
 host_conn(struct nk_session *s)
@@ -188,8 +197,9 @@ host_send_to(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
 {
     struct nk__conn *c;
 
-    if (ctx == NULL || iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX ||
-        (iovcnt > 0 && iov == NULL))
+    if (host_ctx_dead(ctx))
+        return ctx == NULL ? NK_EINVAL : NK_EPIPE;
+    if (iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX || (iovcnt > 0 && iov == NULL))
         return NK_EINVAL;
     if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
         return host_mail_session(ctx, NK_MAIL_SEND, sid, iov, iovcnt);
@@ -202,8 +212,8 @@ host_close_to(struct nk_ctx *ctx, nk_sid sid)
 {
     struct nk__conn *c;
 
-    if (ctx == NULL)
-        return NK_EINVAL;
+    if (host_ctx_dead(ctx))
+        return ctx == NULL ? NK_EINVAL : NK_EPIPE;
     if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
         return host_mail_session(ctx, NK_MAIL_CLOSE, sid, NULL, 0);
     c = host_local(ctx, sid);
@@ -227,7 +237,7 @@ host_timer_start(struct nk_ctx *ctx, struct nk_session *s, uint64_t delay_ms,
 {
     struct nk__conn *c = host_conn(s);
 
-    if (ctx == NULL || fn == NULL || (s != NULL && c == NULL) ||
+    if (host_ctx_dead(ctx) || fn == NULL || (s != NULL && c == NULL) ||
         (c != NULL && (c->closing || c->ls != ctx->ls)))
         return 0;
     return nk__ptimer_start(ctx->ls, c, delay_ms, repeat_ms, fn, arg);
@@ -262,7 +272,9 @@ host_post(struct nk_ctx *ctx, int worker, const void *data, size_t len)
     struct nk__listener *ls;
     int n, rc = 0;
 
-    if (ctx == NULL || (len > 0 && data == NULL))
+    if (host_ctx_dead(ctx))
+        return ctx == NULL ? NK_EINVAL : NK_EPIPE;
+    if (len > 0 && data == NULL)
         return NK_EINVAL;
     ls = ctx->ls;
     n = ls->plugin->desc->flags & NK_PLUGIN_ONE_INSTANCE
@@ -286,8 +298,8 @@ static int
 host_connect(struct nk_ctx *ctx, const char *host, const char *port, void *data,
              nk_sid *sid)
 {
-    if (ctx == NULL)
-        return NK_EINVAL;
+    if (host_ctx_dead(ctx))
+        return ctx == NULL ? NK_EINVAL : NK_EPIPE;
     return nk__conn_connect(ctx->ls, host, port, data, sid);
 }
 
@@ -304,8 +316,8 @@ host_flow(struct nk_ctx *ctx, nk_sid sid, enum nk__mail_kind kind)
 {
     struct nk__conn *c;
 
-    if (ctx == NULL)
-        return NK_EINVAL;
+    if (host_ctx_dead(ctx))
+        return ctx == NULL ? NK_EINVAL : NK_EPIPE;
     if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
         return host_mail_session(ctx, kind, sid, NULL, 0);
     c = host_local(ctx, sid);

@@ -735,8 +735,10 @@ server_fini(struct nk__server *srv)
                     ls->conf->name, (unsigned long long)ls->udp_dropped,
                     ls->udp_dropped == 1 ? "" : "s");
         nk__ptimer_stop_all(&ls->timers);
-        if (ls->created)
+        if (ls->created) {
+            ls->destroying = 1; /* host.c: nothing more can be started */
             ls->plugin->desc->destroy(ls->inst);
+        }
         nk__free(ls->socks);
     }
     nk__resolve_forget(srv); /* before its mailbox goes */

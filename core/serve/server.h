@@ -54,6 +54,7 @@ struct nk__listener {
     const struct nk__plugin *plugin;
     void *inst;         /* the plugin instance of this listener+worker */
     int created;        /* create succeeded: destroy is owed */
+    int destroying;     /* in destroy: services that take ctx refuse */
     size_t max_message; /* from nk_setup: the largest message buffered */
     size_t max_output;  /* output queued for one peer before it is closed */
     size_t out_high, out_low;  /* from nk_setup: sessions' watermarks */

@@ -452,8 +452,13 @@ struct nk_frame {
     const uint8_t *payload; /* the message's payload (inside buf) */
     size_t payload_len;
     size_t need; /* with NK_ENEEDMORE: total bytes of the message if known */
-    /* 1.1: with a malformed-input error, a short static reason for the log
-     * and on_bad_input ("line too long"); NULL if none. */
+    /* 1.1: with a malformed-input error, a short reason for the log and
+     * on_bad_input ("line too long"); NULL if none.  It may be static or
+     * (1.2) text the plugin formatted for this input in memory of its
+     * instance ("line of 70000 bytes over 65536"): the host reads it
+     * before it calls decode again on that instance and keeps no pointer
+     * to it, so a buffer in the instance, rewritten by each decode that
+     * fails, is enough. */
     const char *why;
 };
 
@@ -539,7 +544,11 @@ struct nk_plugin {
     /* Required.  Build an instance from validated options (see nk_setup).
      * Returns 0, or < 0 with setup->err saying why (a start-up error). */
     int (*create)(struct nk_setup *setup);
-    /* Required.  Free the instance; called once per successful create. */
+    /* Required.  Free the instance; called once per successful create,
+     * after on_close of every session.  Only log and now_ms serve it: the
+     * services that take ctx (send_to, close_to, post, connect, timers,
+     * pause_read, resume_read, shutdown_write) fail with NK_EPIPE there
+     * (timer_start returns 0), since nothing they start could run. */
     void (*destroy)(void *inst);
 
     nk_decode_fn decode; /* required */

@@ -255,6 +255,7 @@ struct nkt {
     nk_timer_id next_timer;
     nk_sid next_sid;
     int depth, settling;
+    int destroying;   /* in destroy: services that take ctx refuse (1.2) */
     const char *file; /* where the test called the kit last */
     int line;
 
@@ -780,6 +781,8 @@ nkt__send_to(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
     size_t total;
     int rc;
 
+    if (k->destroying)
+        return NK_EPIPE;
     if (s == NULL || s->state == NKT__DATAGRAM)
         return NK_ENOENT;
     if (s->worker == ctx->worker) {
@@ -804,6 +807,8 @@ nkt__close_to(struct nk_ctx *ctx, nk_sid sid)
     struct nkt *k = nkt__kit_of_ctx(ctx);
     struct nk_session *s = nkt__by_sid(k, sid);
 
+    if (k->destroying)
+        return NK_EPIPE;
     if (s == NULL || s->state == NKT__DATAGRAM)
         return NK_ENOENT;
     if (s->worker == ctx->worker) {
@@ -833,7 +838,7 @@ nkt__timer_start(struct nk_ctx *ctx, struct nk_session *s, uint64_t delay_ms,
     struct nkt *k = nkt__kit_of_ctx(ctx);
     struct nkt__timer *t;
 
-    if (fn == NULL)
+    if (fn == NULL || k->destroying)
         return 0;
     if (s != NULL && (s->kit != k || s->worker != ctx->worker ||
                       (s->state != NKT__OPEN && s->state != NKT__CONNECTING)))
@@ -875,6 +880,8 @@ nkt__post(struct nk_ctx *ctx, int worker, const void *data, size_t len)
         return NK_EINVAL;
     if (len > NK_POST_MAX)
         return NK_EMSGSIZE;
+    if (k->destroying)
+        return NK_EPIPE;
     for (int w = 0; w < k->workers; w++)
         if (worker == NK_WORKER_ALL || worker == w)
             nkt__queue(k, NKT__POST, w, 0, data, len);
@@ -933,6 +940,8 @@ nkt__connect(struct nk_ctx *ctx, const char *host, const char *port, void *data,
 
     if (k->plugin->on_connect == NULL || !nkt__host_ok(host) || port == NULL)
         return NK_EINVAL;
+    if (k->destroying)
+        return NK_EPIPE;
     pn = strtol(port, &end, 10);
     if (*port == '\0' || *end != '\0' || pn < 1 || pn > 65535)
         return NK_EINVAL;
@@ -981,6 +990,8 @@ nkt__flow(struct nk_ctx *ctx, nk_sid sid, enum nkt__kind kind)
     struct nkt *k = nkt__kit_of_ctx(ctx);
     struct nk_session *s = nkt__by_sid(k, sid);
 
+    if (k->destroying)
+        return NK_EPIPE;
     if (s == NULL || s->state == NKT__DATAGRAM)
         return NK_ENOENT;
     if (s->worker != ctx->worker) {
@@ -1245,8 +1256,10 @@ nkt_set_seed(struct nkt *k, uint64_t seed)
 static inline void
 nkt__destroy(struct nkt *k)
 {
+    k->destroying = 1;
     for (int w = 0; w < k->created; w++)
         k->plugin->destroy(k->inst[w]);
+    k->destroying = 0;
     memset(k->inst, 0, sizeof(k->inst));
     k->created = 0;
 }

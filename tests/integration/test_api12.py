@@ -7,7 +7,9 @@ working unchanged:
   - a connect pending at shutdown is answered too (on_connect, so the
     plugin frees what it holds: valgrind sees no leak), and netkit exits 0;
   - outbound connections hold max_conns slots: under --max-conns 8, the
-    proxy holds at most 8 sockets however many clients come.
+    proxy holds at most 8 sockets however many clients come;
+and, with the liar fixture, frame->why formatted into the instance per
+input, and services called from destroy failing rather than pretending.
 
 The examples/proxy tests (test_proxy_example.py) cover the rest of 1.2
 end to end.  Every wait is for data or a log line, with a deadline.
@@ -125,6 +127,32 @@ class OutboundTest(unittest.TestCase):
             self.assertEqual(held, 8)
             self.assertEqual(px.stop(), 0, px.stderr())
             self.assertEqual(back.stop(), 0)
+
+
+class SmallerRulesTest(unittest.TestCase):
+    def test_why_formatted_per_input(self):
+        # frame->why may point into the instance, rewritten by each decode:
+        # each connection's answer and log line carry its own text.
+        with serve("-p", "liar", "-O", "mode=formatwhy") as srv:
+            with connect("127.0.0.1", srv.port()) as a, \
+                    connect("127.0.0.1", srv.port()) as b:
+                a.sendall(frame(b"lie"))
+                self.assertEqual(nktest.recv_frame(a),
+                                 b"-ERR lie of 7 bytes (NK_EPROTO)")
+                b.sendall(frame(b"lie" + b"x" * 10))
+                self.assertEqual(nktest.recv_frame(b),
+                                 b"-ERR lie of 17 bytes (NK_EPROTO)")
+            srv.wait_for("protocol error: lie of 7 bytes")
+            srv.wait_for("protocol error: lie of 17 bytes")
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+
+    def test_services_in_destroy_refuse(self):
+        # Nothing started in destroy could run: a timer is refused (0), and
+        # send_to, close_to and connect fail with NK_EPIPE.
+        with serve("-p", "liar", "-O", "mode=destroycalls") as srv:
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+            self.assertIn("destroy: timer 0 send_to -32 close_to -32 "
+                          "connect -32", srv.stderr())
 
 
 if __name__ == "__main__":
