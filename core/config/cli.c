@@ -362,7 +362,8 @@ static const struct cli_opt cli_opts[] = {
     {"port", 'P', "N", C_SERVE, set_port,
      "port (default 9999; 0 picks a free one and logs it)"},
     {"max-conns", 0, "N", C_SERVE, set_max_conns,
-     "connections at once per listener (default 16384)"},
+     "connections at once per listener, outbound ones included (default "
+     "16384)"},
     {"max-conns-per-ip", 0, "N", C_SERVE, set_max_conns_per_ip,
      "connections at once from one address, IPv6 per /64 (default 0: no "
      "limit)"},

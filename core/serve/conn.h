@@ -11,9 +11,12 @@
  * the socket would not take yet.  Both are freed once empty, so an idle
  * connection costs just this struct.
  *
- * Back-pressure: when the output passes NK_CONN_HIGH_WATER bytes (the peer
- * is not reading), the connection stops reading and stops decoding until
- * the output drains below NK_CONN_LOW_WATER.
+ * Back-pressure: when the output passes the session's high watermark
+ * (NK_OUT_HIGH_DEFAULT unless the plugin set its own; the peer is not
+ * reading), the connection stops reading and stops decoding until the
+ * output drains below the low one -- unless the plugin has on_writable,
+ * which then decides what to pause (flow.c: pause_read, watermarks,
+ * half-close).
  *
  * Closing is deferred: nk__conn_close marks the connection, closes the
  * socket and stops its timers; on_close runs and the memory is released
@@ -23,7 +26,9 @@
  *
  * Outbound connections (host->connect) are connections too: the same
  * buffers, codec and limits, with one more state (connecting) and one more
- * event (on_connect).  They do not count against max_conns.
+ * event (on_connect); a name is looked up first (resolve.c).  They hold
+ * max_conns slots like accepted ones.  A pending one that is closed for
+ * any reason gets on_connect(status < 0) instead of on_close.
  */
 #ifndef NK_CORE_CONN_H
 #define NK_CORE_CONN_H
@@ -42,8 +47,6 @@
  * transfers take few syscalls while small exchanges keep small buffers. */
 #define NK_CONN_READ_SIZE  (16 * 1024)
 #define NK_CONN_READ_MAX   (256 * 1024)
-#define NK_CONN_HIGH_WATER (1024 * 1024)
-#define NK_CONN_LOW_WATER  (256 * 1024)
 /* A queue grows past the high-water mark only through sends that are not
  * answers to its peer (a plugin writing to other sessions); past the
  * listener's max_output (this by default) the peer is a consumer that

@@ -232,9 +232,11 @@ struct nk_host {
      * Returns 0, or NK_EMSGSIZE (encode refused the length), NK_EINVAL,
      * NK_ENOMEM, or NK_EPIPE when the session is closing (the plugin or the
      * host closed it, or the peer's output passed the listener's
-     * max_output): nothing was queued.  A peer that stops reading does not
-     * make send fail at once: the host queues, and stops reading from that
-     * peer past its high-water mark (see `queued` and on_drain).
+     * max_output), or (1.2) after shutdown_write: nothing was queued.  A
+     * peer that stops reading does not make send fail at once: the host
+     * queues, and stops reading from that peer past its high watermark
+     * (see `queued`, on_drain and, 1.2, on_writable, with which the
+     * plugin decides what to pause instead).
      */
     int (*send)(struct nk_session *s, const struct iovec *iov, int iovcnt);
 
