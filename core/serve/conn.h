@@ -45,8 +45,8 @@
 /* The first read of a connection asks for NK_CONN_READ_SIZE bytes; a read
  * that fills its room doubles the next one, up to NK_CONN_READ_MAX, so bulk
  * transfers take few syscalls while small exchanges keep small buffers. */
-#define NK_CONN_READ_SIZE  (16 * 1024)
-#define NK_CONN_READ_MAX   (256 * 1024)
+#define NK_CONN_READ_SIZE (16 * 1024)
+#define NK_CONN_READ_MAX  (256 * 1024)
 /* A queue grows past the high-water mark only through sends that are not
  * answers to its peer (a plugin writing to other sessions); past the
  * listener's max_output (this by default) the peer is a consumer that
