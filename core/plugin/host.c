@@ -231,6 +231,14 @@ host_queued(struct nk_session *s)
     return c != NULL && !c->closing ? nk__conn_queued(c) : 0;
 }
 
+static size_t
+host_buffered(struct nk_session *s)
+{
+    struct nk__conn *c = host_conn(s);
+
+    return c != NULL && !c->closing ? nk__conn_buffered(c) : 0;
+}
+
 static nk_timer_id
 host_timer_start(struct nk_ctx *ctx, struct nk_session *s, uint64_t delay_ms,
                  uint64_t repeat_ms, nk_timer_fn fn, void *arg)
@@ -376,4 +384,5 @@ const struct nk_host nk__host = {
     .resume_read = host_resume_read,
     .shutdown_write = host_shutdown_write,
     .set_watermarks = host_set_watermarks,
+    .buffered = host_buffered,
 };

@@ -980,6 +980,19 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
 }
 
 size_t
+nk__conn_buffered(const struct nk__conn *c)
+{
+    const struct nk__server *srv = c->ls->srv;
+
+    if (c->delivering)
+        return c->in_rest;
+    /* During the batch, what was read may still be in the worker's rbuf
+     * (c->in is empty then: reads go to it only while it holds a part). */
+    return nk__buf_len(&c->in) +
+           (srv->batch == c ? nk__buf_len(&srv->rbuf) : 0);
+}
+
+size_t
 nk__conn_queued(struct nk__conn *c)
 {
     const struct nk__server *srv = c->ls->srv;
@@ -1098,8 +1111,12 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
             int mrc;
             c->need = 0;
             c->msg_since = 0;
+            c->head_told = 0;
             nk__ctr_add(&ls->ctr, NK_CTR_MSGS_IN, 1);
+            c->delivering = 1;
+            c->in_rest = len - (size_t)rc;
             mrc = p->on_message(ls->inst, &c->sess, f.payload, f.payload_len);
+            c->delivering = 0;
             nk__buf_consume(in, (size_t)rc);
             if (mrc == NK_ECLOSE)
                 c->close_after_write = 1;
@@ -1115,6 +1132,12 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
             if (c->msg_since == 0) {
                 c->msg_since = conn_loop(c)->now;
                 conn_watch_deadline(c);
+            }
+            if (f.head_len > 0 && !c->head_told && !c->closing &&
+                !c->close_after_write && p->on_head != NULL) {
+                /* The head is whole: act before the body (100-continue). */
+                c->head_told = 1;
+                p->on_head(ls->inst, &c->sess, buf, f.head_len);
             }
             return;
         } else {

@@ -116,6 +116,9 @@ struct nk__conn {
     unsigned wr_done : 1;       /* ... FIN sent */
     unsigned resolving : 1;     /* outbound: waiting for the name lookup */
     unsigned eof_told : 1;      /* on_eof has run */
+    unsigned head_told : 1;     /* on_head has run for the message being read */
+    unsigned delivering : 1;    /* inside on_message: in_rest is buffered() */
+    size_t in_rest;             /* bytes after the message being delivered */
     int connect_status;         /* outbound, never connected: on_connect's */
     size_t wm_high, wm_low;     /* output watermarks */
     struct nk__resolved *addrs; /* outbound: addresses left to try */
@@ -141,6 +144,9 @@ int nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt);
 
 /* Output queued for the peer and not yet written (host->queued). */
 size_t nk__conn_queued(struct nk__conn *c);
+
+/* Input received and not delivered yet (host->buffered). */
+size_t nk__conn_buffered(const struct nk__conn *c);
 
 /* Close after pending output is written (the plugin's host->close). */
 void nk__conn_close_after_write(struct nk__conn *c);

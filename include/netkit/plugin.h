@@ -390,6 +390,15 @@ struct nk_host {
      * closing session, or bad marks).
      */
     int (*set_watermarks)(struct nk_session *s, size_t high, size_t low);
+
+    /*
+     * Bytes received from the peer that no on_message has delivered yet:
+     * a partial message, or messages held by a pause.  Inside on_message,
+     * those after the current message.  From a timer, the answer to "is a
+     * request half received, or is the connection idle": HTTP answers 408
+     * to the first and closes the second silently.  0 for UDP.
+     */
+    size_t (*buffered)(struct nk_session *s);
 };
 
 /* ---------------------------------------------------------------------------
@@ -462,6 +471,11 @@ struct nk_frame {
      * to it, so a buffer in the instance, rewritten by each decode that
      * fails, is enough. */
     const char *why;
+    /* 1.2: with NK_ENEEDMORE, the message's head is complete and takes
+     * its first head_len bytes (<= len): the host calls on_head once for
+     * the message, so the plugin can act before the body arrives (HTTP's
+     * "100 Continue").  0: no head to tell (or not yet). */
+    size_t head_len;
 };
 
 /*
@@ -624,6 +638,17 @@ struct nk_plugin {
      * replies are written), and on_eof is not called.
      */
     void (*on_eof)(void *inst, struct nk_session *s);
+
+    /*
+     * decode said NK_ENEEDMORE with frame->head_len > 0: the head of the
+     * message being received, head[0..len), borrowed for the call.  Once
+     * per message (the first decode that reports its head), before its
+     * on_message.  Sends go out at once, ahead of the body: the place for
+     * HTTP's "100 Continue", or for refusing a body that is too large
+     * (close, or an answer and close).
+     */
+    void (*on_head)(void *inst, struct nk_session *s, const uint8_t *head,
+                    size_t len);
 };
 
 /* nk_plugin.flags: one instance per listener, all of whose connections

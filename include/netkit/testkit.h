@@ -198,6 +198,9 @@ struct nk_session {
     int wr_shut;     /* shutdown_write: sends fail */
     size_t wm_high, wm_low;
     int wm_above, wm_told; /* watermark state, and what on_writable said */
+    int head_told;         /* on_head ran for the message being fed */
+    size_t in_rest;        /* inside on_message: bytes after it */
+    int delivering;
 };
 
 struct nk_ctx {
@@ -1021,6 +1024,15 @@ nkt__shutdown_write(struct nk_ctx *ctx, nk_sid sid)
     return nkt__flow(ctx, sid, NKT__SHUTDOWN);
 }
 
+static inline size_t
+nkt__buffered(struct nk_session *s)
+{
+    nkt__kit_of(s);
+    if (s->state != NKT__OPEN && s->state != NKT__CONNECTING)
+        return 0;
+    return s->delivering ? s->in_rest : s->in.len;
+}
+
 static inline int
 nkt__set_watermarks(struct nk_session *s, size_t high, size_t low)
 {
@@ -1209,6 +1221,7 @@ nkt_new(const struct nk_plugin *p)
     k->host.resume_read = nkt__resume_read;
     k->host.shutdown_write = nkt__shutdown_write;
     k->host.set_watermarks = nkt__set_watermarks;
+    k->host.buffered = nkt__buffered;
     k->plugin = p;
     k->transport = NK_TRANSPORT_TCP;
     k->role = NK_ROLE_SERVE;
@@ -1572,6 +1585,12 @@ nkt__serve(struct nkt *k, struct nk_session *s)
                           "for %zu bytes buffered (contract: need is the "
                           "message's whole length)",
                           k->plugin->name, f.need, len);
+            if (f.head_len > len)
+                nkt__fail(k->file, k->line,
+                          "plugin %s: decode said NK_ENEEDMORE with a head "
+                          "of %zu for %zu bytes buffered (contract: the "
+                          "head is inside the input)",
+                          k->plugin->name, f.head_len, len);
             if (need > k->max_message) {
                 nkt__log(s, NK_LOG_WARN,
                          "Message of %zu bytes is over the limit of %zu: "
@@ -1580,6 +1599,11 @@ nkt__serve(struct nkt *k, struct nk_session *s)
                 nkt__too_big(k, s);
                 nkt__close(s, "message over max_message");
                 served = NK_EFRAMETOOBIG;
+            } else if (f.head_len > 0 && !s->head_told &&
+                       k->plugin->on_head != NULL) {
+                /* The head is whole: on_head, once per message. */
+                s->head_told = 1;
+                k->plugin->on_head(k->inst[s->worker], s, buf, f.head_len);
             }
             break;
         }
@@ -1621,8 +1645,14 @@ nkt__serve(struct nkt *k, struct nk_session *s)
         memset(&s->received[s->nreceived], 0, sizeof(struct nkt__vec));
         nkt__vec_add(k, &s->received[s->nreceived++], f.payload, f.payload_len);
         {
-            int mrc = k->plugin->on_message(k->inst[s->worker], s, f.payload,
-                                            f.payload_len);
+            int mrc;
+
+            s->head_told = 0;
+            s->delivering = 1;
+            s->in_rest = len - (size_t)rc;
+            mrc = k->plugin->on_message(k->inst[s->worker], s, f.payload,
+                                        f.payload_len);
+            s->delivering = 0;
             start += (size_t)rc;
             served++;
             if (mrc == NK_ECLOSE) {

@@ -9,7 +9,10 @@ working unchanged:
   - outbound connections hold max_conns slots: under --max-conns 8, the
     proxy holds at most 8 sockets however many clients come;
 and, with the liar fixture, frame->why formatted into the instance per
-input, and services called from destroy failing rather than pretending.
+input, and services called from destroy failing rather than pretending;
+with the head fixture, partial input: on_head before a message's body,
+and host->buffered telling a half-received message from an idle
+connection when a timer fires.
 
 The examples/proxy tests (test_proxy_example.py) cover the rest of 1.2
 end to end.  Every wait is for data or a log line, with a deadline.
@@ -153,6 +156,37 @@ class SmallerRulesTest(unittest.TestCase):
             self.assertEqual(srv.stop(), 0, srv.stderr())
             self.assertIn("destroy: timer 0 send_to -32 close_to -32 "
                           "connect -32", srv.stderr())
+
+
+class PartialInputTest(unittest.TestCase):
+    """The head fixture: on_head before the body, buffered() in a timer."""
+
+    def test_head_answered_before_the_body(self):
+        with serve("-p", "head") as srv:
+            with connect("127.0.0.1", srv.port()) as s:
+                s.sendall(frame(b"hello")[:6])  # the head and 2 of 5 bytes
+                self.assertEqual(nktest.recv_frame(s), b"CONTINUE 5")
+                s.sendall(b"llo")
+                self.assertEqual(nktest.recv_frame(s), b"GOT 5 rest 0")
+                # A whole message and the head of the next, in one write:
+                # on_message sees 6 bytes after it, then on_head runs.
+                s.sendall(frame(b"abc") + frame(b"world")[:6])
+                self.assertEqual(nktest.recv_frame(s), b"GOT 3 rest 6")
+                self.assertEqual(nktest.recv_frame(s), b"CONTINUE 5")
+                s.sendall(b"rld")
+                self.assertEqual(nktest.recv_frame(s), b"GOT 5 rest 0")
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+
+    def test_timer_tells_half_received_from_idle(self):
+        with serve("-p", "head", "-O", "wait_ms=200") as srv:
+            with connect("127.0.0.1", srv.port()) as half, \
+                    connect("127.0.0.1", srv.port()) as idle:
+                half.sendall(frame(b"hello")[:6])
+                self.assertEqual(nktest.recv_frame(half), b"CONTINUE 5")
+                self.assertEqual(nktest.recv_frame(half), b"408 partial 6")
+                self.assertEqual(half.recv(1), b"")
+                self.assertEqual(idle.recv(1), b"")  # closed, not a word
+            self.assertEqual(srv.stop(), 0, srv.stderr())
 
 
 if __name__ == "__main__":
