@@ -46,6 +46,17 @@
  * worker or without knowing whether it is still open: a stale handle is an
  * error (NK_ENOENT), never a crash.
  *
+ * Streams (ABI 1.2).  A relay or gateway moves bytes between sessions
+ * without dropping them or buffering without bound: pause_read stops
+ * reading a session (its socket's receive buffer fills and TCP stops the
+ * peer), on_writable says when a session's output passes its high
+ * watermark and falls back to its low one, NK_PLUGIN_HALF_CLOSE with
+ * on_eof and shutdown_write carries a half-close through, and connect
+ * takes host names, times out and is cancelled by close.  on_head and
+ * buffered let a plugin act on a message's head before its body, and tell
+ * a half-received message from an idle connection.  examples/proxy uses
+ * all of it.
+ *
  * No re-entry.  The host never calls the plugin back from inside a host
  * service: a send that fails or a close only marks the session, and
  * on_close -- and anything else they cause -- runs after the outermost
@@ -54,8 +65,9 @@
  *
  * A worked example is plugins/raw.c (about 100 lines); plugins/framed.c shows
  * a length-prefixed codec and plugins/line.c a newline-delimited one.
- * examples/pubsub uses sessions across workers and timers, and
- * docs/plugin-guide.md walks through writing a plugin.
+ * examples/pubsub uses sessions across workers and timers, examples/proxy
+ * flow control and half-close, and docs/plugin-guide.md walks through
+ * writing a plugin.
  *
  * Minimal plugin (a whole-chunk codec that answers "hi " + message):
  *

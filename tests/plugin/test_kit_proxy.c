@@ -129,6 +129,43 @@ test_kit_post_too_big(void **state)
     nkt_free(k);
 }
 
+/* In destroy, the services that take ctx fail as in the host. */
+static int destroy_connect, destroy_send;
+static nk_timer_id destroy_timer;
+
+static void
+no_tick(void *inst, struct nk_session *s, void *arg)
+{
+    (void)inst, (void)s, (void)arg;
+}
+
+static void
+destroy_calling(void *inst)
+{
+    struct proxy *px = inst;
+    struct iovec v = {(void *)"x", 1};
+
+    destroy_connect = px->host->connect(px->ctx, "127.0.0.1", "9", NULL, NULL);
+    destroy_send = px->host->send_to(px->ctx, 1, &v, 1);
+    destroy_timer = px->host->timer_start(px->ctx, NULL, 1, 0, no_tick, NULL);
+    proxy_destroy(inst);
+}
+
+static void
+test_kit_services_in_destroy(void **state)
+{
+    struct nk_plugin p = *nk_plugin_entry();
+    struct nkt *k;
+
+    (void)state;
+    p.destroy = destroy_calling;
+    k = nkt_start(&p, opts);
+    nkt_free(k);
+    assert_int_equal(destroy_connect, NK_EPIPE);
+    assert_int_equal(destroy_send, NK_EPIPE);
+    assert_int_equal(destroy_timer, 0);
+}
+
 int
 main(void)
 {
@@ -137,6 +174,7 @@ main(void)
         cmocka_unit_test(test_kit_proxy_half_close),
         cmocka_unit_test(test_kit_proxy_cancel),
         cmocka_unit_test(test_kit_post_too_big),
+        cmocka_unit_test(test_kit_services_in_destroy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
