@@ -25,7 +25,8 @@ enum nk__mail_kind {
     NK_MAIL_PAUSE,    /* pause_read */
     NK_MAIL_RESUME,   /* resume_read */
     NK_MAIL_SHUTDOWN, /* shutdown_write */
-    NK_MAIL_RESOLVED  /* a name lookup's answer (resolve.h) */
+    NK_MAIL_RESOLVED, /* a name lookup's answer (resolve.h) */
+    NK_MAIL_HANDOVER  /* a reload's on_reload (handover.h) */
 };
 
 struct nk__mail {

@@ -30,6 +30,7 @@
 #include "serve/counters.h"
 #include "serve/dgram.h"
 #include "serve/flow.h"
+#include "serve/handover.h"
 #include "serve/listen.h"
 #include "serve/show.h"
 #include "serve/metrics.h"
@@ -384,6 +385,10 @@ server_on_mail_one(struct nk__server *srv, struct nk__mail *m)
         /* An instance may be NULL (a stateless plugin): created says. */
         if (ls->created && ls->plugin->desc->on_post != NULL)
             ls->plugin->desc->on_post(ls->inst, m->data, m->len);
+        return;
+    }
+    if (m->kind == NK_MAIL_HANDOVER) {
+        nk__handover_on_mail(ls, m); /* a reload's on_reload */
         return;
     }
     c = nk__handle_get(&srv->sessions, NK_SID_HANDLE(m->sid));
@@ -1149,6 +1154,51 @@ serve_on_status(struct nk__loop *loop, struct nk__timer *t)
     nk__timer_start(loop, t, loop->now + SERVE_STATUS_MS);
 }
 
+/* Before the new configuration's workers start: for each of its
+ * listeners whose plugin has on_reload and that has a namesake in the old
+ * one served by the same plugin, hand each old worker instance's state to
+ * the new instance of that worker (handover.h).  A hand-over that cannot
+ * run is logged; the new instance then starts as create made it. */
+static void
+serve_handover(struct nk__serve *old, struct nk__serve *sv)
+{
+    for (size_t i = 0; i < sv->nls; i++) {
+        const struct serve_listener *sl = &sv->ls[i];
+        int done = 0, failed = 0;
+        size_t j;
+
+        if (sl->plugin->desc->on_reload == NULL)
+            continue;
+        for (j = 0; j < old->nls; j++)
+            if (strcmp(old->ls[j].conf->name, sl->conf->name) == 0 &&
+                strcmp(old->ls[j].plugin->name, sl->plugin->name) == 0)
+                break;
+        if (j == old->nls)
+            continue;
+        for (int w = 0; w < sv->nworkers && w < old->nworkers; w++) {
+            struct nk__listener *ol = &old->workers[w].listeners[j],
+                                *nl = &sv->workers[w].listeners[i];
+            if (!ol->created || !nl->created)
+                continue;
+            if (nk__handover(&old->workers[w], j, nl->inst) == 0)
+                done++;
+            else
+                failed++;
+        }
+        if (failed > 0)
+            nk__log(NK_LOG_WARN,
+                    "Reload: [listen.%s] plugin %s: %d instance%s started "
+                    "without the old one's state (its worker did not answer)",
+                    sl->conf->name, sl->plugin->name, failed,
+                    failed == 1 ? "" : "s");
+        else if (done > 0)
+            nk__log(NK_LOG_INFO,
+                    "Reload: [listen.%s] plugin %s handed its state to the "
+                    "new instance%s",
+                    sl->conf->name, sl->plugin->name, done == 1 ? "" : "s");
+    }
+}
+
 /* SIGHUP: read the command line and the config file again and serve the
  * new configuration beside the old one, which stops accepting and ends
  * with its last connection.  Anything wrong: logged, and the old one goes
@@ -1193,6 +1243,9 @@ serve_reload(struct serve_master *m)
     for (int w = 0; w < sv->nworkers; w++)
         if (server_adopt(sv, w, &err) < 0)
             goto failed;
+    /* Last before the start: a reload that fails after this loses the
+     * state handed over (only if no worker thread can be started). */
+    serve_handover(cur, sv);
     if (serve_start(sv, &err) < 0)
         goto failed;
     serve_wake(cur, SERVE_WAKE_RETIRE);

@@ -661,6 +661,22 @@ struct nk_plugin {
      */
     void (*on_head)(void *inst, struct nk_session *s, const uint8_t *head,
                     size_t len);
+
+    /*
+     * A reload (SIGHUP) made new_inst for a listener of the same name and
+     * plugin that old_inst serves: move what should live on (a keyspace,
+     * counters) from old_inst to new_inst.  It runs on old_inst's worker,
+     * between its callbacks, before new_inst has run anything or accepted
+     * a connection, once per worker instance (with
+     * NK_PLUGIN_ONE_INSTANCE, once); new_inst was made by create with the
+     * new options.  Connections open at the reload finish on old_inst,
+     * and what they change afterwards stays there: a plugin whose state
+     * must not fork closes them here (close_to on its handles), so their
+     * clients reconnect to the new instance.  old_inst is destroyed later,
+     * once its last connection has closed.  Without on_reload, new_inst
+     * starts empty.
+     */
+    void (*on_reload)(void *old_inst, void *new_inst);
 };
 
 /* nk_plugin.flags: one instance per listener, all of whose connections

@@ -12,13 +12,15 @@ and, with the liar fixture, frame->why formatted into the instance per
 input, and services called from destroy failing rather than pretending;
 with the head fixture, partial input: on_head before a message's body,
 and host->buffered telling a half-received message from an idle
-connection when a timer fires.
+connection when a timer fires; with the keyspace fixture, a reload
+handing the keys to the new instance (on_reload).
 
 The examples/proxy tests (test_proxy_example.py) cover the rest of 1.2
 end to end.  Every wait is for data or a log line, with a deadline.
 """
 import os
 import socket
+import time
 import unittest
 
 import nktest
@@ -186,6 +188,52 @@ class PartialInputTest(unittest.TestCase):
                 self.assertEqual(nktest.recv_frame(half), b"408 partial 6")
                 self.assertEqual(half.recv(1), b"")
                 self.assertEqual(idle.recv(1), b"")  # closed, not a word
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+
+
+class ReloadHandoverTest(unittest.TestCase):
+    """on_reload: the keyspace fixture hands its keys to the new instance
+    on SIGHUP and closes the old instance's sessions."""
+
+    def ask(self, sock, cmd):
+        sock.sendall(frame(cmd))
+        return nktest.recv_frame(sock)
+
+    def test_keyspace_survives_a_reload(self):
+        import signal
+        import tempfile
+        d = tempfile.mkdtemp()
+        self.addCleanup(lambda: __import__("shutil").rmtree(d, True))
+        path = os.path.join(d, "netkit.ini")
+        with open(path, "w") as f:
+            f.write("[listen.main]\nproto = keyspace\nhost = 127.0.0.1\n"
+                    "port = 0\n")
+        with Server("-L", FIXTURES, "-c", path) as srv:
+            port = srv.port()
+            old = connect("127.0.0.1", port)
+            self.addCleanup(old.close)
+            self.assertEqual(self.ask(old, b"SET colour blue"), b"+OK")
+            self.assertEqual(self.ask(old, b"GEN"), b"1")
+            start = len(srv.lines)
+            srv.proc.send_signal(signal.SIGHUP)
+            srv.wait_for("Reloaded", start=start)
+            self.assertIn("Reload: [listen.main] plugin keyspace handed its "
+                          "state to the new instance", srv.stderr())
+            # The old session was closed by on_reload.
+            try:
+                self.assertEqual(old.recv(1), b"")
+            except ConnectionResetError:
+                pass
+            # New connections reach the new instance (an old worker may
+            # take one more before it stops accepting: ask again).
+            end = time.monotonic() + nktest.DEADLINE
+            while True:
+                with connect("127.0.0.1", port) as s:
+                    if self.ask(s, b"GEN") == b"2":
+                        self.assertEqual(self.ask(s, b"GET colour"),
+                                         b"blue")
+                        break
+                self.assertLess(time.monotonic(), end)
             self.assertEqual(srv.stop(), 0, srv.stderr())
 
 
