@@ -131,6 +131,24 @@ set_plugin_opt(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_role(struct nk__settings *s, const char *arg)
+{
+    if (strcmp(arg, "serve") == 0)
+        s->check_role = NK_ROLE_SERVE;
+    else if (strcmp(arg, "connect") == 0)
+        s->check_role = NK_ROLE_CONNECT;
+    else
+        return "serve or connect";
+    return NULL;
+}
+
+static const char *
+set_sample(struct nk__settings *s, const char *arg)
+{
+    return nk__strlist_add(&s->check_samples, arg) < 0 ? "out of memory" : NULL;
+}
+
+static const char *
 set_plugin_dir(struct nk__settings *s, const char *arg)
 {
     return nk__strlist_add(&s->plugin_dirs, arg) < 0 ? "out of memory" : NULL;
@@ -363,7 +381,8 @@ static const struct cli_opt cli_opts[] = {
     {"port", 'P', "N", C_SERVE, set_port,
      "port (default 9999; 0 picks a free one and logs it)"},
     {"max-conns", 0, "N", C_SERVE, set_max_conns,
-     "connections at once per listener (default 16384)"},
+     "connections at once per listener, outbound ones included (default "
+     "16384)"},
     {"max-conns-per-ip", 0, "N", C_SERVE, set_max_conns_per_ip,
      "connections at once from one address, IPv6 per /64 (default 0: no "
      "limit)"},
@@ -404,6 +423,13 @@ static const struct cli_opt cli_opts[] = {
     {"proxy-protocol", 0, "v1|v2", C_CONNECT, set_proxy_header,
      "send a PROXY protocol header first (as HAProxy's send-proxy does), "
      "with this connection's own addresses"},
+    {"role", 0, "serve|connect", C_CHECK, set_role,
+     "the role the instance is created in (default serve: decode reads "
+     "requests; connect: it reads replies)"},
+    {"sample", 0, "FILE", C_CHECK, set_sample,
+     "repeatable: a file of whole messages as the role's decode reads "
+     "them (requests for serve, replies for connect), for codecs whose "
+     "two directions differ"},
     {"help", 'h', NULL, C_ALL, set_help, "this help"},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
@@ -428,9 +454,11 @@ static const struct {
      "run conformance cases on a plugin's codec",
      "\nCases, one line each (ok, FAIL or skip): load, defaults, create,\n"
      "round-trip, split-invariance, stateless, need-monotonic, "
-     "empty-message,\nmax-message, over-max, random-bytes.  Each case that "
-     "calls the plugin runs\nin a child process, so a crash fails the case."
-     "  Random input comes from\nfixed seeds: a run is repeatable.\n"
+     "empty-message,\nmax-message, over-max, random-bytes, samples (each "
+     "--sample FILE\ndecoded whole, byte by byte and at random splits, to "
+     "the same messages).\nEach case that calls the plugin runs in a child "
+     "process, so a crash fails\nthe case.  Random input comes from fixed "
+     "seeds: a run is repeatable.\n"
      "Exit status: 0 every case passed or was skipped, 1 a case failed,\n"
      "2 usage error (unknown plugin, bad -O).\n"},
 };

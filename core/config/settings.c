@@ -274,6 +274,7 @@ nk__settings_free(struct nk__settings *s)
     nk__free(s->metrics);
     nk__acl_free(&s->cli_acl);
     nk__strlist_free(&s->plugin_dirs);
+    nk__strlist_free(&s->check_samples);
     nk__listen_conf_free(&s->cli);
     nk__kvlist_free(&s->cli_plugin_opts);
     nk__kvlist_free(&s->cli_sockopts);

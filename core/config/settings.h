@@ -189,7 +189,9 @@ struct nk__settings {
     int stream;        /* --stream */
     int proxy_header;  /* --proxy-protocol: 0 none, 1 v1, 2 v2 */
 
-    char *plugins_name; /* netkit plugins NAME, netkit check NAME */
+    char *plugins_name;  /* netkit plugins NAME, netkit check NAME */
+    unsigned check_role; /* --role: NK_ROLE_*, 0: serve */
+    struct nk__strlist check_samples; /* --sample FILE, in order */
 };
 
 /* The directory of the running netkit binary into buf (from

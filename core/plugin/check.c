@@ -2,6 +2,7 @@
 #include "plugin/check.h"
 
 #include <sys/mman.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -38,8 +39,12 @@ struct ck {
     const struct nk__plugin *p;
     const struct nk_value *vals;
     unsigned transport;
+    unsigned role;                     /* NK_ROLE_* the instance has */
+    const struct nk__strlist *samples; /* --sample files */
     /* In the child, once created: */
     void *inst;
+    void *enc;  /* encodes what inst decodes: an instance of the other role
+                   (a client's requests for a server), or inst itself */
     size_t max; /* the instance's max_message */
     uint8_t *map;
     size_t map_len, room; /* bytes before the guard page */
@@ -110,6 +115,16 @@ ck_fill(uint8_t *p, size_t n, uint64_t seed)
         p[i] = (uint8_t)alpha[ck_rand(&s) % (sizeof(alpha) - 1)];
 }
 
+/* Destroy the instances ck_create made. */
+static void
+ck_destroy(struct ck *c)
+{
+    if (c->enc != NULL && c->enc != c->inst)
+        c->p->desc->destroy(c->enc);
+    c->p->desc->destroy(c->inst);
+    c->enc = c->inst = NULL;
+}
+
 /* Create the instance and the guarded buffer decode reads from. */
 static int
 ck_create(struct ck *c)
@@ -125,7 +140,7 @@ ck_create(struct ck *c)
     su.opts = c->vals;
     su.transport = c->transport;
     su.max_message = ((size_t)1 << 20) + 2 * NK_HDR_MAX;
-    su.role = NK_ROLE_SERVE; /* the codec as a server decodes */
+    su.role = c->role; /* serve: decode reads requests; connect: replies */
     su.workers = 1;
     rc = c->p->desc->create(&su);
     if (rc < 0)
@@ -137,6 +152,21 @@ ck_create(struct ck *c)
         c->p->desc->destroy(c->inst);
         return ck_fail(c, "create set max_message to 0");
     }
+    /* What a serving instance decodes, a connecting one encodes, and the
+     * other way round: so a codec whose requests and replies differ
+     * round-trips too.  A plugin that refuses the other role encodes for
+     * itself. */
+    c->enc = c->inst;
+    if (c->transport == NK_TRANSPORT_TCP) {
+        struct nk_setup peer = su;
+        peer.role =
+            c->role == NK_ROLE_CONNECT ? NK_ROLE_SERVE : NK_ROLE_CONNECT;
+        peer.max_message = ((size_t)1 << 20) + 2 * NK_HDR_MAX;
+        peer.inst = NULL;
+        peer.err[0] = '\0';
+        if (c->p->desc->create(&peer) == 0)
+            c->enc = peer.inst;
+    }
     /* Room for the largest message built, one byte more, and random input;
      * a PROT_NONE page right after it catches any read past the end. */
     want = (c->max < CHECK_MAX_BUILD ? c->max : CHECK_MAX_BUILD) + 2 +
@@ -147,7 +177,7 @@ ck_create(struct ck *c)
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (c->map == MAP_FAILED ||
         mprotect(c->map + c->room, (size_t)page, PROT_NONE) < 0) {
-        c->p->desc->destroy(c->inst);
+        ck_destroy(c);
         return ck_fail(c, "cannot map a guarded buffer");
     }
     return 0;
@@ -201,7 +231,7 @@ static int
 ck_encode(struct ck *c, size_t n, uint64_t seed, struct ck_msg *m)
 {
     struct nk_wrap w;
-    int rc = nk__plugin_encode(c->p->desc, c->inst, n, &w);
+    int rc = nk__plugin_encode(c->p->desc, c->enc, n, &w);
 
     memset(m, 0, sizeof(*m));
     if (rc == NK_EMSGSIZE)
@@ -730,7 +760,7 @@ ck_max_payload(struct ck *c, size_t *n)
     size_t lo = 0, hi, guess = c->max;
 
     for (int i = 0; i < 4; i++) {
-        int rc = nk__plugin_encode(c->p->desc, c->inst, guess, &w);
+        int rc = nk__plugin_encode(c->p->desc, c->enc, guess, &w);
         size_t frame;
 
         if (rc == NK_EMSGSIZE)
@@ -746,12 +776,12 @@ ck_max_payload(struct ck *c, size_t *n)
         guess = c->max > frame ? c->max - frame : 0;
     }
     /* Encode refuses: binary search its largest accepted payload. */
-    if (nk__plugin_encode(c->p->desc, c->inst, 0, &w) != 0)
+    if (nk__plugin_encode(c->p->desc, c->enc, 0, &w) != 0)
         return 1;
     hi = guess;
     while (lo < hi) {
         size_t mid = lo + (hi - lo + 1) / 2;
-        if (nk__plugin_encode(c->p->desc, c->inst, mid, &w) == 0 &&
+        if (nk__plugin_encode(c->p->desc, c->enc, mid, &w) == 0 &&
             w.head_len + w.tail_len + mid <= c->max)
             lo = mid;
         else
@@ -983,12 +1013,117 @@ struct ck_case {
     int (*run)(struct ck *c);
 };
 
+/* Read a whole file (a --sample); NULL with c->why. */
+static uint8_t *
+ck_read_file(struct ck *c, const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *b = NULL;
+    size_t cap = 0, n = 0;
+
+    if (f == NULL) {
+        ck_fail(c, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            uint8_t *nb = nk__realloc(b, cap = cap ? 2 * cap : 65536);
+            if (nb == NULL) {
+                ck_fail(c, "%s: out of memory", path);
+                break;
+            }
+            b = nb;
+        }
+        got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f))
+                ck_fail(c, "%s: read error", path);
+            else if (n == 0)
+                ck_fail(c, "%s: empty", path);
+            else {
+                fclose(f);
+                *len = n;
+                return b;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    nk__free(b);
+    return NULL;
+}
+
+/* --sample: real traffic of the role's direction (an HTTP request stream
+ * for serve, responses for connect), which encode cannot make for a codec
+ * whose two directions differ: it decodes whole to messages with nothing
+ * left over, and to the same messages byte by byte and at random splits. */
+static int
+case_samples(struct ck *c)
+{
+    size_t msgs = 0, bytes = 0;
+
+    if (c->samples == NULL || c->samples->n == 0) {
+        fprintf(c->out, "no --sample given");
+        return CK_SKIP;
+    }
+    if (c->transport == NK_TRANSPORT_UDP) {
+        fprintf(c->out, "over UDP each datagram is one message");
+        return CK_SKIP;
+    }
+    for (size_t i = 0; i < c->samples->n; i++) {
+        const char *path = c->samples->items[i];
+        struct ck_got want = {0}, got = {0};
+        size_t len = 0;
+        uint8_t *s = ck_read_file(c, path, &len);
+        int rc = -1;
+
+        if (s == NULL)
+            return CK_FAIL;
+        if (ck_feed(c, s, len, CK_WHOLE, 0, &want) < 0)
+            goto done;
+        if (!c->unframed) {
+            if (ck_feed(c, s, len, CK_BYTES, 0, &got) < 0 ||
+                ck_same(c, &want, &got, "one byte at a time") < 0)
+                goto done;
+            for (unsigned k = 0; k < CHECK_SPLITS; k++) {
+                char how[64];
+                ck_got_free(&got);
+                snprintf(how, sizeof(how), "random split, seed %u", k + 1);
+                if (ck_feed(c, s, len, CK_RANDOM, k + 1, &got) < 0 ||
+                    ck_same(c, &want, &got, how) < 0)
+                    goto done;
+            }
+        }
+        msgs += want.n;
+        bytes += len;
+        rc = 0;
+    done:
+        if (rc < 0) {
+            char why[sizeof(c->why)];
+            snprintf(why, sizeof(why), "%s", c->why);
+            ck_fail(c, "%s: %s", path, why);
+        }
+        ck_got_free(&want);
+        ck_got_free(&got);
+        nk__free(s);
+        if (rc < 0)
+            return CK_FAIL;
+    }
+    fprintf(c->out, "%zu file%s, %zu messages in %zu bytes (%s role)%s",
+            c->samples->n, c->samples->n == 1 ? "" : "s", msgs, bytes,
+            c->role == NK_ROLE_CONNECT ? "connect" : "serve",
+            c->unframed ? ", whole only (no framing)" : "");
+    return CK_OK;
+}
+
 static const struct ck_case ck_cases[] = {
     {"create", case_create},          {"round-trip", case_round_trip},
     {"split-invariance", case_split}, {"stateless", case_stateless},
     {"need-monotonic", case_need},    {"empty-message", case_empty},
     {"max-message", case_max},        {"over-max", case_over},
-    {"random-bytes", case_random},
+    {"random-bytes", case_random},    {"samples", case_samples},
 };
 
 #define CK_NCASES (sizeof(ck_cases) / sizeof(ck_cases[0]))
@@ -1019,7 +1154,7 @@ ck_child(void *arg, FILE *out)
     if (rc == CK_FAIL)
         fprintf(out, "\n%s", c->why[0] != '\0' ? c->why : "failed");
     fflush(out);
-    c->p->desc->destroy(c->inst);
+    ck_destroy(c);
     return rc;
 }
 
@@ -1154,6 +1289,8 @@ nk__check_run(const struct nk__settings *s, FILE *out, struct nk_err *err)
     memset(&c, 0, sizeof(c));
     c.p = p;
     c.vals = vals;
+    c.role = s->check_role != 0 ? s->check_role : NK_ROLE_SERVE;
+    c.samples = &s->check_samples;
     c.transport = s->cli.transport;
     if ((p->desc->transports & c.transport) == 0)
         c.transport = (p->desc->transports & NK_TRANSPORT_TCP)

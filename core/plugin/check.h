@@ -27,6 +27,15 @@
  *   random-bytes      random and mutated input never crashes, overruns the
  *                     buffer (a guard page follows it) or breaks the
  *                     contract
+ *   samples           each --sample FILE (whole messages as the role's
+ *                     decode reads them) decodes whole with nothing left,
+ *                     and to the same messages byte by byte and at random
+ *                     splits; skipped without --sample
+ *
+ * --role serve|connect creates the instance in that role (nk_setup.role),
+ * so a codec whose requests and replies differ (HTTP, RESP's inline
+ * commands) is checked at its real settings in each direction, with
+ * samples of that direction's traffic.
  *
  * Every decode runs under the host's guards: the result is at most the
  * bytes given, the payload lies inside the message, a 0-byte message only

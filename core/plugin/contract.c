@@ -11,7 +11,8 @@ nk__decode_check(long rc, const uint8_t *buf, size_t len,
     if (rc == NK_ENEEDMORE)
         return f->need != 0 && f->need <= len
                    ? "asked for more bytes than the message has"
-                   : NULL;
+               : f->head_len > len ? "a head longer than its input"
+                                   : NULL;
     if (rc < 0)
         return NULL; /* malformed input: the peer's fault */
     if ((size_t)rc > len)

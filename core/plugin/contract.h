@@ -20,7 +20,8 @@
  *   - a message longer than its input;
  *   - 0 bytes on a stream;
  *   - a payload outside the message, or NULL with a length;
- *   - NK_ENEEDMORE with a need no larger than what it already has.
+ *   - NK_ENEEDMORE with a need no larger than what it already has, or
+ *     with a head (1.2) longer than its input.
  * Whether a size is allowed (max_message) is the caller's call: too big is
  * the peer's fault, not the plugin's -- except a need that the codec
  * cannot reach with the bytes given (checked here too).

@@ -20,8 +20,13 @@
 #include "serve/timers.h"
 #include "serve/conn.h"
 #include "serve/dgram.h"
+#include "serve/flow.h"
 #include "base/log.h"
 #include "serve/server.h"
+
+/* Mail of NK_POST_MAX bytes fits an empty mailbox. */
+_Static_assert(NK_POST_MAX + sizeof(struct nk__mail) <= NK_MAILBOX_MAX,
+               "NK_POST_MAX too large for the mailbox");
 
 #define CONN_OF(s)                                                             \
     ((struct nk__conn *)((char *)(s)-offsetof(struct nk__conn, sess)))
@@ -59,6 +64,15 @@ nk__session_fini(struct nk_session *s)
 {
     nk__free(s->peer);
     s->peer = NULL;
+}
+
+/* A ctx the services may act for: not NULL, and not in destroy, where
+ * nothing it starts could ever run (no session is open, no timer fires,
+ * no post is delivered): such calls fail instead of pretending. */
+static int
+host_ctx_dead(const struct nk_ctx *ctx)
+{
+    return ctx == NULL || ctx->ls->destroying;
 }
 
 /* The TCP connection behind a session, or NULL (none, or UDP). */
@@ -164,6 +178,8 @@ host_mail_session(struct nk_ctx *ctx, enum nk__mail_kind kind, nk_sid sid,
         return NK_ENOENT;
     for (int i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
+    if (len > NK_POST_MAX)
+        return NK_EMSGSIZE; /* would never fit, however long one waits */
     m = nk__mail_new(kind, ctx->ls->index, sid, len);
     if (m == NULL)
         return NK_ENOMEM;
@@ -181,8 +197,9 @@ host_send_to(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
 {
     struct nk__conn *c;
 
-    if (ctx == NULL || iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX ||
-        (iovcnt > 0 && iov == NULL))
+    if (host_ctx_dead(ctx))
+        return ctx == NULL ? NK_EINVAL : NK_EPIPE;
+    if (iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX || (iovcnt > 0 && iov == NULL))
         return NK_EINVAL;
     if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
         return host_mail_session(ctx, NK_MAIL_SEND, sid, iov, iovcnt);
@@ -195,8 +212,8 @@ host_close_to(struct nk_ctx *ctx, nk_sid sid)
 {
     struct nk__conn *c;
 
-    if (ctx == NULL)
-        return NK_EINVAL;
+    if (host_ctx_dead(ctx))
+        return ctx == NULL ? NK_EINVAL : NK_EPIPE;
     if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
         return host_mail_session(ctx, NK_MAIL_CLOSE, sid, NULL, 0);
     c = host_local(ctx, sid);
@@ -214,13 +231,21 @@ host_queued(struct nk_session *s)
     return c != NULL && !c->closing ? nk__conn_queued(c) : 0;
 }
 
+static size_t
+host_buffered(struct nk_session *s)
+{
+    struct nk__conn *c = host_conn(s);
+
+    return c != NULL && !c->closing ? nk__conn_buffered(c) : 0;
+}
+
 static nk_timer_id
 host_timer_start(struct nk_ctx *ctx, struct nk_session *s, uint64_t delay_ms,
                  uint64_t repeat_ms, nk_timer_fn fn, void *arg)
 {
     struct nk__conn *c = host_conn(s);
 
-    if (ctx == NULL || fn == NULL || (s != NULL && c == NULL) ||
+    if (host_ctx_dead(ctx) || fn == NULL || (s != NULL && c == NULL) ||
         (c != NULL && (c->closing || c->ls != ctx->ls)))
         return 0;
     return nk__ptimer_start(ctx->ls, c, delay_ms, repeat_ms, fn, arg);
@@ -236,7 +261,11 @@ static int
 host_post_one(struct nk_ctx *ctx, struct nk__server *to, const void *data,
               size_t len)
 {
-    struct nk__mail *m = nk__mail_new(NK_MAIL_POST, ctx->ls->index, 0, len);
+    struct nk__mail *m;
+
+    if (len > NK_POST_MAX)
+        return NK_EMSGSIZE; /* would never fit, however long one waits */
+    m = nk__mail_new(NK_MAIL_POST, ctx->ls->index, 0, len);
 
     if (m == NULL)
         return NK_ENOMEM;
@@ -251,7 +280,9 @@ host_post(struct nk_ctx *ctx, int worker, const void *data, size_t len)
     struct nk__listener *ls;
     int n, rc = 0;
 
-    if (ctx == NULL || (len > 0 && data == NULL))
+    if (host_ctx_dead(ctx))
+        return ctx == NULL ? NK_EINVAL : NK_EPIPE;
+    if (len > 0 && data == NULL)
         return NK_EINVAL;
     ls = ctx->ls;
     n = ls->plugin->desc->flags & NK_PLUGIN_ONE_INSTANCE
@@ -275,8 +306,8 @@ static int
 host_connect(struct nk_ctx *ctx, const char *host, const char *port, void *data,
              nk_sid *sid)
 {
-    if (ctx == NULL)
-        return NK_EINVAL;
+    if (host_ctx_dead(ctx))
+        return ctx == NULL ? NK_EINVAL : NK_EPIPE;
     return nk__conn_connect(ctx->ls, host, port, data, sid);
 }
 
@@ -284,6 +315,52 @@ static uint64_t
 host_now_ms(struct nk_ctx *ctx)
 {
     return ctx != NULL ? ctx->ls->srv->loop.now : 0;
+}
+
+/* pause_read, resume_read, shutdown_write: here at once, or as mail to
+ * the session's worker (in order with send_to and close_to). */
+static int
+host_flow(struct nk_ctx *ctx, nk_sid sid, enum nk__mail_kind kind)
+{
+    struct nk__conn *c;
+
+    if (host_ctx_dead(ctx))
+        return ctx == NULL ? NK_EINVAL : NK_EPIPE;
+    if (NK_SID_WORKER(sid) != ctx->ls->srv->id)
+        return host_mail_session(ctx, kind, sid, NULL, 0);
+    c = host_local(ctx, sid);
+    if (c == NULL)
+        return NK_ENOENT;
+    if (kind == NK_MAIL_SHUTDOWN)
+        return nk__flow_shutdown(c);
+    nk__flow_pause(c, kind == NK_MAIL_PAUSE);
+    return 0;
+}
+
+static int
+host_pause_read(struct nk_ctx *ctx, nk_sid sid)
+{
+    return host_flow(ctx, sid, NK_MAIL_PAUSE);
+}
+
+static int
+host_resume_read(struct nk_ctx *ctx, nk_sid sid)
+{
+    return host_flow(ctx, sid, NK_MAIL_RESUME);
+}
+
+static int
+host_shutdown_write(struct nk_ctx *ctx, nk_sid sid)
+{
+    return host_flow(ctx, sid, NK_MAIL_SHUTDOWN);
+}
+
+static int
+host_set_watermarks(struct nk_session *s, size_t high, size_t low)
+{
+    struct nk__conn *c = host_conn(s);
+
+    return c != NULL ? nk__flow_marks(c, high, low) : NK_EINVAL;
 }
 
 const struct nk_host nk__host = {
@@ -303,4 +380,9 @@ const struct nk_host nk__host = {
     .post = host_post,
     .connect = host_connect,
     .now_ms = host_now_ms,
+    .pause_read = host_pause_read,
+    .resume_read = host_resume_read,
+    .shutdown_write = host_shutdown_write,
+    .set_watermarks = host_set_watermarks,
+    .buffered = host_buffered,
 };

@@ -21,6 +21,7 @@
 #include "plugin/loader.h"
 #include "base/log.h"
 #include "serve/access.h"
+#include "serve/flow.h"
 #include "serve/proxy.h"
 #include "serve/server.h"
 
@@ -91,6 +92,7 @@ lru_touch(struct nk__conn *c)
 #define CONN_LATER_DRAIN   0x1u /* on_drain */
 #define CONN_LATER_RELEASE 0x2u /* on_close, then free */
 #define CONN_LATER_FLUSH   0x4u /* write what sends from elsewhere queued */
+#define CONN_LATER_FLOW    0x8u /* on_writable (flow.c) */
 
 static void
 conn_later(struct nk__conn *c, unsigned what)
@@ -110,6 +112,7 @@ conn_free_if_done(struct nk__conn *c)
     nk__buf_free(&c->out);
     nk__session_fini(&c->sess);
     nk__free(c->via);
+    nk__free(c->addrs);
     nk__free(c);
 }
 
@@ -128,6 +131,10 @@ conn_run_later(struct nk__defer *d)
          * closed (which asks for this again). */
         if (!c->released && c->opened && p->on_close != NULL)
             p->on_close(c->ls->inst, &c->sess);
+        else if (!c->released && !c->opened && c->outbound)
+            /* Never connected, for whatever reason: the one answer a
+             * connect is owed (connect_status is set by then). */
+            p->on_connect(c->ls->inst, &c->sess, c->connect_status);
         c->released = 1;
         conn_free_if_done(c);
         return;
@@ -137,8 +144,16 @@ conn_run_later(struct nk__defer *d)
         if (!c->closing)
             conn_account(c);
     }
+    if ((what & CONN_LATER_FLOW) && !c->closing)
+        nk__flow_tell(c);
     if ((what & CONN_LATER_DRAIN) && !c->closing && p->on_drain != NULL)
         p->on_drain(c->ls->inst, &c->sess);
+}
+
+void
+nk__conn_later_flow(struct nk__conn *c)
+{
+    conn_later(c, CONN_LATER_FLOW);
 }
 
 /* ---- the memory budget ---------------------------------------------- */
@@ -303,6 +318,12 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
         (struct nk__conn *)((char *)t - offsetof(struct nk__conn, deadline));
     struct nk__listener *ls = c->ls;
 
+    if (c->connecting) {
+        /* The connect timeout (the only deadline while connecting). */
+        c->connect_status = NK_ETIMEDOUT;
+        nk__conn_close(c, "connect timeout");
+        return;
+    }
     if (c->lingering) {
         if (conn_linger_done(c))
             conn_close_socket(c);
@@ -365,6 +386,8 @@ conn_end_session(struct nk__conn *c, const char *why)
         c->peer_gone && (c->announce || (c->proxy_wait && c->bytes_in == 0));
 
     c->closing = 1;
+    if (c->connecting && c->connect_status == 0)
+        c->connect_status = NK_ECANCELED; /* close, close_to, shutdown */
     if (srv->batch == c)
         nk__buf_consume(&srv->wbuf,
                         nk__buf_len(&srv->wbuf)); /* undeliverable */
@@ -403,13 +426,15 @@ conn_close_socket(struct nk__conn *c)
     struct nk__server *srv = ls->srv;
 
     nk__timer_stop(conn_loop(c), &c->deadline);
-    nk__io_stop(conn_loop(c), &c->io);
-    close(c->io.fd);
+    if (c->io.fd >= 0) { /* -1: an outbound one still looking up a name */
+        nk__io_stop(conn_loop(c), &c->io);
+        close(c->io.fd);
+        c->io.fd = -1;
+    }
     lru_unlink(c);
     ls->nconns--;
     srv->nconns--;
-    if (!c->outbound)
-        atomic_fetch_sub(ls->slots, 1);
+    atomic_fetch_sub(ls->slots, 1); /* outbound ones hold a slot too */
     if (c->perip_held)
         nk__perip_give(ls->perip, &c->sess.addr.sa);
     if (c->lingering) {
@@ -515,6 +540,7 @@ conn_new(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     c->turn.cb = conn_on_turn;
     c->rsize = NK_CONN_READ_SIZE;
     c->opened_at = srv->loop.now;
+    nk__flow_init(c);
     return c;
 }
 
@@ -655,7 +681,53 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     return conn_begin(c);
 }
 
-/* The outbound connection is up, or failed: tell the plugin. */
+/* Start connecting to the next address left in c->addrs: 0 (in
+ * progress), or the last attempt's -errno when none is left. */
+static int
+conn_try_next(struct nk__conn *c)
+{
+    int rc = NK_ENOHOST, one = 1;
+
+    while (c->addrs != NULL && c->next_addr < c->addrs->n) {
+        const union nk__sockaddr *a = &c->addrs->addr[c->next_addr].a;
+        socklen_t alen = c->addrs->addr[c->next_addr].len;
+        int fd = socket(a->sa.sa_family,
+                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+        c->next_addr++;
+        if (fd < 0) {
+            rc = -errno;
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        nk__session_fini(&c->sess); /* the peer text of another address */
+        nk__session_set_addr(&c->sess, &a->sa, alen);
+        if (connect(fd, &a->sa, alen) < 0 && errno != EINPROGRESS) {
+            rc = -errno;
+            close(fd);
+            continue;
+        }
+        nk__io_init(&c->io, fd, conn_on_io);
+        rc = nk__io_set(conn_loop(c), &c->io, NK_IO_WRITE);
+        if (rc == 0)
+            return 0;
+        close(fd);
+        c->io.fd = -1;
+    }
+    return rc;
+}
+
+/* Forget the socket of a failed attempt (the next gets a new one). */
+static void
+conn_drop_socket(struct nk__conn *c)
+{
+    nk__io_stop(conn_loop(c), &c->io);
+    close(c->io.fd);
+    c->io.fd = -1;
+}
+
+/* The outbound connection is up, or failed: tell the plugin (a failure
+ * once no address is left to try, from the loop: conn_run_later). */
 static void
 conn_connected(struct nk__conn *c)
 {
@@ -667,55 +739,97 @@ conn_connected(struct nk__conn *c)
         soerr = errno;
     if (soerr == EINPROGRESS)
         return; /* not yet */
-    c->connecting = 0;
     if (soerr != 0) {
-        /* s is valid for this call only; no on_close follows. */
-        p->on_connect(c->ls->inst, &c->sess, -soerr);
+        int rc;
+        conn_drop_socket(c);
+        rc = conn_try_next(c);
+        if (rc == 0)
+            return; /* the next address */
+        c->connect_status = rc == NK_ENOHOST ? -soerr : rc;
         nk__conn_close(c, strerror(soerr));
         return;
     }
+    c->connecting = 0;
+    nk__timer_stop(conn_loop(c), &c->deadline); /* the connect timeout */
+    nk__free(c->addrs);
+    c->addrs = NULL;
     c->opened = 1;
     p->on_connect(c->ls->inst, &c->sess, 0);
+}
+
+void
+nk__conn_resolved(struct nk__conn *c, const struct nk__resolved *r)
+{
+    int rc = r->status;
+
+    if (!c->resolving || c->closing)
+        return;
+    c->resolving = 0;
+    if (rc == 0) {
+        c->addrs = nk__malloc(sizeof(*r));
+        if (c->addrs == NULL)
+            rc = NK_ENOMEM;
+    }
+    if (rc == 0) {
+        memcpy(c->addrs, r, sizeof(*r));
+        c->next_addr = 0;
+        rc = conn_try_next(c);
+    }
+    if (rc < 0) {
+        c->connect_status = rc;
+        nk__conn_close(c, nk_strerror(rc));
+    }
 }
 
 int
 nk__conn_connect(struct nk__listener *ls, const char *host, const char *port,
                  void *data, nk_sid *sid)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV},
-                    *ai;
+    struct nk__loop *loop = &ls->srv->loop;
+    struct nk__resolved r;
     struct nk__conn *c;
-    int fd, rc, one = 1;
+    int rc;
 
-    if (host == NULL || port == NULL || ls->plugin->desc->on_connect == NULL ||
-        getaddrinfo(host, port, &hints, &ai) != 0)
+    if (ls->plugin->desc->on_connect == NULL)
         return NK_EINVAL;
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        rc = -errno;
-        freeaddrinfo(ai);
+    rc = nk__resolve_numeric(host, port, &r);
+    if (rc < 0 && rc != NK_EAGAIN)
         return rc;
+    /* An outbound connection holds a max_conns slot like an accepted
+     * one: the listener's descriptors stay within its limit. */
+    if (atomic_fetch_add(ls->slots, 1) >= ls->conf->max_conns) {
+        atomic_fetch_sub(ls->slots, 1);
+        return NK_EAGAIN;
     }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c = conn_new(ls, fd, ai->ai_addr, ai->ai_addrlen);
-    rc = c == NULL ? NK_ENOMEM : 0;
-    if (rc == 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
-        errno != EINPROGRESS)
-        rc = -errno;
-    freeaddrinfo(ai);
-    if (rc == 0)
-        rc = nk__io_set(conn_loop(c), &c->io, NK_IO_WRITE);
-    if (rc < 0) {
-        close(fd);
-        if (c != NULL)
-            conn_discard(c);
-        return rc;
+    c = conn_new(ls, -1, &r.addr[0].a.sa, rc == 0 ? r.addr[0].len : 0);
+    if (c == NULL) {
+        atomic_fetch_sub(ls->slots, 1);
+        return NK_ENOMEM;
     }
     c->outbound = 1;
     c->connecting = 1;
     c->sess.data = data;
+    if (rc == 0) {
+        c->addrs = nk__malloc(sizeof(r));
+        if (c->addrs != NULL) {
+            memcpy(c->addrs, &r, sizeof(r));
+            rc = conn_try_next(c);
+        } else
+            rc = NK_ENOMEM;
+    } else {
+        /* A name: looked up off the loop; the answer comes as mail. */
+        c->resolving = 1;
+        rc = nk__resolve_start(ls->srv, ls->index, c->sess.sid, host, port);
+    }
+    if (rc < 0) {
+        nk__free(c->addrs);
+        conn_discard(c);
+        atomic_fetch_sub(ls->slots, 1);
+        return rc;
+    }
     conn_adopt(c);
+    if (ls->connect_ms > 0)
+        nk__timer_start(loop, &c->deadline, loop->now + ls->connect_ms);
     if (sid != NULL)
         *sid = c->sess.sid;
     return 0;
@@ -731,12 +845,12 @@ conn_update_mask(struct nk__conn *c)
 
     if (c->connecting) {
         /* Writable means connected, or failed: conn_connected says. */
-        if (nk__io_set(conn_loop(c), &c->io, NK_IO_WRITE) < 0)
+        if (c->io.fd >= 0 && nk__io_set(conn_loop(c), &c->io, NK_IO_WRITE) < 0)
             nk__conn_close(c, "cannot watch the socket");
         return;
     }
-    if (!c->paused && !c->close_after_write && !c->eof && !c->draining &&
-        !c->backlog)
+    if (!c->paused && !c->read_off && !c->close_after_write && !c->eof &&
+        !c->draining && !c->backlog)
         mask |= NK_IO_READ;
     /* Paused, wait for writability even with nothing queued: the event
      * resumes reading (conn_on_writable), so a pause can never strand a
@@ -797,10 +911,20 @@ conn_flush(struct nk__conn *c)
         return; /* the queue waits for the connection */
     if (conn_write(c, &c->out) < 0)
         return;
+    nk__flow_output(c, nk__buf_len(&c->out));
     if (nk__buf_len(&c->out) == 0) {
         nk__buf_free(&c->out);
         c->out_since = 0;
-        if (c->close_after_write || c->eof) {
+        if (c->shut_wr && !c->wr_done) {
+            /* shutdown_write: every byte is out, now the FIN. */
+            c->wr_done = 1;
+            if (shutdown(c->io.fd, SHUT_WR) < 0 && !c->eof) {
+                nk__conn_close(c, strerror(errno));
+                return;
+            }
+        }
+        if (c->close_after_write ||
+            (c->eof && (c->wr_done || !nk__flow_half_close(c)))) {
             conn_finish(c);
             return;
         }
@@ -875,8 +999,8 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
 
     if (iovcnt < 0 || iovcnt > NK_SEND_IOV_MAX || (iovcnt > 0 && iov == NULL))
         return NK_EINVAL;
-    if (c->closing)
-        return NK_EPIPE; /* the peer is gone: nothing to deliver to */
+    if (c->closing || c->shut_wr)
+        return NK_EPIPE; /* the peer is gone, or our side is shut */
     for (int i = 0; i < iovcnt; i++) {
         if (iov[i].iov_len > 0 && iov[i].iov_base == NULL)
             return NK_EINVAL;
@@ -913,12 +1037,15 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
     if (c->closing)
         return NK_EPIPE; /* the write failed: the peer is gone */
     nk__ctr_add(&c->ls->ctr, NK_CTR_MSGS_OUT, 1);
-    if (nk__buf_len(b) > NK_CONN_HIGH_WATER) {
+    if (nk__buf_len(b) > c->wm_high && !nk__flow_self(c)) {
         /* The peer is not keeping up: stop decoding until it drains. */
         conn_flush(c);
-        if (!c->closing && nk__buf_len(&c->out) > NK_CONN_HIGH_WATER)
+        if (!c->closing && nk__buf_len(&c->out) > c->wm_high)
             c->paused = 1;
     }
+    if (!c->closing)
+        nk__flow_output(c, nk__buf_len(&c->out) +
+                               (b == &c->out ? 0 : nk__buf_len(b)));
     if (!c->closing && c->ls->srv->batch != c)
         /* A send from elsewhere (a broadcast, a timer, another session):
          * write once after this dispatch, together with whatever else is
@@ -926,6 +1053,19 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
          * not one per message. */
         conn_later(c, CONN_LATER_FLUSH);
     return c->closing ? NK_EPIPE : 0;
+}
+
+size_t
+nk__conn_buffered(const struct nk__conn *c)
+{
+    const struct nk__server *srv = c->ls->srv;
+
+    if (c->delivering)
+        return c->in_rest;
+    /* During the batch, what was read may still be in the worker's rbuf
+     * (c->in is empty then: reads go to it only while it holds a part). */
+    return nk__buf_len(&c->in) +
+           (srv->batch == c ? nk__buf_len(&srv->rbuf) : 0);
 }
 
 size_t
@@ -945,6 +1085,12 @@ nk__conn_queued(struct nk__conn *c)
 void
 nk__conn_close_after_write(struct nk__conn *c)
 {
+    if (c->connecting) {
+        /* Not connected yet: cancel (what was queued is never written);
+         * on_connect gets NK_ECANCELED from the loop. */
+        nk__conn_close(c, "connect cancelled");
+        return;
+    }
     c->close_after_write = 1;
     if (c->ls->srv->batch != c && !c->closing)
         conn_flush(c);
@@ -1010,7 +1156,7 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
     struct nk__listener *ls = c->ls;
 
     c->backlog = 0;
-    while (!c->closing && !c->paused && !c->close_after_write &&
+    while (!c->closing && !c->paused && !c->read_off && !c->close_after_write &&
            nk__buf_len(in) > 0) {
         struct nk_frame f = {0};
         const uint8_t *buf = nk__buf_data(in);
@@ -1041,8 +1187,12 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
             int mrc;
             c->need = 0;
             c->msg_since = 0;
+            c->head_told = 0;
             nk__ctr_add(&ls->ctr, NK_CTR_MSGS_IN, 1);
+            c->delivering = 1;
+            c->in_rest = len - (size_t)rc;
             mrc = p->on_message(ls->inst, &c->sess, f.payload, f.payload_len);
+            c->delivering = 0;
             nk__buf_consume(in, (size_t)rc);
             if (mrc == NK_ECLOSE)
                 c->close_after_write = 1;
@@ -1058,6 +1208,12 @@ conn_process(struct nk__conn *c, struct nk__buf *in)
             if (c->msg_since == 0) {
                 c->msg_since = conn_loop(c)->now;
                 conn_watch_deadline(c);
+            }
+            if (f.head_len > 0 && !c->head_told && !c->closing &&
+                !c->close_after_write && p->on_head != NULL) {
+                /* The head is whole: act before the body (100-continue). */
+                c->head_told = 1;
+                p->on_head(ls->inst, &c->sess, buf, f.head_len);
             }
             return;
         } else {
@@ -1092,8 +1248,7 @@ conn_end_batch(struct nk__conn *c)
         if (nk__buf_len(&c->in) == 0)
             nk__buf_free(&c->in);
         conn_flush(c);
-        if (c->closing || !c->paused ||
-            nk__buf_len(&c->out) >= NK_CONN_LOW_WATER)
+        if (c->closing || !c->paused || nk__buf_len(&c->out) >= c->wm_low)
             break;
         c->paused = 0;
         conn_process(c, &c->in);
@@ -1108,6 +1263,19 @@ conn_end_batch(struct nk__conn *c)
     srv->batch = NULL;
     if (!c->closing)
         conn_account(c);
+}
+
+/* Half-close: tell on_eof that the peer's input ended, once every
+ * complete message before it has been delivered (none is held back by a
+ * pause or the turn's share). */
+static void
+conn_eof(struct nk__conn *c)
+{
+    if (!c->eof || c->eof_told || c->closing || c->close_after_write ||
+        c->read_off || c->paused || c->backlog || !nk__flow_half_close(c))
+        return;
+    c->eof_told = 1;
+    conn_plugin(c)->on_eof(c->ls->inst, &c->sess);
 }
 
 /* The next turn: answer more of what the connection holds. */
@@ -1125,7 +1293,22 @@ conn_on_turn(struct nk__defer *d)
     srv->batch = c;
     srv->turn_msgs = NK_CONN_TURN_MESSAGES;
     conn_process(c, &c->in);
+    conn_eof(c);
     conn_end_batch(c);
+}
+
+void
+nk__conn_kick(struct nk__conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->ls->srv->batch != c)
+        conn_flush(c); /* and watch the right events */
+    else
+        conn_update_mask(c); /* the batch writes at its end */
+    if (!c->closing && !c->read_off && !c->paused && !c->backlog &&
+        nk__buf_len(&c->in) > 0)
+        nk__loop_soon(conn_loop(c), &c->turn); /* what waited */
 }
 
 static void
@@ -1144,8 +1327,8 @@ conn_on_readable(struct nk__conn *c)
         size_t len = nk__buf_len(in), want = c->rsize, room;
         ssize_t n;
 
-        if (c->closing || c->paused || c->close_after_write || c->backlog ||
-            got >= NK_CONN_TURN_BYTES)
+        if (c->closing || c->paused || c->read_off || c->close_after_write ||
+            c->backlog || got >= NK_CONN_TURN_BYTES)
             break; /* level-triggered: the rest is read next turn */
         /* Reading toward a long message's announced end, grow with what
          * has arrived (at most doubling), not with what a length field
@@ -1181,6 +1364,7 @@ conn_on_readable(struct nk__conn *c)
         } else if (n == 0) {
             c->eof = 1;
             c->peer_gone = 1;
+            conn_eof(c);
             break;
         } else if (errno == EINTR) {
             continue;

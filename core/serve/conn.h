@@ -11,9 +11,12 @@
  * the socket would not take yet.  Both are freed once empty, so an idle
  * connection costs just this struct.
  *
- * Back-pressure: when the output passes NK_CONN_HIGH_WATER bytes (the peer
- * is not reading), the connection stops reading and stops decoding until
- * the output drains below NK_CONN_LOW_WATER.
+ * Back-pressure: when the output passes the session's high watermark
+ * (NK_OUT_HIGH_DEFAULT unless the plugin set its own; the peer is not
+ * reading), the connection stops reading and stops decoding until the
+ * output drains below the low one -- unless the plugin has on_writable,
+ * which then decides what to pause (flow.c: pause_read, watermarks,
+ * half-close).
  *
  * Closing is deferred: nk__conn_close marks the connection, closes the
  * socket and stops its timers; on_close runs and the memory is released
@@ -23,7 +26,9 @@
  *
  * Outbound connections (host->connect) are connections too: the same
  * buffers, codec and limits, with one more state (connecting) and one more
- * event (on_connect).  They do not count against max_conns.
+ * event (on_connect); a name is looked up first (resolve.c).  They hold
+ * max_conns slots like accepted ones.  A pending one that is closed for
+ * any reason gets on_connect(status < 0) instead of on_close.
  */
 #ifndef NK_CORE_CONN_H
 #define NK_CORE_CONN_H
@@ -34,15 +39,14 @@
 #include "base/buf.h"
 #include "base/loop.h"
 #include "plugin/session.h"
+#include "serve/resolve.h"
 #include "serve/timers.h"
 
 /* The first read of a connection asks for NK_CONN_READ_SIZE bytes; a read
  * that fills its room doubles the next one, up to NK_CONN_READ_MAX, so bulk
  * transfers take few syscalls while small exchanges keep small buffers. */
-#define NK_CONN_READ_SIZE  (16 * 1024)
-#define NK_CONN_READ_MAX   (256 * 1024)
-#define NK_CONN_HIGH_WATER (1024 * 1024)
-#define NK_CONN_LOW_WATER  (256 * 1024)
+#define NK_CONN_READ_SIZE (16 * 1024)
+#define NK_CONN_READ_MAX  (256 * 1024)
 /* A queue grows past the high-water mark only through sends that are not
  * answers to its peer (a plugin writing to other sessions); past the
  * listener's max_output (this by default) the peer is a consumer that
@@ -111,6 +115,22 @@ struct nk__conn {
     unsigned perip_held : 1; /* counted against max_conns_per_ip */
     unsigned announce : 1;   /* "Connection from" still to be logged */
     unsigned peer_gone : 1;  /* the peer closed or reset the connection */
+    /* 1.2 flow control and half-close (flow.c) */
+    unsigned read_off : 1;      /* pause_read: the plugin stopped reading */
+    unsigned wm_above : 1;      /* output over the high watermark (since the
+                                   last time it was at the low one) */
+    unsigned wm_told : 1;       /* the state on_writable last told (1: above) */
+    unsigned shut_wr : 1;       /* shutdown_write: no more sends, FIN after */
+    unsigned wr_done : 1;       /* ... FIN sent */
+    unsigned resolving : 1;     /* outbound: waiting for the name lookup */
+    unsigned eof_told : 1;      /* on_eof has run */
+    unsigned head_told : 1;     /* on_head has run for the message being read */
+    unsigned delivering : 1;    /* inside on_message: in_rest is buffered() */
+    size_t in_rest;             /* bytes after the message being delivered */
+    int connect_status;         /* outbound, never connected: on_connect's */
+    size_t wm_high, wm_low;     /* output watermarks */
+    struct nk__resolved *addrs; /* outbound: addresses left to try */
+    int next_addr;
 
     /* For the close line: when it was accepted (loop ms), bytes moved. */
     uint64_t opened_at;
@@ -133,6 +153,9 @@ int nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt);
 /* Output queued for the peer and not yet written (host->queued). */
 size_t nk__conn_queued(struct nk__conn *c);
 
+/* Input received and not delivered yet (host->buffered). */
+size_t nk__conn_buffered(const struct nk__conn *c);
+
 /* Close after pending output is written (the plugin's host->close). */
 void nk__conn_close_after_write(struct nk__conn *c);
 
@@ -153,5 +176,16 @@ void nk__conn_on_trim(struct nk__loop *loop, struct nk__timer *t);
 
 /* Close the connections idle past the listener's timeout; re-arm. */
 void nk__conn_idle_sweep(struct nk__listener *ls);
+
+/* Hooks for flow.c.  Something about the connection's reading or writing
+ * changed outside its own events (a pause lifted, a shutdown asked): write
+ * what is queued, watch the right events, and answer buffered input in
+ * the next turn. */
+void nk__conn_kick(struct nk__conn *c);
+/* Run nk__flow_tell for c after the current dispatch. */
+void nk__conn_later_flow(struct nk__conn *c);
+
+/* A name lookup for an outbound connection answered (NK_MAIL_RESOLVED). */
+void nk__conn_resolved(struct nk__conn *c, const struct nk__resolved *r);
 
 #endif /* NK_CORE_CONN_H */

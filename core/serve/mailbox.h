@@ -18,13 +18,22 @@
 
 #define NK_MAILBOX_MAX (16u << 20)
 
-enum nk__mail_kind { NK_MAIL_POST, NK_MAIL_SEND, NK_MAIL_CLOSE };
+enum nk__mail_kind {
+    NK_MAIL_POST,
+    NK_MAIL_SEND,
+    NK_MAIL_CLOSE,
+    NK_MAIL_PAUSE,    /* pause_read */
+    NK_MAIL_RESUME,   /* resume_read */
+    NK_MAIL_SHUTDOWN, /* shutdown_write */
+    NK_MAIL_RESOLVED, /* a name lookup's answer (resolve.h) */
+    NK_MAIL_HANDOVER  /* a reload's on_reload (handover.h) */
+};
 
 struct nk__mail {
     struct nk__mail *next;
     enum nk__mail_kind kind;
     size_t listener; /* index of the listener in the worker */
-    uint64_t sid;    /* SEND, CLOSE: the session */
+    uint64_t sid;    /* all but POST: the session */
     size_t len;
     uint8_t data[]; /* POST: the message; SEND: the payload */
 };

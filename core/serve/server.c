@@ -32,6 +32,8 @@
 #include "serve/dgram.h"
 #include "serve/fdlimit.h"
 #include "serve/keepopts.h"
+#include "serve/flow.h"
+#include "serve/handover.h"
 #include "serve/listen.h"
 #include "serve/show.h"
 #include "serve/metrics.h"
@@ -39,6 +41,7 @@
 #include "plugin/contract.h"
 #include "serve/notify.h"
 #include "serve/privs.h"
+#include "serve/resolve.h"
 #include "plugin/session.h"
 #include "serve/timers.h"
 
@@ -412,14 +415,20 @@ server_on_mail_one(struct nk__server *srv, struct nk__mail *m)
             ls->plugin->desc->on_post(ls->inst, m->data, m->len);
         return;
     }
+    if (m->kind == NK_MAIL_HANDOVER) {
+        nk__handover_on_mail(ls, m); /* a reload's on_reload */
+        return;
+    }
     c = nk__handle_get(&srv->sessions, NK_SID_HANDLE(m->sid));
     if (c == NULL || c->closing || c->ls != ls)
         return; /* closed on the way, or another listener's: dropped */
     if (m->kind == NK_MAIL_SEND) {
         struct iovec iov = {m->data, m->len};
         nk__conn_send(c, &iov, 1);
-    } else {
+    } else if (m->kind == NK_MAIL_CLOSE) {
         nk__conn_close_after_write(c);
+    } else {
+        nk__flow_on_mail(c, m);
     }
 }
 
@@ -677,6 +686,9 @@ server_create(struct nk__serve *sv, int w, struct nk_err *err)
             .ctx = &ls->ctx,
             .worker = w,
             .workers = serve_listener_workers(sv, sl),
+            .out_high = NK_OUT_HIGH_DEFAULT,
+            .out_low = NK_OUT_LOW_DEFAULT,
+            .connect_timeout_ms = NK_CONNECT_TIMEOUT_DEFAULT,
         };
         char why[100];
         const char *broken;
@@ -699,6 +711,16 @@ server_create(struct nk__serve *sv, int w, struct nk_err *err)
         ls->inst = su.inst;
         ls->created = 1;
         ls->max_message = su.max_message;
+        if (su.out_low == 0 || su.out_low >= su.out_high) {
+            nk__err_at(err, sl->conf->file, sl->conf->line,
+                       "plugin %s: create set out_low %zu, out_high %zu "
+                       "(0 < out_low < out_high expected)",
+                       sl->plugin->name, su.out_low, su.out_high);
+            return -1;
+        }
+        ls->out_high = su.out_high;
+        ls->out_low = su.out_low;
+        ls->connect_ms = su.connect_timeout_ms;
     }
     return 0;
 }
@@ -777,10 +799,13 @@ server_fini(struct nk__server *srv)
                     ls->conf->name, (unsigned long long)ls->udp_dropped,
                     ls->udp_dropped == 1 ? "" : "s");
         nk__ptimer_stop_all(&ls->timers);
-        if (ls->created)
+        if (ls->created) {
+            ls->destroying = 1; /* host.c: nothing more can be started */
             ls->plugin->desc->destroy(ls->inst);
+        }
         nk__free(ls->socks);
     }
+    nk__resolve_forget(srv); /* before its mailbox goes */
     nk__mailbox_fini(&srv->mail);
     nk__handles_free(&srv->sessions);
     nk__handles_free(&srv->timers);
@@ -1257,6 +1282,51 @@ serve_unkeep(struct nk__serve *sv)
         }
 }
 
+/* Before the new configuration's workers start: for each of its
+ * listeners whose plugin has on_reload and that has a namesake in the old
+ * one served by the same plugin, hand each old worker instance's state to
+ * the new instance of that worker (handover.h).  A hand-over that cannot
+ * run is logged; the new instance then starts as create made it. */
+static void
+serve_handover(struct nk__serve *old, struct nk__serve *sv)
+{
+    for (size_t i = 0; i < sv->nls; i++) {
+        const struct serve_listener *sl = &sv->ls[i];
+        int done = 0, failed = 0;
+        size_t j;
+
+        if (sl->plugin->desc->on_reload == NULL)
+            continue;
+        for (j = 0; j < old->nls; j++)
+            if (strcmp(old->ls[j].conf->name, sl->conf->name) == 0 &&
+                strcmp(old->ls[j].plugin->name, sl->plugin->name) == 0)
+                break;
+        if (j == old->nls)
+            continue;
+        for (int w = 0; w < sv->nworkers && w < old->nworkers; w++) {
+            struct nk__listener *ol = &old->workers[w].listeners[j],
+                                *nl = &sv->workers[w].listeners[i];
+            if (!ol->created || !nl->created)
+                continue;
+            if (nk__handover(&old->workers[w], j, nl->inst) == 0)
+                done++;
+            else
+                failed++;
+        }
+        if (failed > 0)
+            nk__log(NK_LOG_WARN,
+                    "Reload: [listen.%s] plugin %s: %d instance%s started "
+                    "without the old one's state (its worker did not answer)",
+                    sl->conf->name, sl->plugin->name, failed,
+                    failed == 1 ? "" : "s");
+        else if (done > 0)
+            nk__log(NK_LOG_INFO,
+                    "Reload: [listen.%s] plugin %s handed its state to the "
+                    "new instance%s",
+                    sl->conf->name, sl->plugin->name, done == 1 ? "" : "s");
+    }
+}
+
 /* SIGHUP: read the command line and the config file again and serve the
  * new configuration beside the old one, which stops accepting and ends
  * with its last connection.  Anything wrong: logged, and the old one goes
@@ -1301,6 +1371,9 @@ serve_reload(struct serve_master *m)
     for (int w = 0; w < sv->nworkers; w++)
         if (server_adopt(sv, w, &err) < 0)
             goto failed;
+    /* Last before the start: a reload that fails after this loses the
+     * state handed over (only if no worker thread can be started). */
+    serve_handover(cur, sv);
     if (serve_start(sv, &err) < 0)
         goto failed;
     serve_wake(cur, SERVE_WAKE_RETIRE);
@@ -1554,5 +1627,6 @@ out:
         serve_free(m.cur);
     else
         serve_free(&sv);
+    nk__resolve_stop(); /* every worker is forgotten by now */
     return rc;
 }

@@ -55,11 +55,14 @@ struct nk__listener {
     const struct nk__plugin *plugin;
     void *inst;         /* the plugin instance of this listener+worker */
     int created;        /* create succeeded: destroy is owed */
+    int destroying;     /* in destroy: services that take ctx refuse */
     size_t max_message; /* from nk_setup: the largest message buffered */
     size_t max_output;  /* output queued for one peer before it is closed */
-    int serving;        /* 0: an NK_PLUGIN_ONE_INSTANCE listener that
-                           another worker serves (no instance here) */
-    struct nk__ptimer *timers;                 /* the instance's own timers */
+    size_t out_high, out_low;  /* from nk_setup: sessions' watermarks */
+    uint64_t connect_ms;       /* from nk_setup: outbound connect timeout */
+    int serving;               /* 0: an NK_PLUGIN_ONE_INSTANCE listener that
+                                  another worker serves (no instance here) */
+    struct nk__ptimer *timers; /* the instance's own timers */
     const struct nk__sockopt_val *accept_opts; /* re-set on accepted sockets */
     size_t naccept_opts;
     struct nk__sock *socks;

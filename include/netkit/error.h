@@ -36,7 +36,9 @@ extern "C" {
     XX(EOF, -4001, "end of file")                                              \
     XX(ENEEDMORE, -4002, "need more input")                                    \
     XX(EFRAMETOOBIG, -4003, "frame larger than the allowed maximum")           \
-    XX(ECLOSE, -4004, "close requested")
+    XX(ECLOSE, -4004, "close requested")                                       \
+    XX(ECANCELED, -ECANCELED, "operation canceled")                            \
+    XX(ENOHOST, -4005, "host name not found")
 
 enum nk_errno {
 #define NK__ERRNO_ENUM(name, value, msg) NK_##name = (value),

@@ -46,6 +46,17 @@
  * worker or without knowing whether it is still open: a stale handle is an
  * error (NK_ENOENT), never a crash.
  *
+ * Streams (ABI 1.2).  A relay or gateway moves bytes between sessions
+ * without dropping them or buffering without bound: pause_read stops
+ * reading a session (its socket's receive buffer fills and TCP stops the
+ * peer), on_writable says when a session's output passes its high
+ * watermark and falls back to its low one, NK_PLUGIN_HALF_CLOSE with
+ * on_eof and shutdown_write carries a half-close through, and connect
+ * takes host names, times out and is cancelled by close.  on_head and
+ * buffered let a plugin act on a message's head before its body, and tell
+ * a half-received message from an idle connection.  examples/proxy uses
+ * all of it.
+ *
  * No re-entry.  The host never calls the plugin back from inside a host
  * service: a send that fails or a close only marks the session, and
  * on_close -- and anything else they cause -- runs after the outermost
@@ -54,10 +65,11 @@
  *
  * A worked example is plugins/raw.c (about 100 lines); plugins/framed.c shows
  * a length-prefixed codec and plugins/line.c a newline-delimited one.
- * examples/pubsub uses sessions across workers and timers, and
- * plugin-guide.md walks through writing a plugin.  make install puts all of
- * them in PREFIX/share/doc/netkit/ (these paths are relative to it; in the
- * netkit sources the guide is docs/plugin-guide.md).
+ * examples/pubsub uses sessions across workers and timers, examples/proxy
+ * flow control and half-close, and plugin-guide.md walks through writing a
+ * plugin.  make install puts all of them in PREFIX/share/doc/netkit/ (these
+ * paths are relative to it; in the netkit sources the guide is
+ * docs/plugin-guide.md).
  *
  * Minimal plugin (a whole-chunk codec that answers "hi " + message):
  *
@@ -216,6 +228,11 @@ typedef void (*nk_timer_fn)(void *inst, struct nk_session *s, void *arg);
 /* post's worker argument: every worker's instance, this one included. */
 #define NK_WORKER_ALL (-1)
 
+/* The largest post, or send_to to another worker's session: a larger one
+ * could never be delivered and fails with NK_EMSGSIZE (1.2; 1.1 said
+ * NK_EAGAIN). */
+#define NK_POST_MAX ((16u << 20) - 64u)
+
 struct nk_host {
     /* sizeof(struct nk_host) of the host: members past it do not exist. */
     uint32_t size;
@@ -229,9 +246,11 @@ struct nk_host {
      * Returns 0, or NK_EMSGSIZE (encode refused the length), NK_EINVAL,
      * NK_ENOMEM, or NK_EPIPE when the session is closing (the plugin or the
      * host closed it, or the peer's output passed the listener's
-     * max_output): nothing was queued.  A peer that stops reading does not
-     * make send fail at once: the host queues, and stops reading from that
-     * peer past its high-water mark (see `queued` and on_drain).
+     * max_output), or (1.2) after shutdown_write: nothing was queued.  A
+     * peer that stops reading does not make send fail at once: the host
+     * queues, and stops reading from that peer past its high watermark
+     * (see `queued`, on_drain and, 1.2, on_writable, with which the
+     * plugin decides what to pause instead).
      */
     int (*send)(struct nk_session *s, const struct iovec *iov, int iovcnt);
 
@@ -301,26 +320,99 @@ struct nk_host {
      * with NK_WORKER_ALL, this one included: the plugin's on_post runs
      * there, on that worker's thread, after the current callback returns.
      * Posts from one worker to another arrive in the order they were made.
-     * Returns 0, NK_EINVAL (no on_post, a bad worker), NK_ENOMEM, or
-     * NK_EAGAIN when the target's queue is over its limit (16 MiB).
+     * Returns 0, NK_EINVAL (no on_post, a bad worker), NK_ENOMEM,
+     * NK_EMSGSIZE (len over NK_POST_MAX: it never could fit), or
+     * NK_EAGAIN when the target's queue is over its limit (16 MiB): try
+     * again later.
      */
     int (*post)(struct nk_ctx *ctx, int worker, const void *data, size_t len);
 
     /*
-     * Open a TCP connection to host (an IP literal) and port, as a session
-     * of this instance: it uses the plugin's codec, limits and callbacks
-     * like an accepted one, and runs on this worker.  data becomes the
-     * session's get_data.  The result arrives in on_connect, never before
-     * connect returns.  *sid (may be NULL) gets the new session's handle;
-     * sends made before on_connect are queued until the connection is up.
-     * Returns 0, NK_EINVAL (bad address, no on_connect), NK_ENOMEM, or a
-     * -errno from socket(2).
+     * Open a TCP connection to host and port, as a session of this
+     * instance: it uses the plugin's codec, limits and callbacks like an
+     * accepted one, and runs on this worker.  host is an IP literal or
+     * (1.2) a host name, looked up off the loop by the host's resolver
+     * threads (getaddrinfo: /etc/hosts and DNS as the system is set up);
+     * every address it gives is tried in turn.  port is a number.  data
+     * becomes the session's get_data.  The result arrives in on_connect,
+     * never before connect returns.  *sid (may be NULL) gets the new
+     * session's handle; sends made before on_connect are queued until the
+     * connection is up.
+     *
+     * Every successful connect ends in exactly one of: on_connect(s, 0)
+     * and later on_close; or on_connect(s, status < 0) and nothing more,
+     * when it never connected -- refused (a -errno), no such host
+     * (NK_ENOHOST), not within nk_setup.connect_timeout_ms (NK_ETIMEDOUT),
+     * or cancelled (NK_ECANCELED): close or close_to on a pending
+     * connection cancels it, and so does a shutdown.  What was sent to a
+     * cancelled connection is dropped, never written.
+     *
+     * An outbound connection holds one of the listener's max_conns slots
+     * like an accepted one (so a proxy under max_conns N holds at most N
+     * descriptors).  Returns 0, NK_EINVAL (bad address or port, no
+     * on_connect), NK_EAGAIN (no slot left), NK_ENOMEM, or a -errno from
+     * socket(2).
      */
     int (*connect)(struct nk_ctx *ctx, const char *host, const char *port,
                    void *data, nk_sid *sid);
 
     /* The loop's clock: monotonic milliseconds, as timers count them. */
     uint64_t (*now_ms)(struct nk_ctx *ctx);
+
+    /* ---- ABI 1.2: flow control and half-close ------------------------ */
+    /* A plugin built for 1.2 that may run on an older host checks
+     * host->size > offsetof(struct nk_host, pause_read) before calling
+     * these. */
+
+    /*
+     * Stop reading from the session's peer, and resume.  A paused session
+     * gets no on_message (what was read already waits in its buffer) and
+     * its socket is not read at all, so the kernel's receive buffer fills
+     * and TCP flow control stops the peer: its writes block, nothing is
+     * dropped and netkit buffers nothing more.  resume_read delivers what
+     * waited, then reads again.  Either may be called from any callback of
+     * any instance of the listener, for any of its sessions (by handle;
+     * from another worker the request is posted in order with send_to and
+     * close_to).  Pausing a paused session, or resuming a running one, is
+     * a no-op: the state is one bit, not a count.  Paused time counts
+     * toward the listener's idle and message timeouts.
+     * Returns 0, NK_EINVAL, NK_ENOENT (a stale handle, known at once on
+     * the same worker only), or NK_ENOMEM / NK_EAGAIN (the other worker's
+     * mailbox is full).
+     */
+    int (*pause_read)(struct nk_ctx *ctx, nk_sid sid);
+    int (*resume_read)(struct nk_ctx *ctx, nk_sid sid);
+
+    /*
+     * Shut down the writing side once every byte queued for the peer has
+     * been written (TCP's FIN: the peer reads end of file); the session
+     * stays open for reading.  Sends after it fail with NK_EPIPE.  With
+     * NK_PLUGIN_HALF_CLOSE, a session whose peer has ended its input
+     * (on_eof) and whose own output is shut is over: the host closes it
+     * and on_close follows.  On a pending outbound connection it applies
+     * once connected.  Returns 0, NK_EINVAL, NK_ENOENT, or NK_EPIPE (the
+     * session is closing); across workers like pause_read.
+     */
+    int (*shutdown_write)(struct nk_ctx *ctx, nk_sid sid);
+
+    /*
+     * Set the session's output watermarks (bytes queued for the peer, as
+     * `queued` counts them): when the queue passes `high` the plugin's
+     * on_writable(s, 0) runs, and once it is back at `low` or below,
+     * on_writable(s, 1).  0 < low < high.  The listener's defaults come
+     * from nk_setup.out_high / out_low.  Returns 0 or NK_EINVAL (a UDP or
+     * closing session, or bad marks).
+     */
+    int (*set_watermarks)(struct nk_session *s, size_t high, size_t low);
+
+    /*
+     * Bytes received from the peer that no on_message has delivered yet:
+     * a partial message, or messages held by a pause.  Inside on_message,
+     * those after the current message.  From a timer, the answer to "is a
+     * request half received, or is the connection idle": HTTP answers 408
+     * to the first and closes the second silently.  0 for UDP.
+     */
+    size_t (*buffered)(struct nk_session *s);
 };
 
 /* ---------------------------------------------------------------------------
@@ -352,7 +444,24 @@ struct nk_setup {
     int worker;         /* this instance's worker, 0 .. workers - 1 */
     int workers;        /* instances of this listener (1 with
                            NK_PLUGIN_ONE_INSTANCE, and for connect) */
+
+    /* ---- ABI 1.2 ------------------------------------------------------ */
+    /* In/out: the output watermarks every session of the instance starts
+     * with (see nk_host.set_watermarks and on_writable).  The host sets
+     * NK_OUT_HIGH_DEFAULT and NK_OUT_LOW_DEFAULT; create may change them
+     * (a proxy: a few hundred KiB).  0 < out_low < out_high. */
+    size_t out_high, out_low;
+    /* In/out: how long an outbound connection (host->connect) may take,
+     * name lookup included, before on_connect gets NK_ETIMEDOUT; 0 waits
+     * as long as the kernel does.  The host sets
+     * NK_CONNECT_TIMEOUT_DEFAULT. */
+    uint64_t connect_timeout_ms;
 };
+
+/* nk_setup's defaults (1.2). */
+#define NK_OUT_HIGH_DEFAULT        (1024u * 1024u)
+#define NK_OUT_LOW_DEFAULT         (256u * 1024u)
+#define NK_CONNECT_TIMEOUT_DEFAULT 10000u
 
 /* nk_setup.role: serving a listener, or `netkit connect` (which uses the
  * codec only: encode frames requests, decode finds replies). */
@@ -368,9 +477,19 @@ struct nk_frame {
     const uint8_t *payload; /* the message's payload (inside buf) */
     size_t payload_len;
     size_t need; /* with NK_ENEEDMORE: total bytes of the message if known */
-    /* 1.1: with a malformed-input error, a short static reason for the log
-     * and on_bad_input ("line too long"); NULL if none. */
+    /* 1.1: with a malformed-input error, a short reason for the log and
+     * on_bad_input ("line too long"); NULL if none.  It may be static or
+     * (1.2) text the plugin formatted for this input in memory of its
+     * instance ("line of 70000 bytes over 65536"): the host reads it
+     * before it calls decode again on that instance and keeps no pointer
+     * to it, so a buffer in the instance, rewritten by each decode that
+     * fails, is enough. */
     const char *why;
+    /* 1.2: with NK_ENEEDMORE, the message's head is complete and takes
+     * its first head_len bytes (<= len): the host calls on_head once for
+     * the message, so the plugin can act before the body arrives (HTTP's
+     * "100 Continue").  0: no head to tell (or not yet). */
+    size_t head_len;
 };
 
 /*
@@ -455,7 +574,11 @@ struct nk_plugin {
     /* Required.  Build an instance from validated options (see nk_setup).
      * Returns 0, or < 0 with setup->err saying why (a start-up error). */
     int (*create)(struct nk_setup *setup);
-    /* Required.  Free the instance; called once per successful create. */
+    /* Required.  Free the instance; called once per successful create,
+     * after on_close of every session.  Only log and now_ms serve it: the
+     * services that take ctx (send_to, close_to, post, connect, timers,
+     * pause_read, resume_read, shutdown_write) fail with NK_EPIPE there
+     * (timer_start returns 0), since nothing they start could run. */
     void (*destroy)(void *inst);
 
     nk_decode_fn decode; /* required */
@@ -500,15 +623,73 @@ struct nk_plugin {
     void (*on_post)(void *inst, const void *data, size_t len);
 
     /* An outbound connection (host->connect) is up (status 0: the session
-     * is open, and on_close is owed) or failed (status < 0, a -errno: s is
-     * valid for this call only, get_data still works, no on_close). */
+     * is open, and on_close is owed) or never will be (status < 0: a
+     * -errno, NK_ENOHOST, NK_ETIMEDOUT or NK_ECANCELED; s is valid for
+     * this call only, get_data still works, no on_close).  See connect. */
     void (*on_connect)(void *inst, struct nk_session *s, int status);
+
+    /* ---- ABI 1.2: every member below is optional ---------------------- */
+
+    /*
+     * The session's output queue passed its high watermark (writable 0:
+     * stop producing for it, e.g. pause_read the session that feeds it),
+     * or fell back to its low watermark (writable 1: go on).  Called on
+     * each change only, from the loop, after the callback that caused it.
+     * A plugin with on_writable manages its own flow: the host then no
+     * longer stops reading a session whose own output is over the high
+     * watermark (which would stall a relay's other direction), and relies
+     * on the plugin to pause what feeds a full queue.  Past the listener's
+     * max_output the session is still closed.
+     */
+    void (*on_writable)(void *inst, struct nk_session *s, int writable);
+
+    /*
+     * With NK_PLUGIN_HALF_CLOSE: the peer shut down its writing side (TCP
+     * FIN) after every complete message before it was delivered; the
+     * session stays open for sending.  It ends when the plugin closes it,
+     * or once its own output is shut too (shutdown_write).  Without the
+     * flag, end of input ends the session as in 1.0 and 1.1 (after the
+     * replies are written), and on_eof is not called.
+     */
+    void (*on_eof)(void *inst, struct nk_session *s);
+
+    /*
+     * decode said NK_ENEEDMORE with frame->head_len > 0: the head of the
+     * message being received, head[0..len), borrowed for the call.  Once
+     * per message (the first decode that reports its head), before its
+     * on_message.  Sends go out at once, ahead of the body: the place for
+     * HTTP's "100 Continue", or for refusing a body that is too large
+     * (close, or an answer and close).
+     */
+    void (*on_head)(void *inst, struct nk_session *s, const uint8_t *head,
+                    size_t len);
+
+    /*
+     * A reload (SIGHUP) made new_inst for a listener of the same name and
+     * plugin that old_inst serves: move what should live on (a keyspace,
+     * counters) from old_inst to new_inst.  It runs on old_inst's worker,
+     * between its callbacks, before new_inst has run anything or accepted
+     * a connection, once per worker instance (with
+     * NK_PLUGIN_ONE_INSTANCE, once); new_inst was made by create with the
+     * new options.  Connections open at the reload finish on old_inst,
+     * and what they change afterwards stays there: a plugin whose state
+     * must not fork closes them here (close_to on its handles), so their
+     * clients reconnect to the new instance.  old_inst is destroyed later,
+     * once its last connection has closed.  Without on_reload, new_inst
+     * starts empty.
+     */
+    void (*on_reload)(void *old_inst, void *new_inst);
 };
 
 /* nk_plugin.flags: one instance per listener, all of whose connections
  * and datagrams one worker serves (for state that cannot be split, like a
  * keyspace).  Without it, each worker has an instance of its own. */
 #define NK_PLUGIN_ONE_INSTANCE 0x1u
+
+/* nk_plugin.flags (1.2): a peer's end of input does not end the session;
+ * on_eof says it came (Netty's ALLOW_HALF_CLOSURE).  See on_eof and
+ * nk_host.shutdown_write. */
+#define NK_PLUGIN_HALF_CLOSE 0x2u
 
 /* Fill the version header of a struct nk_plugin; unset members are NULL. */
 #define NK_PLUGIN_INIT(...)                                                    \

@@ -2,7 +2,7 @@
  * netkit/testkit.h -- test a netkit plugin without sockets or a netkit.
  *
  * A plugin reaches the host only through struct nk_host, so a test can be
- * the host.  This header is a whole fake host (ABI 1.1), codec checks and
+ * the host.  This header is a whole fake host (ABI 1.2), codec checks and
  * assertions, as static functions: include it in one test program, build
  * with `pkg-config --cflags netkit-testkit`, and link nothing from netkit.
  *
@@ -21,7 +21,15 @@
  *     drains.  Timers run on a fake clock that only nkt_advance moves.
  *     `post` queues for the fake workers until nkt_pump delivers on_post.
  *     `connect` records the request; the test completes or fails it
- *     (on_connect).
+ *     (on_connect); closing a pending one cancels it (on_connect with
+ *     NK_ECANCELED, as the host does), and so does nkt_free.  1.2:
+ *     pause_read holds what the test feeds until resume_read (served
+ *     after the callback that resumed returns); the output watermarks
+ *     apply to what nkt_set_queued and later sends queue (on_writable);
+ *     nkt_peer_eof is the peer's half-close (on_eof with
+ *     NK_PLUGIN_HALF_CLOSE, else the session ends), and shutdown_write
+ *     makes later sends fail; a message over max_message gets
+ *     on_bad_input(NK_EFRAMETOOBIG) before the close, as in the host.
  *   - Codec checks: nkt_expect_splits feeds a byte stream to decode whole,
  *     one byte at a time, cut in two at every place and cut at random
  *     (seeded), and asserts that every way gives the same messages;
@@ -182,6 +190,17 @@ struct nk_session {
     size_t nreceived;
     size_t checked; /* messages the nkt_expect_sent family consumed */
     int bad_err;    /* the last on_bad_input's err, 0 if none */
+    /* 1.2 */
+    int paused;      /* pause_read: feeds wait in `in` */
+    int resume_owed; /* resume_read: serve `in` at settle */
+    int cancel_owed; /* closed while connecting: on_connect(ECANCELED) */
+    int eof;         /* the peer half-closed (nkt_peer_eof) */
+    int wr_shut;     /* shutdown_write: sends fail */
+    size_t wm_high, wm_low;
+    int wm_above, wm_told; /* watermark state, and what on_writable said */
+    int head_told;         /* on_head ran for the message being fed */
+    size_t in_rest;        /* inside on_message: bytes after it */
+    int delivering;
 };
 
 struct nk_ctx {
@@ -198,7 +217,14 @@ struct nkt__timer {
     void *arg;
 };
 
-enum nkt__kind { NKT__POST = 1, NKT__SEND, NKT__CLOSE };
+enum nkt__kind {
+    NKT__POST = 1,
+    NKT__SEND,
+    NKT__CLOSE,
+    NKT__PAUSE,
+    NKT__RESUME,
+    NKT__SHUTDOWN
+};
 
 struct nkt__item {
     enum nkt__kind kind;
@@ -224,11 +250,15 @@ struct nkt {
     void *inst[NKT_WORKERS_MAX];
     struct nk_ctx ctx[NKT_WORKERS_MAX];
     size_t max_message;
+    size_t out_high, out_low;    /* 1.2: from nk_setup */
+    uint64_t connect_timeout_ms; /* 1.2: from nk_setup (the test decides
+                                    when a connect times out) */
     char err[160];
     uint64_t now, seed;
     nk_timer_id next_timer;
     nk_sid next_sid;
     int depth, settling;
+    int destroying;   /* in destroy: services that take ctx refuse (1.2) */
     const char *file; /* where the test called the kit last */
     int line;
 
@@ -413,6 +443,7 @@ nkt__rand(uint64_t *st)
  * ---------------------------------------------------------------------- */
 
 static inline void nkt__settle(struct nkt *k);
+static inline long nkt__serve(struct nkt *k, struct nk_session *s);
 
 static inline void
 nkt__enter(struct nkt *k)
@@ -451,6 +482,22 @@ nkt__settle(struct nkt *k)
         for (size_t i = 0; i < k->nsess; i++) {
             struct nk_session *s = k->sess[i];
 
+            if (s->state == NKT__OPEN && s->resume_owed) {
+                /* resume_read: what waited is served now. */
+                s->resume_owed = 0;
+                k->depth++;
+                nkt__serve(k, s);
+                k->depth--;
+                again = 1;
+            }
+            if (s->state == NKT__OPEN && s->wm_above != s->wm_told &&
+                k->plugin->on_writable != NULL) {
+                s->wm_told = s->wm_above;
+                k->depth++;
+                k->plugin->on_writable(k->inst[s->worker], s, !s->wm_above);
+                k->depth--;
+                again = 1;
+            }
             if (s->state != NKT__CLOSING)
                 continue;
             s->state = NKT__CLOSED;
@@ -459,6 +506,14 @@ nkt__settle(struct nkt *k)
                 s->owed_close = 0;
                 k->depth++;
                 k->plugin->on_close(k->inst[s->worker], s);
+                k->depth--;
+            } else if (s->cancel_owed) {
+                /* A pending connect closed: the host cancels it. */
+                s->cancel_owed = 0;
+                s->state = NKT__REFUSED;
+                s->closed_why = "connect cancelled";
+                k->depth++;
+                k->plugin->on_connect(k->inst[s->worker], s, NK_ECANCELED);
                 k->depth--;
             }
             again = 1;
@@ -471,10 +526,28 @@ nkt__settle(struct nkt *k)
 static inline void
 nkt__close(struct nk_session *s, const char *why)
 {
+    if (s->state == NKT__CONNECTING) {
+        /* Cancelled: what was sent to it is never written. */
+        struct nkt *k = s->kit;
+        for (size_t i = 0; i < k->nsent; i++)
+            if (k->sent[i].session == s)
+                k->sent[i].dropped = 1;
+        s->cancel_owed = 1;
+    }
     if (s->state == NKT__OPEN || s->state == NKT__CONNECTING) {
         s->state = NKT__CLOSING;
         s->closed_why = why;
     }
+}
+
+/* The output queue is s->queued bytes now: cross a watermark (1.2). */
+static inline void
+nkt__watermark(struct nk_session *s)
+{
+    if (s->queued > s->wm_high)
+        s->wm_above = 1;
+    else if (s->queued <= s->wm_low)
+        s->wm_above = 0;
 }
 
 static inline const char *
@@ -560,8 +633,9 @@ nkt__record(struct nk_session *s, const struct iovec *iov, int iovcnt)
 
     if ((rc = nkt__iov_total(iov, iovcnt, &total)) < 0)
         return rc;
-    if (s->state != NKT__OPEN && s->state != NKT__CONNECTING &&
-        s->state != NKT__DATAGRAM)
+    if ((s->state != NKT__OPEN && s->state != NKT__CONNECTING &&
+         s->state != NKT__DATAGRAM) ||
+        s->wr_shut)
         return NK_EPIPE;
     if (s->send_fail < 0)
         return s->send_fail;
@@ -591,6 +665,7 @@ nkt__record(struct nk_session *s, const struct iovec *iov, int iovcnt)
     if (s->queued > 0) { /* the socket takes nothing: it queues */
         s->queued += m->len;
         s->drain_owed = 1;
+        nkt__watermark(s);
     }
     return 0;
 }
@@ -709,6 +784,8 @@ nkt__send_to(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
     size_t total;
     int rc;
 
+    if (k->destroying)
+        return NK_EPIPE;
     if (s == NULL || s->state == NKT__DATAGRAM)
         return NK_ENOENT;
     if (s->worker == ctx->worker) {
@@ -718,6 +795,8 @@ nkt__send_to(struct nk_ctx *ctx, nk_sid sid, const struct iovec *iov,
     }
     if ((rc = nkt__iov_total(iov, iovcnt, &total)) < 0)
         return rc;
+    if (total > NK_POST_MAX)
+        return NK_EMSGSIZE;
     for (int i = 0; i < iovcnt; i++)
         nkt__vec_add(k, &v, iov[i].iov_base, iov[i].iov_len);
     nkt__queue(k, NKT__SEND, s->worker, sid, v.p, v.len);
@@ -731,6 +810,8 @@ nkt__close_to(struct nk_ctx *ctx, nk_sid sid)
     struct nkt *k = nkt__kit_of_ctx(ctx);
     struct nk_session *s = nkt__by_sid(k, sid);
 
+    if (k->destroying)
+        return NK_EPIPE;
     if (s == NULL || s->state == NKT__DATAGRAM)
         return NK_ENOENT;
     if (s->worker == ctx->worker) {
@@ -760,7 +841,7 @@ nkt__timer_start(struct nk_ctx *ctx, struct nk_session *s, uint64_t delay_ms,
     struct nkt *k = nkt__kit_of_ctx(ctx);
     struct nkt__timer *t;
 
-    if (fn == NULL)
+    if (fn == NULL || k->destroying)
         return 0;
     if (s != NULL && (s->kit != k || s->worker != ctx->worker ||
                       (s->state != NKT__OPEN && s->state != NKT__CONNECTING)))
@@ -800,13 +881,30 @@ nkt__post(struct nk_ctx *ctx, int worker, const void *data, size_t len)
     if (k->plugin->on_post == NULL || worker < NK_WORKER_ALL ||
         worker >= k->workers || (data == NULL && len > 0))
         return NK_EINVAL;
+    if (len > NK_POST_MAX)
+        return NK_EMSGSIZE;
+    if (k->destroying)
+        return NK_EPIPE;
     for (int w = 0; w < k->workers; w++)
         if (worker == NK_WORKER_ALL || worker == w)
             nkt__queue(k, NKT__POST, w, 0, data, len);
     return 0;
 }
 
-/* An IP literal, as connect requires (no name lookups in a test). */
+/* A host connect takes (1.2): an IP literal or a host name; the kit
+ * looks nothing up (the test completes the connect). */
+static inline int
+nkt__host_ok(const char *h)
+{
+    if (h == NULL || *h == '\0' || strlen(h) >= 46)
+        return 0;
+    for (const char *p = h; *p != '\0'; p++)
+        if (!isalnum((unsigned char)*p) && strchr(".-_:%", *p) == NULL)
+            return 0;
+    return 1;
+}
+
+/* An IP literal. */
 static inline int
 nkt__ip_literal(const char *h)
 {
@@ -843,8 +941,10 @@ nkt__connect(struct nk_ctx *ctx, const char *host, const char *port, void *data,
     char *end;
     long pn;
 
-    if (k->plugin->on_connect == NULL || !nkt__ip_literal(host) || port == NULL)
+    if (k->plugin->on_connect == NULL || !nkt__host_ok(host) || port == NULL)
         return NK_EINVAL;
+    if (k->destroying)
+        return NK_EPIPE;
     pn = strtol(port, &end, 10);
     if (*port == '\0' || *end != '\0' || pn < 1 || pn > 65535)
         return NK_EINVAL;
@@ -865,6 +965,86 @@ static inline uint64_t
 nkt__now_ms(struct nk_ctx *ctx)
 {
     return nkt__kit_of_ctx(ctx)->now;
+}
+
+/* 1.2: pause_read, resume_read, shutdown_write on s's own worker. */
+static inline int
+nkt__flow_here(struct nk_session *s, enum nkt__kind kind)
+{
+    if (s->state != NKT__OPEN && s->state != NKT__CONNECTING)
+        return kind == NKT__SHUTDOWN ? NK_EPIPE : 0;
+    if (kind == NKT__PAUSE) {
+        s->paused = 1;
+    } else if (kind == NKT__RESUME) {
+        if (s->paused)
+            s->resume_owed = 1; /* served after the callback returns */
+        s->paused = 0;
+    } else {
+        s->wr_shut = 1;
+        if (s->eof) /* both directions shut: over */
+            nkt__close(s, "both sides shut");
+    }
+    return 0;
+}
+
+static inline int
+nkt__flow(struct nk_ctx *ctx, nk_sid sid, enum nkt__kind kind)
+{
+    struct nkt *k = nkt__kit_of_ctx(ctx);
+    struct nk_session *s = nkt__by_sid(k, sid);
+
+    if (k->destroying)
+        return NK_EPIPE;
+    if (s == NULL || s->state == NKT__DATAGRAM)
+        return NK_ENOENT;
+    if (s->worker != ctx->worker) {
+        nkt__queue(k, kind, s->worker, sid, NULL, 0);
+        return 0;
+    }
+    if (s->state == NKT__CLOSED || s->state == NKT__REFUSED)
+        return NK_ENOENT;
+    return nkt__flow_here(s, kind);
+}
+
+static inline int
+nkt__pause_read(struct nk_ctx *ctx, nk_sid sid)
+{
+    return nkt__flow(ctx, sid, NKT__PAUSE);
+}
+
+static inline int
+nkt__resume_read(struct nk_ctx *ctx, nk_sid sid)
+{
+    return nkt__flow(ctx, sid, NKT__RESUME);
+}
+
+static inline int
+nkt__shutdown_write(struct nk_ctx *ctx, nk_sid sid)
+{
+    return nkt__flow(ctx, sid, NKT__SHUTDOWN);
+}
+
+static inline size_t
+nkt__buffered(struct nk_session *s)
+{
+    nkt__kit_of(s);
+    if (s->state != NKT__OPEN && s->state != NKT__CONNECTING)
+        return 0;
+    return s->delivering ? s->in_rest : s->in.len;
+}
+
+static inline int
+nkt__set_watermarks(struct nk_session *s, size_t high, size_t low)
+{
+    nkt__kit_of(s);
+    if (s->state == NKT__DATAGRAM || s->state == NKT__CLOSED ||
+        s->state == NKT__CLOSING || s->state == NKT__REFUSED || low == 0 ||
+        low >= high)
+        return NK_EINVAL;
+    s->wm_high = high;
+    s->wm_low = low;
+    nkt__watermark(s);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -1037,6 +1217,11 @@ nkt_new(const struct nk_plugin *p)
     k->host.post = nkt__post;
     k->host.connect = nkt__connect;
     k->host.now_ms = nkt__now_ms;
+    k->host.pause_read = nkt__pause_read;
+    k->host.resume_read = nkt__resume_read;
+    k->host.shutdown_write = nkt__shutdown_write;
+    k->host.set_watermarks = nkt__set_watermarks;
+    k->host.buffered = nkt__buffered;
     k->plugin = p;
     k->transport = NK_TRANSPORT_TCP;
     k->role = NK_ROLE_SERVE;
@@ -1084,8 +1269,10 @@ nkt_set_seed(struct nkt *k, uint64_t seed)
 static inline void
 nkt__destroy(struct nkt *k)
 {
+    k->destroying = 1;
     for (int w = 0; w < k->created; w++)
         k->plugin->destroy(k->inst[w]);
+    k->destroying = 0;
     memset(k->inst, 0, sizeof(k->inst));
     k->created = 0;
 }
@@ -1148,6 +1335,9 @@ nkt__create(struct nkt *k, const char *const *opts)
         su.ctx = &k->ctx[w];
         su.worker = w;
         su.workers = k->workers;
+        su.out_high = NK_OUT_HIGH_DEFAULT;
+        su.out_low = NK_OUT_LOW_DEFAULT;
+        su.connect_timeout_ms = NK_CONNECT_TIMEOUT_DEFAULT;
         nkt__enter(k);
         rc = k->plugin->create(&su);
         k->depth--;
@@ -1164,6 +1354,14 @@ nkt__create(struct nkt *k, const char *const *opts)
         k->inst[w] = su.inst;
         k->created = w + 1;
         k->max_message = su.max_message;
+        k->out_high = su.out_high;
+        k->out_low = su.out_low;
+        k->connect_timeout_ms = su.connect_timeout_ms;
+        if (su.out_low == 0 || su.out_low >= su.out_high)
+            nkt__fail(k->file, k->line,
+                      "plugin %s: create set out_low %zu, out_high %zu "
+                      "(0 < out_low < out_high expected)",
+                      k->plugin->name, su.out_low, su.out_high);
     }
     for (size_t i = 0; i < n; i++)
         free((void *)v[i].str);
@@ -1223,6 +1421,8 @@ nkt__new_session(struct nkt *k, int worker)
     s->kit = k;
     s->worker = worker;
     s->sid = ++k->next_sid;
+    s->wm_high = k->out_high;
+    s->wm_low = k->out_low;
     snprintf(s->peer, sizeof(s->peer), "127.0.0.1:%u",
              40000u + (unsigned)(s->sid % 20000));
     return s;
@@ -1325,6 +1525,43 @@ nkt__peer_close(const char *file, int line, struct nk_session *s)
     nkt__leave(k);
 }
 
+/* Over max_message: the plugin may answer it (HTTP's 413), as in the
+ * host. */
+static inline void
+nkt__too_big(struct nkt *k, struct nk_session *s)
+{
+    s->bad_err = NK_EFRAMETOOBIG;
+    if (k->plugin->on_bad_input != NULL)
+        k->plugin->on_bad_input(k->inst[s->worker], s, NK_EFRAMETOOBIG,
+                                "message over the size limit");
+}
+
+/* The peer shuts down its writing side (TCP's FIN), 1.2: with
+ * NK_PLUGIN_HALF_CLOSE and on_eof, on_eof runs and the session stays open
+ * for sending (it ends once shutdown_write is called too); without, the
+ * session ends and on_close runs, as the host does. */
+#define nkt_peer_eof(s) nkt__peer_eof(__FILE__, __LINE__, (s))
+static inline void
+nkt__peer_eof(const char *file, int line, struct nk_session *s)
+{
+    struct nkt *k = s->kit;
+    const struct nk_plugin *p = k->plugin;
+
+    k->file = file, k->line = line;
+    if (s->state != NKT__OPEN || s->eof)
+        return;
+    s->eof = 1;
+    nkt__enter(k);
+    if ((p->flags & NK_PLUGIN_HALF_CLOSE) && p->on_eof != NULL) {
+        p->on_eof(k->inst[s->worker], s);
+        if (s->wr_shut)
+            nkt__close(s, "both sides shut");
+    } else {
+        nkt__close(s, "end of input");
+    }
+    nkt__leave(k);
+}
+
 /* Read path: decode what s has buffered and serve each whole message. */
 static inline long
 nkt__serve(struct nkt *k, struct nk_session *s)
@@ -1332,7 +1569,7 @@ nkt__serve(struct nkt *k, struct nk_session *s)
     long served = 0;
     size_t start = 0;
 
-    while (s->state == NKT__OPEN && start < s->in.len) {
+    while (s->state == NKT__OPEN && !s->paused && start < s->in.len) {
         const uint8_t *buf = s->in.p + start;
         size_t len = s->in.len - start;
         struct nk_frame f;
@@ -1348,13 +1585,25 @@ nkt__serve(struct nkt *k, struct nk_session *s)
                           "for %zu bytes buffered (contract: need is the "
                           "message's whole length)",
                           k->plugin->name, f.need, len);
+            if (f.head_len > len)
+                nkt__fail(k->file, k->line,
+                          "plugin %s: decode said NK_ENEEDMORE with a head "
+                          "of %zu for %zu bytes buffered (contract: the "
+                          "head is inside the input)",
+                          k->plugin->name, f.head_len, len);
             if (need > k->max_message) {
                 nkt__log(s, NK_LOG_WARN,
                          "Message of %zu bytes is over the limit of %zu: "
                          "closing",
                          need, k->max_message);
+                nkt__too_big(k, s);
                 nkt__close(s, "message over max_message");
                 served = NK_EFRAMETOOBIG;
+            } else if (f.head_len > 0 && !s->head_told &&
+                       k->plugin->on_head != NULL) {
+                /* The head is whole: on_head, once per message. */
+                s->head_told = 1;
+                k->plugin->on_head(k->inst[s->worker], s, buf, f.head_len);
             }
             break;
         }
@@ -1381,6 +1630,10 @@ nkt__serve(struct nkt *k, struct nk_session *s)
                       k->plugin->name, rc, len, f.payload_len,
                       f.payload != NULL ? (long)(f.payload - buf) : -1L);
         if ((size_t)rc > k->max_message) {
+            nkt__log(s, NK_LOG_WARN,
+                     "Message of %ld bytes is over the limit of %zu: closing",
+                     rc, k->max_message);
+            nkt__too_big(k, s);
             nkt__close(s, "message over max_message");
             served = NK_EFRAMETOOBIG;
             break;
@@ -1392,8 +1645,14 @@ nkt__serve(struct nkt *k, struct nk_session *s)
         memset(&s->received[s->nreceived], 0, sizeof(struct nkt__vec));
         nkt__vec_add(k, &s->received[s->nreceived++], f.payload, f.payload_len);
         {
-            int mrc = k->plugin->on_message(k->inst[s->worker], s, f.payload,
-                                            f.payload_len);
+            int mrc;
+
+            s->head_told = 0;
+            s->delivering = 1;
+            s->in_rest = len - (size_t)rc;
+            mrc = k->plugin->on_message(k->inst[s->worker], s, f.payload,
+                                        f.payload_len);
+            s->delivering = 0;
             start += (size_t)rc;
             served++;
             if (mrc == NK_ECLOSE) {
@@ -1432,7 +1691,7 @@ nkt__feed(const char *file, int line, struct nk_session *s, const void *bytes,
     k->file = file, k->line = line;
     if (s->state == NKT__DATAGRAM)
         nkt__fail(file, line, "nkt_feed: a datagram session");
-    if (s->state != NKT__OPEN)
+    if (s->state != NKT__OPEN || s->eof)
         return NK_EPIPE;
     nkt__vec_add(k, &s->in, bytes, len);
     nkt__enter(k);
@@ -1579,9 +1838,14 @@ nkt_dropped(const struct nkt *k)
 static inline void
 nkt_set_queued(struct nk_session *s, size_t n)
 {
+    struct nkt *k = s->kit;
+
     s->queued = n;
     if (n > 0)
         s->drain_owed = 1;
+    nkt__watermark(s); /* on_writable at the next settle */
+    nkt__enter(k);
+    nkt__leave(k);
 }
 
 /* The peer reads everything queued: queued becomes 0 and on_drain runs if
@@ -1596,12 +1860,12 @@ nkt__drain(const char *file, int line, struct nk_session *s)
     k->file = file, k->line = line;
     s->queued = 0;
     s->drain_owed = 0;
-    if (!owed || k->plugin->on_drain == NULL)
-        return 0;
+    nkt__watermark(s);
     nkt__enter(k);
-    k->plugin->on_drain(k->inst[s->worker], s);
-    nkt__leave(k);
-    return 1;
+    if (owed && k->plugin->on_drain != NULL)
+        k->plugin->on_drain(k->inst[s->worker], s);
+    nkt__leave(k); /* and on_writable, if the state changed */
+    return owed && k->plugin->on_drain != NULL;
 }
 
 /* Make every send to s fail with err (< 0), or succeed again (0). */
@@ -1771,6 +2035,8 @@ nkt__pump(struct nkt *k)
                    (s->state == NKT__OPEN || s->state == NKT__CONNECTING)) {
             s->close_calls++;
             nkt__close(s, "closed by the plugin (close_to)");
+        } else if (s != NULL && it.kind >= NKT__PAUSE) {
+            (void)nkt__flow_here(s, it.kind);
         }
         nkt__leave(k);
         free(it.data);

@@ -19,7 +19,7 @@ BUILDDIR = os.environ.get("NK_BUILDDIR") or os.path.join(SRCDIR, "build")
 FIXTURES = os.path.join(BUILDDIR, "tests", "fixtures", "plugins")
 CASES = ["load", "defaults", "create", "round-trip", "split-invariance",
          "stateless", "need-monotonic", "empty-message", "max-message",
-         "over-max", "random-bytes"]
+         "over-max", "random-bytes", "samples"]
 LINE = re.compile(r"^(ok  |FAIL|skip) ([a-z-]+)(: .*)?$")
 
 
@@ -35,6 +35,57 @@ def check(*args):
     return r, out, verdicts
 
 
+class RoleTest(unittest.TestCase):
+    """An asymmetric codec (tests/fixtures/asym.c: lines in, frames out)
+    checked in each role, the messages made by an instance of the other
+    role, and with samples of each direction's traffic."""
+
+    def sample(self, data):
+        import tempfile
+        f = tempfile.NamedTemporaryFile(delete=False)
+        self.addCleanup(os.unlink, f.name)
+        f.write(data)
+        f.close()
+        return f.name
+
+    def assert_all_pass(self, *args):
+        r, out, v = check("-L", FIXTURES, *args)
+        self.assertEqual(r.returncode, 0, out + r.stderr.decode())
+        self.assertNotIn("FAIL", [x for x, _ in v.values()], out)
+        return v
+
+    def test_serve_role(self):
+        v = self.assert_all_pass("asym")
+        self.assertEqual(v["round-trip"][0], "ok")
+        self.assertEqual(v["samples"], ("skip", ": no --sample given"))
+
+    def test_connect_role(self):
+        v = self.assert_all_pass("--role", "connect", "asym")
+        self.assertEqual(v["round-trip"][0], "ok")
+
+    def test_samples_of_each_direction(self):
+        req = self.sample(b"GET a\nSET b 12\n\nPING\n")
+        v = self.assert_all_pass("--sample", req, "asym")
+        self.assertRegex(v["samples"][1],
+                         r"1 file, 4 messages in 21 bytes \(serve role\)")
+        rep = self.sample(b"\x02\x00\x00\x00ok\x00\x00\x00\x00")
+        v = self.assert_all_pass("--role", "connect", "--sample", rep,
+                                 "--sample", rep, "asym")
+        self.assertRegex(v["samples"][1], r"2 files, 4 messages in 20 bytes")
+
+    def test_sample_of_the_wrong_direction_fails(self):
+        rep = self.sample(b"\x02\x00\x00\x00ok")
+        r, out, v = check("-L", FIXTURES, "--sample", rep, "asym")
+        self.assertEqual(r.returncode, 1, out)
+        self.assertEqual(v["samples"][0], "FAIL")
+        self.assertIn("left undecoded", v["samples"][1])
+
+    def test_bad_role(self):
+        r = nktest.run("check", "--role", "client", "asym")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("serve or connect", r.stderr.decode())
+
+
 class PassTest(unittest.TestCase):
     def assert_passes(self, *args):
         r, out, v = check(*args)
@@ -48,7 +99,9 @@ class PassTest(unittest.TestCase):
 
     def test_framed(self):
         out, v = self.assert_passes("framed")
-        self.assertTrue(all(x == "ok" for x, _ in v.values()), out)
+        self.assertTrue(all(x == "ok" for k, (x, _) in v.items()
+                            if k != "samples"), out)
+        self.assertEqual(v["samples"][0], "skip")
         self.assertTrue(out.startswith("netkit check framed ("), out)
 
     def test_framed_options(self):
@@ -80,7 +133,9 @@ class PassTest(unittest.TestCase):
 
     def test_fixture_codec(self):
         out, v = self.assert_passes("-L", FIXTURES, "codecok")
-        self.assertTrue(all(x == "ok" for x, _ in v.values()), out)
+        self.assertTrue(all(x == "ok" for k, (x, _) in v.items()
+                            if k != "samples"), out)
+        self.assertEqual(v["samples"][0], "skip")
 
     def test_udp(self):
         # Over UDP each datagram is one message: the stream cases skip.

@@ -289,6 +289,10 @@ test_kit_bad_input(void **state)
     assert_int_equal(nkt_max_message(k), 256);
     nkt_expect_err(nkt_feed(t, big, sizeof(big)), NK_EFRAMETOOBIG);
     nkt_expect_closed(t);
+    /* As in the host: on_bad_input answers an over-size message too. */
+    assert_int_equal(nkt_bad_input(t), NK_EFRAMETOOBIG);
+    nkt_expect_sent(t, "hi\t");
+    nkt_expect_sent(t, "-ERR message over the size limit");
     nkt_free(k);
 }
 

@@ -65,6 +65,15 @@ test_contract_decode_broken(void **state)
                         "asked for more bytes than the message has");
     assert_string_equal(check(NK_ENEEDMORE, NULL, 0, 1, 1),
                         "asked for more bytes than the message has");
+    {
+        /* 1.2: a head must lie inside the input. */
+        struct nk_frame f = {.need = 64, .head_len = 33};
+        assert_string_equal(
+            nk__decode_check(NK_ENEEDMORE, buf, 32, &f, 1, 1 << 20),
+            "a head longer than its input");
+        f.head_len = 32;
+        assert_null(nk__decode_check(NK_ENEEDMORE, buf, 32, &f, 1, 1 << 20));
+    }
 }
 
 static void
