@@ -67,6 +67,7 @@
 #define NK_CONN_LINGER_QUIET_MS 50
 
 struct nk__listener;
+struct ssl_st;
 
 struct nk__conn {
     struct nk__io io; /* first member */
@@ -96,13 +97,17 @@ struct nk__conn {
     unsigned paused : 1;            /* back-pressure: not reading */
     unsigned eof : 1;               /* the peer half-closed */
     unsigned draining : 1;          /* shutting down: no more reads */
-    unsigned lingering : 1;  /* session over; discarding input, then close */
-    unsigned released : 1;   /* on_close has run */
-    unsigned backlog : 1;    /* complete messages wait for the next turn */
-    unsigned linger_got : 1; /* lingering: input came since the last look */
-    unsigned proxy_wait : 1; /* reading the PROXY header: no plugin yet */
-    unsigned quiet : 1;      /* closed before the session began, logged */
-    unsigned perip_held : 1; /* counted against max_conns_per_ip */
+    unsigned lingering : 1;    /* session over; discarding input, then close */
+    unsigned released : 1;     /* on_close has run */
+    unsigned backlog : 1;      /* complete messages wait for the next turn */
+    unsigned linger_got : 1;   /* lingering: input came since the last look */
+    unsigned proxy_wait : 1;   /* reading the PROXY header: no plugin yet */
+    unsigned quiet : 1;        /* closed before the session began, logged */
+    unsigned perip_held : 1;   /* counted against max_conns_per_ip */
+    unsigned tls_hs : 1;       /* TLS handshake under way: no plugin yet */
+    unsigned tls_rw : 1;       /* TLS must write before it can read on */
+    struct ssl_st *tls;        /* the TLS layer (tls/tls.h), or NULL */
+    struct nk__defer tls_more; /* read what TLS holds decrypted */
 
     /* For the close line: when it was accepted (loop ms), bytes moved. */
     uint64_t opened_at;
