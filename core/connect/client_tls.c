@@ -111,7 +111,8 @@ ct_context(const struct nk__settings *s, struct nk_err *err)
         if (t->ca != NULL
                 ? SSL_CTX_load_verify_locations(ct.ctx, t->ca, NULL) != 1
                 : SSL_CTX_set_default_verify_paths(ct.ctx) != 1)
-            return nk__err_set(err, "--tls-ca %s: %s (expected PEM CA "
+            return nk__err_set(err,
+                               "--tls-ca %s: %s (expected PEM CA "
                                "certificates)",
                                t->ca != NULL ? t->ca : "(system)", ct_reason());
     }
@@ -142,7 +143,8 @@ ct_context(const struct nk__settings *s, struct nk_err *err)
         unsigned char wire[512];
         int n = ct_alpn(t->alpn, wire, sizeof(wire));
         if (n < 0)
-            return nk__err_set(err, "--tls-alpn '%s': expected names of 1 to "
+            return nk__err_set(err,
+                               "--tls-alpn '%s': expected names of 1 to "
                                "255 bytes, comma-separated",
                                t->alpn);
         SSL_CTX_set_alpn_protos(ct.ctx, wire, (unsigned)n);
@@ -210,8 +212,8 @@ struct ct_dir {
  * wait for next.  Returns 0 to go on, 1 when both directions have ended,
  * -1 on a TLS or socket error (logged). */
 static int
-ct_pump_once(struct ct_dir *up, struct ct_dir *down, int *closed,
-             short *net_ev, short *plain_ev)
+ct_pump_once(struct ct_dir *up, struct ct_dir *down, int *closed, short *net_ev,
+             short *plain_ev)
 {
     int moved = 1;
 
@@ -343,8 +345,8 @@ nk__client_tls(const struct nk__settings *s, const char *peer, int timeout_ms,
 {
     const char *name = s->tls_sni != NULL ? s->tls_sni : s->host;
     unsigned char ip[16];
-    int is_ip = inet_pton(AF_INET, name, ip) == 1 ||
-                inet_pton(AF_INET6, name, ip) == 1;
+    int is_ip =
+        inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
     int sp[2];
     const unsigned char *alpn = NULL;
     unsigned alen = 0;
@@ -371,8 +373,8 @@ nk__client_tls(const struct nk__settings *s, const char *peer, int timeout_ms,
             alen > 0 ? ", ALPN " : "", (int)alen, (const char *)alpn,
             s->tls_insecure ? "server not verified (--insecure)"
                             : "server certificate verified");
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-                   sp) < 0 ||
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) <
+            0 ||
         (ct.stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         return nk__err_run(err, "socketpair: %s", strerror(errno));
     ct.plain = sp[1];

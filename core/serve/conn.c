@@ -699,7 +699,8 @@ conn_update_mask(struct nk__conn *c)
         mask |= NK_IO_WRITE;
     if (nk__io_set(conn_loop(c), &c->io, mask) < 0)
         nk__conn_close(c, "cannot watch the socket");
-    else if ((mask & NK_IO_READ) && c->tls != NULL && nk__tls_pending(c->tls))
+    else if ((mask & NK_IO_READ) && c->tls != NULL &&
+             (c->tls_again || nk__tls_pending(c->tls)))
         /* Decrypted bytes wait in the TLS layer, not in the socket: no
          * event would come for them. */
         nk__loop_soon(conn_loop(c), &c->tls_more);
@@ -1365,13 +1366,14 @@ _Static_assert(NK_CTR_TLS_FAIL + NK_TLS_FAIL_N - 1 == NK_CTR_TLS_FAIL_LAST,
 static ssize_t
 conn_sock_read(struct nk__conn *c, void *buf, size_t len)
 {
-    int want_write = 0;
+    int want_write = 0, again = 0;
     ssize_t n;
 
     if (c->tls == NULL)
         return read(c->io.fd, buf, len);
-    n = nk__tls_read(c->tls, buf, len, &want_write);
+    n = nk__tls_read(c->tls, buf, len, &want_write, &again);
     c->tls_rw = want_write;
+    c->tls_again = again;
     return n;
 }
 
@@ -1389,7 +1391,8 @@ conn_sock_why(const struct nk__conn *c)
     return c->tls != NULL && errno == EPROTO ? nk__tls_why() : strerror(errno);
 }
 
-/* The TLS layer holds decrypted bytes: read them as if the socket said. */
+/* The TLS layer holds decrypted bytes, or the end of the stream: read
+ * them as if the socket said. */
 static void
 conn_on_tls_more(struct nk__defer *d)
 {
@@ -1401,8 +1404,11 @@ conn_on_tls_more(struct nk__defer *d)
         return;
     }
     if (!c->paused && !c->close_after_write && !c->eof && !c->draining &&
-        !c->backlog && c->tls != NULL && nk__tls_pending(c->tls))
+        !c->backlog && c->tls != NULL &&
+        (c->tls_again || nk__tls_pending(c->tls))) {
+        c->tls_again = 0;
         conn_on_readable(c);
+    }
 }
 
 /* The handshake begins, within tls_handshake_timeout. */

@@ -106,6 +106,7 @@ struct nk__conn {
     unsigned perip_held : 1;   /* counted against max_conns_per_ip */
     unsigned tls_hs : 1;       /* TLS handshake under way: no plugin yet */
     unsigned tls_rw : 1;       /* TLS must write before it can read on */
+    unsigned tls_again : 1;    /* TLS holds an end or error to read now */
     struct ssl_st *tls;        /* the TLS layer (tls/tls.h), or NULL */
     struct nk__defer tls_more; /* read what TLS holds decrypted */
 

@@ -79,8 +79,8 @@ tls_tkey_get(const unsigned char *name, struct tls_tkey *k)
     if (tls_tkeys.have_prev &&
         now - tls_tkeys.prev.born >= 2 * NK_TLS_TICKET_ROTATE_S)
         tls_tkeys.have_prev = 0; /* too old to resume with */
-    if (name == NULL || (tls_tkeys.have_cur &&
-                         memcmp(name, tls_tkeys.cur.name, 16) == 0)) {
+    if (name == NULL ||
+        (tls_tkeys.have_cur && memcmp(name, tls_tkeys.cur.name, 16) == 0)) {
         if (tls_tkeys.have_cur) {
             *k = tls_tkeys.cur;
             rc = 1;
@@ -152,9 +152,9 @@ tls_line(const struct nk__listen_conf *lc, const char *name)
     return nk__conf_key_line(lc->key_line, name);
 }
 
-static int
-tls_fail(struct nk_err *err, const struct nk__listen_conf *lc, int line,
-         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int tls_fail(struct nk_err *err, const struct nk__listen_conf *lc,
+                    int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
 tls_fail(struct nk_err *err, const struct nk__listen_conf *lc, int line,
@@ -192,8 +192,8 @@ tls_check_file(const struct nk__listen_conf *lc, const char *key,
 /* A private key must be the owner's alone: a key others can read is a
  * key others may have copied. */
 static int
-tls_check_key_file(const struct nk__listen_conf *lc, const char *path,
-                   int line, struct nk_err *err)
+tls_check_key_file(const struct nk__listen_conf *lc, const char *path, int line,
+                   struct nk_err *err)
 {
     struct stat st;
     unsigned mode;
@@ -231,8 +231,7 @@ tls_days_left(X509 *cert)
 }
 
 static void
-tls_warn_expiry(const struct nk__listen_conf *lc, const char *path,
-                X509 *cert)
+tls_warn_expiry(const struct nk__listen_conf *lc, const char *path, X509 *cert)
 {
     int days = tls_days_left(cert);
 
@@ -246,7 +245,8 @@ tls_warn_expiry(const struct nk__listen_conf *lc, const char *path,
                 lc->name, path, days, days == 1 ? "" : "s");
 }
 
-/* ---- ALPN ----------------------------------------------------------------- */
+/* ---- ALPN -----------------------------------------------------------------
+ */
 
 /* "h2,http/1.1" into the wire form (length-prefixed names). */
 static int
@@ -296,7 +296,8 @@ tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* ---- SNI ------------------------------------------------------------------ */
+/* ---- SNI ------------------------------------------------------------------
+ */
 
 /* The certificate whose names match the server name the client asked for;
  * the first (the default) when none does, or none was asked. */
@@ -319,7 +320,8 @@ tls_sni_cb(SSL *ssl, int *alert, void *arg)
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* ---- contexts -------------------------------------------------------------- */
+/* ---- contexts --------------------------------------------------------------
+ */
 
 /* Everything but the certificate: the same in every context of t. */
 static int
@@ -361,7 +363,7 @@ tls_ctx_settings(const struct nk__listen_conf *lc, struct nk__tls *t,
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_ticket_cb);
     SSL_CTX_set_session_id_context(ctx, t->sid_ctx, sizeof(t->sid_ctx));
     if (c->verify != NK_TLS_VERIFY_NONE) {
-        STACK_OF(X509_NAME) *names;
+        STACK_OF(X509_NAME) * names;
         int line = tls_line(lc, "tls_ca");
         struct stat st;
 
@@ -369,8 +371,10 @@ tls_ctx_settings(const struct nk__listen_conf *lc, struct nk__tls *t,
             return -1;
         if (SSL_CTX_load_verify_locations(ctx, c->ca, NULL) != 1 ||
             (names = SSL_load_client_CA_file(c->ca)) == NULL)
-            return tls_fail(err, lc, line, "tls_ca %s: %s (expected PEM CA "
-                            "certificates)", c->ca, tls_reason());
+            return tls_fail(err, lc, line,
+                            "tls_ca %s: %s (expected PEM CA "
+                            "certificates)",
+                            c->ca, tls_reason());
         SSL_CTX_set_client_CA_list(ctx, names);
         SSL_CTX_set_verify(ctx,
                            SSL_VERIFY_PEER |
@@ -404,7 +408,16 @@ tls_ctx_cert(const struct nk__listen_conf *lc, size_t i, SSL_CTX *ctx,
                         "chain)",
                         cert->val, tls_reason());
     if (SSL_CTX_use_PrivateKey_file(ctx, key->val, SSL_FILETYPE_PEM) != 1) {
-        const char *why = tls_reason();
+        const char *why;
+        if (ERR_GET_REASON(ERR_peek_last_error()) ==
+            X509_R_KEY_VALUES_MISMATCH) {
+            ERR_clear_error();
+            return tls_fail(err, lc, key->line,
+                            "tls_key %s does not match tls_cert %s: give "
+                            "each certificate its own key",
+                            key->val, cert->val);
+        }
+        why = tls_reason();
         return tls_fail(err, lc, key->line,
                         "tls_key %s: %s (expected an unencrypted PEM private "
                         "key)",
@@ -434,8 +447,8 @@ nk__tls_new(const struct nk__listen_conf *lc, struct nk__tls **out,
     if (c->on == 0 || c->certs.n == 0 || lc->transport != NK_TRANSPORT_TCP)
         return 0;
     t = nk__calloc(1, sizeof(*t));
-    if (t == NULL || (t->ctx = nk__calloc(c->certs.n, sizeof(*t->ctx))) ==
-                         NULL) {
+    if (t == NULL ||
+        (t->ctx = nk__calloc(c->certs.n, sizeof(*t->ctx))) == NULL) {
         nk__free(t);
         return nk__err_run(err, "out of memory");
     }
@@ -481,8 +494,8 @@ nk__tls_free(struct nk__tls *t)
 static void
 tls_names(X509 *cert, char *buf, size_t size)
 {
-    GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL,
-                                           NULL);
+    GENERAL_NAMES *gens =
+        X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
     size_t o = 0;
 
     buf[0] = '\0';
@@ -493,15 +506,16 @@ tls_names(X509 *cert, char *buf, size_t size)
         if (g->type == GEN_DNS)
             snprintf(one, sizeof(one), "%.*s", ASN1_STRING_length(g->d.dNSName),
                      (const char *)ASN1_STRING_get0_data(g->d.dNSName));
-        else if (g->type == GEN_IPADD && ASN1_STRING_length(g->d.iPAddress) == 4) {
+        else if (g->type == GEN_IPADD &&
+                 ASN1_STRING_length(g->d.iPAddress) == 4) {
             const unsigned char *a = ASN1_STRING_get0_data(g->d.iPAddress);
             snprintf(one, sizeof(one), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
         } else if (g->type == GEN_IPADD) {
             snprintf(one, sizeof(one), "(an IPv6 address)");
         }
         if (one[0] != '\0' && o < size)
-            o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? ", " : "",
-                                  one);
+            o +=
+                (size_t)snprintf(buf + o, size - o, "%s%s", o ? ", " : "", one);
     }
     GENERAL_NAMES_free(gens);
 }
@@ -518,11 +532,10 @@ nk__tls_show(FILE *out, const struct nk__tls *t)
         X509_NAME_oneline(X509_get_subject_name(cert), subject,
                           sizeof(subject));
         tls_names(cert, names, sizeof(names));
-        fprintf(out,
-                "  tls_cert %s%s: %s%s%s, key matches, expires in %d days\n",
-                c->certs.items[i].val, i == 0 && t->nctx > 1 ? " (default)" : "",
-                subject, names[0] ? ", names " : "", names,
-                tls_days_left(cert));
+        fprintf(
+            out, "  tls_cert %s%s: %s%s%s, key matches, expires in %d days\n",
+            c->certs.items[i].val, i == 0 && t->nctx > 1 ? " (default)" : "",
+            subject, names[0] ? ", names " : "", names, tls_days_left(cert));
     }
     fprintf(out, "  tls: min version %s, client certificates %s%s%s%s\n",
             c->min_version == 1 ? "1.3" : "1.2",

@@ -79,9 +79,12 @@ int nk__tls_handshake(struct ssl_st *ssl, unsigned *want, const char **why,
                       enum nk__tls_fail *fail);
 
 /* Like read(2): as many bytes as the records received hold, up to len.
- * *want_write is set when the TLS layer must write before it can read on. */
-ssize_t nk__tls_read(struct ssl_st *ssl, void *buf, size_t len,
-                     int *want_write);
+ * *want_write is set when the TLS layer must write before it can read on;
+ * *again when it returned bytes but stopped at the end of the stream or an
+ * error already taken off the socket: call again at once to hear it (no
+ * socket event would come for it). */
+ssize_t nk__tls_read(struct ssl_st *ssl, void *buf, size_t len, int *want_write,
+                     int *again);
 
 /* Like send(2); the unsent rest must be offered again, the same bytes
  * first (the buffer may move). */

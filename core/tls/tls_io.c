@@ -105,9 +105,8 @@ nk__tls_handshake(SSL *ssl, unsigned *want, const char **why,
     if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN ||
         (code == 0 && e != SSL_ERROR_SSL)) {
         *fail = NK_TLS_FAIL_CLOSED;
-        snprintf(tls_io_why, sizeof(tls_io_why),
-                 "TLS handshake: %s", errno != 0 ? strerror(errno)
-                                                 : "the peer closed");
+        snprintf(tls_io_why, sizeof(tls_io_why), "TLS handshake: %s",
+                 errno != 0 ? strerror(errno) : "the peer closed");
     } else {
         *fail = tls_io_kind(code);
         tls_io_reason("TLS handshake", "failed");
@@ -125,11 +124,11 @@ nk__tls_handshake(SSL *ssl, unsigned *want, const char **why,
 }
 
 ssize_t
-nk__tls_read(SSL *ssl, void *buf, size_t len, int *want_write)
+nk__tls_read(SSL *ssl, void *buf, size_t len, int *want_write, int *again)
 {
     size_t got = 0;
 
-    *want_write = 0;
+    *want_write = *again = 0;
     while (got < len) {
         size_t n = 0;
         int e;
@@ -145,6 +144,7 @@ nk__tls_read(SSL *ssl, void *buf, size_t len, int *want_write)
             *want_write = 1;
         if (got > 0) {
             /* The bytes first; what stopped the read comes again. */
+            *again = e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE;
             ERR_clear_error();
             return (ssize_t)got;
         }
