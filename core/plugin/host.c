@@ -22,6 +22,7 @@
 #include "serve/dgram.h"
 #include "base/log.h"
 #include "serve/server.h"
+#include "tls/tls.h"
 
 #define CONN_OF(s)                                                             \
     ((struct nk__conn *)((char *)(s)-offsetof(struct nk__conn, sess)))
@@ -286,6 +287,18 @@ host_now_ms(struct nk_ctx *ctx)
     return ctx != NULL ? ctx->ls->srv->loop.now : 0;
 }
 
+static int
+host_tls_info(struct nk_session *s, struct nk_tls_info *info)
+{
+    struct nk__conn *c = host_conn(s);
+
+    if (info == NULL || info->size < sizeof(*info))
+        return NK_EINVAL;
+    if (c == NULL || c->tls == NULL || c->tls_hs)
+        return NK_ENOENT;
+    return nk__tls_info(c->tls, info);
+}
+
 const struct nk_host nk__host = {
     .size = sizeof(struct nk_host),
     .send = host_send,
@@ -303,4 +316,5 @@ const struct nk_host nk__host = {
     .post = host_post,
     .connect = host_connect,
     .now_ms = host_now_ms,
+    .tls_info = host_tls_info,
 };

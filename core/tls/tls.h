@@ -107,6 +107,11 @@ const uint8_t *nk__tls_alpn(const struct ssl_st *ssl, size_t *len);
 /* The verified client certificate's subject ("CN=alice,O=Example"), into
  * buf; 0, or -1 when there is none. */
 int nk__tls_peer_subject(const struct ssl_st *ssl, char *buf, size_t size);
+/* host->tls_info: fill info (its strings in this thread's buffers, valid
+ * until the next call on this thread).  0. */
+struct nk_tls_info;
+int nk__tls_info(struct ssl_st *ssl, struct nk_tls_info *info);
+
 /* Once per listener context: log whether kTLS carries this connection's
  * records (the kernel encrypts) or OpenSSL does. */
 void nk__tls_log_offload(struct ssl_st *ssl, const char *listener);

@@ -11,6 +11,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <netkit/plugin.h>
+
 #include "base/log.h"
 #include "base/loop.h"
 #include "tls/tls_int.h"
@@ -279,4 +281,27 @@ nk__tls_log_offload(SSL *ssl, const char *listener)
                 "encrypts",
                 listener, SSL_get_version(ssl),
                 SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
+}
+
+int
+nk__tls_info(SSL *ssl, struct nk_tls_info *info)
+{
+    static _Thread_local char alpn[256], subject[512];
+    size_t alen;
+    const uint8_t *a = nk__tls_alpn(ssl, &alen);
+
+    info->version = SSL_get_version(ssl);
+    info->cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+    info->alpn = NULL;
+    if (a != NULL) {
+        memcpy(alpn, a, alen); /* alen < 256: a length byte */
+        alpn[alen] = '\0';
+        info->alpn = alpn;
+    }
+    info->sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    info->peer_subject =
+        nk__tls_peer_subject(ssl, subject, sizeof(subject)) == 0 ? subject
+                                                                 : NULL;
+    info->resumed = SSL_session_reused(ssl);
+    return 0;
 }

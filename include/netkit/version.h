@@ -10,7 +10,7 @@
 #define NETKIT_VERSION_H
 
 #define NK_ABI_MAJOR 1
-#define NK_ABI_MINOR 1
+#define NK_ABI_MINOR 2
 
 #define NK_VERSION_MAJOR  0
 #define NK_VERSION_MINOR  1

@@ -3,6 +3,7 @@ clients of the framed, raw and line plugins; client certificates accepted
 and refused; ALPN and SNI chosen; resumption by ticket; the handshake
 deadline; garbage in place of a ClientHello costs that connection only;
 the TLS counters; TLS behind a PROXY header."""
+import os
 import re
 import signal
 import socket
@@ -318,6 +319,36 @@ class TlsServeTest(unittest.TestCase):
                            str(srv.port()))
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stdout, b"echo : q\n")
+            self.assertEqual(srv.stop(), 0)
+
+    def test_plugin_sees_subject_alpn_and_sni(self):
+        fixtures = os.path.join(os.path.dirname(nktest.NETKIT), "tests",
+                                "fixtures", "plugins")
+        with Server("-L", fixtures, "-p", "tlsinfo", "-P", "0", "-H",
+                    "127.0.0.1", *cert_args(), "--tls-ca",
+                    CERTS.path("ca.pem"), "--tls-verify", "optional",
+                    "--tls-alpn", "h2,http/1.1") as srv:
+            ctx = client_ctx("alice", alpn=["h2"])
+            with tls_connect(srv.port(), ctx) as s:
+                s.sendall(b"?\n")
+                self.assertEqual(recv_line(s),
+                                 b"TLSv1.3 alpn=h2 sni=localhost "
+                                 b"subject=CN=alice,O=Example resumed=0\n")
+                session = s.session
+            with tls_connect(srv.port(), client_ctx(), name="127.0.0.1") as s:
+                s.sendall(b"?\n")
+                self.assertEqual(recv_line(s), b"TLSv1.3 alpn=- sni=- "
+                                               b"subject=- resumed=0\n")
+            with tls_connect(srv.port(), ctx, session=session) as s:
+                s.sendall(b"?\n")
+                self.assertTrue(recv_line(s).endswith(b" resumed=1\n"))
+            self.assertEqual(srv.stop(), 0)
+        with Server("-L", fixtures, "-p", "tlsinfo", "-P", "0", "-H",
+                    "127.0.0.1") as srv:
+            with nktest.connect("127.0.0.1", srv.port()) as s:
+                s.sendall(b"?\n")
+                self.assertEqual(recv_line(s),
+                                 b"no tls (no such file or directory)\n")
             self.assertEqual(srv.stop(), 0)
 
     def test_many_clients_at_once(self):
