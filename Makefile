@@ -31,7 +31,7 @@ RECORD ?= $(BUILD)
 	format-check bench fanout install uninstall clean fuzz
 
 FUZZ_TIME ?= 20
-FUZZERS = fuzz_framed fuzz_raw fuzz_line fuzz_conf fuzz_value fuzz_cli
+FUZZERS = fuzz_framed fuzz_raw fuzz_line fuzz_conf fuzz_value fuzz_cli fuzz_tls
 
 
 all: build
