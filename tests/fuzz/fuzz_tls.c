@@ -43,7 +43,7 @@
         }                                                                      \
     } while (0)
 
-#define FZ_STEPS 2000/* pieces delivered at most per input */
+#define FZ_STEPS 2000 /* pieces delivered at most per input */
 
 static struct nk__tls *fz_tls;
 static SSL_CTX *fz_client13, *fz_client12;
@@ -92,8 +92,8 @@ fz_init(void)
     nk__listen_conf_init(&lc);
     lc.name = "fuzz";
     lc.tls.on = 1;
-    FZ_CHECK(nk__kvlist_add(&lc.tls.certs, "tls_cert", cert, strlen(cert),
-                            NULL, 0) == 0);
+    FZ_CHECK(nk__kvlist_add(&lc.tls.certs, "tls_cert", cert, strlen(cert), NULL,
+                            0) == 0);
     FZ_CHECK(nk__kvlist_add(&lc.tls.keys, "tls_key", key, strlen(key), NULL,
                             0) == 0);
     lc.tls.alpn = "h2,http/1.1";
@@ -143,8 +143,7 @@ fz_step(struct fz_run *r)
     for (;;) {
         int want_write, again;
         ssize_t n = nk__tls_read(r->srv, r->got + r->ngot,
-                                 sizeof(r->got) - r->ngot, &want_write,
-                                 &again);
+                                 sizeof(r->got) - r->ngot, &want_write, &again);
         if (n > 0) {
             r->ngot += (size_t)n;
             if (again || r->ngot == sizeof(r->got))
@@ -165,8 +164,8 @@ static void
 fz_deliver(struct fz_run *r, const uint8_t *p, size_t len)
 {
     while (len > 0 && r->turn < FZ_STEPS && !r->failed && !r->stuck) {
-        size_t n = r->nsplit > 0 ? (size_t)r->splits[r->turn % r->nsplit] + 1
-                                 : len;
+        size_t n =
+            r->nsplit > 0 ? (size_t)r->splits[r->turn % r->nsplit] + 1 : len;
         if (n > len)
             n = len;
         if (write(r->peer, p, n) != (ssize_t)n) {
