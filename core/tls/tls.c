@@ -7,7 +7,6 @@
 
 #include <sys/stat.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,70 +28,7 @@
 const char *const nk__tls_fail_names[NK_TLS_FAIL_N] = {
     "protocol", "version", "cert", "alpn", "closed", "timeout"};
 
-/* ---- session ticket keys --------------------------------------------- */
-
-/* One key: its name (in every ticket it made), AES-256 and HMAC keys. */
-struct tls_tkey {
-    unsigned char name[16], aes[32], hmac[32];
-    time_t born;
-};
-
-/* The process's keys, shared by every listener and worker (a ticket names
- * its listener through the session id context, so it resumes there only)
- * and kept across reloads. */
-static struct {
-    pthread_mutex_t lock;
-    struct tls_tkey cur, prev;
-    int have_cur, have_prev;
-} tls_tkeys = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static int
-tls_tkey_make(struct tls_tkey *k, time_t now)
-{
-    k->born = now;
-    return RAND_bytes(k->name, sizeof(k->name)) == 1 &&
-           RAND_bytes(k->aes, sizeof(k->aes)) == 1 &&
-           RAND_bytes(k->hmac, sizeof(k->hmac)) == 1;
-}
-
-/* The current key (rotated when it is old enough) into *k, or, with a
- * name, the key of that name; 1 current, 2 previous, 0 none. */
-static int
-tls_tkey_get(const unsigned char *name, struct tls_tkey *k)
-{
-    time_t now = time(NULL);
-    int rc = 0;
-
-    pthread_mutex_lock(&tls_tkeys.lock);
-    if (!tls_tkeys.have_cur ||
-        now - tls_tkeys.cur.born >= NK_TLS_TICKET_ROTATE_S) {
-        struct tls_tkey fresh;
-        if (tls_tkey_make(&fresh, now)) {
-            if (tls_tkeys.have_cur) {
-                tls_tkeys.prev = tls_tkeys.cur;
-                tls_tkeys.have_prev = 1;
-            }
-            tls_tkeys.cur = fresh;
-            tls_tkeys.have_cur = 1;
-        }
-    }
-    if (tls_tkeys.have_prev &&
-        now - tls_tkeys.prev.born >= 2 * NK_TLS_TICKET_ROTATE_S)
-        tls_tkeys.have_prev = 0; /* too old to resume with */
-    if (name == NULL ||
-        (tls_tkeys.have_cur && memcmp(name, tls_tkeys.cur.name, 16) == 0)) {
-        if (tls_tkeys.have_cur) {
-            *k = tls_tkeys.cur;
-            rc = 1;
-        }
-    } else if (tls_tkeys.have_prev &&
-               memcmp(name, tls_tkeys.prev.name, 16) == 0) {
-        *k = tls_tkeys.prev;
-        rc = 2;
-    }
-    pthread_mutex_unlock(&tls_tkeys.lock);
-    return rc;
-}
+/* ---- session tickets ------------------------------------------------- */
 
 /* OpenSSL's ticket callback: encrypt with the current key; decrypt with
  * the key the ticket names (the previous one: resume, and issue a new
@@ -101,12 +37,12 @@ static int
 tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
               EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
-    struct tls_tkey k;
+    struct nk__tls_tkey k;
     OSSL_PARAM params[3];
     int which;
 
     (void)ssl;
-    which = tls_tkey_get(enc ? NULL : name, &k);
+    which = nk__tls_tkey_get(enc ? NULL : name, &k, time(NULL));
     if (which == 0)
         return enc ? -1 : 0;
     params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac,

@@ -8,6 +8,8 @@ import re
 import shutil
 import signal
 import ssl
+import threading
+import time
 import unittest
 
 import nktest
@@ -168,10 +170,35 @@ class TlsConfigTest(unittest.TestCase):
             srv.wait_for(re.compile(r"Reload failed: .*does not match "
                                     r"tls_cert.*still serving the previous"))
             self.assertEqual(subject(port), "localhost")
-            # Its key too: the new certificate serves new connections.
+            # Its key too: the new certificate serves new connections, and a
+            # client looping through the reload sees no connection refused
+            # or reset (the socket is kept; open ones finish on the old).
+            stop = threading.Event()
+            seen, errors = [], []
+
+            def loop():
+                end = time.monotonic() + nktest.DEADLINE
+                while not stop.is_set() and time.monotonic() < end and \
+                        len(seen) < 5000:
+                    try:
+                        seen.append(subject(port))
+                    except Exception as e:  # noqa: BLE001 (counted)
+                        errors.append(repr(e))
+            t = threading.Thread(target=loop)
+            t.start()
+            while not seen and t.is_alive():
+                time.sleep(0.01)  # polls: the loop's first answer
             shutil.copy(CERTS.path("other.key"), key)
             srv.proc.send_signal(signal.SIGHUP)
             srv.wait_for("Reloaded ")
+            end = time.monotonic() + nktest.DEADLINE
+            while "other.test" not in seen[-1:] and time.monotonic() < end:
+                time.sleep(0.01)  # polls: the new certificate's first use
+            stop.set()
+            t.join(nktest.DEADLINE)
+            self.assertEqual(errors, [])
+            self.assertIn("localhost", seen)
+            self.assertEqual(seen[-1], "other.test")
             self.assertEqual(subject(port), "other.test")
             self.assertEqual(srv.stop(), 0)
 
