@@ -178,7 +178,9 @@ static void
 conn_account(struct nk__conn *c)
 {
     struct nk__server *srv = c->ls->srv;
-    size_t now = c->in.cap + c->out.cap;
+    size_t now =
+        c->in.cap + c->out.cap +
+        (c->tls_hs && c->tls != NULL && !c->closing ? NK_CONN_TLS_HS_COST : 0);
     long long delta = (long long)now - (long long)c->charged, total;
 
     if (delta == 0)
@@ -1411,21 +1413,19 @@ conn_on_tls_more(struct nk__defer *d)
     }
 }
 
-/* The handshake begins, within tls_handshake_timeout. */
+/* The handshake begins, within tls_handshake_timeout.  The TLS state
+ * (tens of KiB in OpenSSL once a record is read) is made when the first
+ * bytes arrive, and counted against max_buffer_memory until the handshake
+ * is done, so a flood of idle or slow handshakes is bounded by max_conns,
+ * the deadline and the budget. */
 static void
 conn_tls_start(struct nk__conn *c)
 {
-    c->tls = nk__tls_accept(c->ls->tls, c->io.fd);
-    if (c->tls == NULL) {
-        nk__ctr_add(&c->ls->ctr, NK_CTR_REFUSED_NO_MEMORY, 1);
-        c->quiet = 1;
-        nk__conn_close(c, "out of memory");
-        return;
-    }
     c->tls_hs = 1;
     c->msg_since = conn_loop(c)->now;
     conn_watch_deadline(c);
-    conn_tls_step(c); /* a ClientHello may be here already */
+    /* Nothing read yet (a ClientHello after a PROXY header was only
+     * peeked): the socket says when it is readable. */
 }
 
 static void
@@ -1447,6 +1447,9 @@ conn_tls_done(struct nk__conn *c)
 
     c->tls_hs = 0;
     c->msg_since = 0;
+    conn_account(c); /* the handshake's charge goes */
+    if (c->closing)
+        return;
     nk__ctr_add(&ls->ctr, NK_CTR_TLS_OK, 1);
     nk__ctr_add(&ls->ctr,
                 strcmp(version, "TLSv1.3") == 0 ? NK_CTR_TLS_13 : NK_CTR_TLS_12,
@@ -1483,7 +1486,21 @@ conn_tls_step(struct nk__conn *c)
     unsigned want = NK_IO_READ;
     const char *why = NULL;
     enum nk__tls_fail kind = NK_TLS_FAIL_PROTOCOL;
-    int rc = nk__tls_handshake(c->tls, &want, &why, &kind);
+    int rc;
+
+    if (c->tls == NULL) {
+        c->tls = nk__tls_accept(c->ls->tls, c->io.fd);
+        if (c->tls == NULL) {
+            nk__ctr_add(&c->ls->ctr, NK_CTR_REFUSED_NO_MEMORY, 1);
+            c->quiet = 1;
+            nk__conn_close(c, "out of memory");
+            return;
+        }
+        conn_account(c); /* charged while the handshake lasts */
+        if (c->closing)
+            return;
+    }
+    rc = nk__tls_handshake(c->tls, &want, &why, &kind);
 
     if (rc > 0)
         conn_tls_done(c);

@@ -63,6 +63,9 @@
  * NK_CONN_LINGER_QUIET_MS (or closes), for at most NK_CONN_LINGER_MS
  * (nginx: lingering_timeout, lingering_time): closing while input still
  * arrives would send an RST that destroys replies in flight. */
+/* What OpenSSL holds for a handshake under way once its first record is
+ * read (measured: about 46 KiB), counted against max_buffer_memory. */
+#define NK_CONN_TLS_HS_COST     (48 * 1024)
 #define NK_CONN_LINGER_MS       10000
 #define NK_CONN_LINGER_QUIET_MS 50
 

@@ -351,6 +351,34 @@ class TlsServeTest(unittest.TestCase):
                                  b"no tls (no such file or directory)\n")
             self.assertEqual(srv.stop(), 0)
 
+    def test_handshake_flood_within_the_memory_budget(self):
+        # Each handshake under way is charged against max_buffer_memory
+        # (1 MiB here: about 20 of them); past it the server closes them,
+        # not the established session, which holds no buffer.
+        text = "[netkit]\nmax_buffer_memory = 1M\n" + tls_config()
+        with config_file(text) as path, Server("-c", path) as srv:
+            good = tls_connect(srv.port())
+            good.sendall(frame(b"before"))
+            self.assertEqual(recv_frame(good), b"echo : before")
+            hello = ssl.MemoryBIO()
+            obj = client_ctx().wrap_bio(ssl.MemoryBIO(), hello,
+                                        server_hostname="localhost")
+            with self.assertRaises(ssl.SSLWantReadError):
+                obj.do_handshake()
+            first = hello.read()[:60]
+            flood = []
+            for _ in range(60):
+                s = nktest.connect("127.0.0.1", srv.port())
+                s.sendall(first)
+                flood.append(s)
+            # 60 x 48 KiB against 1 MiB: at least 30 closed by the budget.
+            srv.wait_count("which holds 49152", 30)
+            good.sendall(frame(b"after"))
+            self.assertEqual(recv_frame(good), b"echo : after")
+            for s in flood + [good]:
+                s.close()
+            self.assertEqual(srv.stop(), 0)
+
     def test_many_clients_at_once(self):
         with Server("-p", "framed", "-P", "0", "-H", "127.0.0.1",
                     *cert_args()) as srv:
