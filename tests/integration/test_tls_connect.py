@@ -2,6 +2,7 @@
 `netkit serve` with TLS; the server's certificate and name are verified by
 default (--tls-ca, --tls-sni, --insecure); a client certificate; ALPN;
 --stream over TLS."""
+import os
 import re
 import subprocess
 import time
@@ -141,6 +142,29 @@ class TlsConnectTest(unittest.TestCase):
                            str(srv.port()), input=data)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stdout, data)
+            self.assertEqual(srv.stop(), 0)
+
+    def test_curl_against_an_http_plugin(self):
+        fixtures = os.path.join(os.path.dirname(nktest.NETKIT), "tests",
+                                "fixtures", "plugins")
+        with Server("-L", fixtures, "-p", "http", "-P", "0", "-H",
+                    "127.0.0.1", "--tls-cert", CERTS.path("srv.pem"),
+                    "--tls-key", CERTS.path("srv.key"), "--tls-alpn",
+                    "http/1.1") as srv:
+            url = "https://localhost:%d/" % srv.port()
+            r = subprocess.run(["curl", "-sS", "--cacert", CERTS.path("ca.pem"),
+                                "--resolve", "localhost:%d:127.0.0.1"
+                                % srv.port(), url, url],
+                               capture_output=True, timeout=nktest.DEADLINE)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # Two requests on one connection (keep-alive), both answered.
+            self.assertEqual(r.stdout, b"hello over TLSv1.3, alpn http/1.1\n"
+                             * 2)
+            # Without the CA, curl refuses the certificate.
+            r = subprocess.run(["curl", "-sS", "--resolve",
+                                "localhost:%d:127.0.0.1" % srv.port(), url],
+                               capture_output=True, timeout=nktest.DEADLINE)
+            self.assertEqual(r.returncode, 60, r.stderr)
             self.assertEqual(srv.stop(), 0)
 
     def test_mistakes(self):
