@@ -241,6 +241,25 @@ class TlsServeTest(unittest.TestCase):
             srv.wait_for("tls 2 (1.2 0, 1.3 2, resumed 1), tls failed 0")
             self.assertEqual(srv.stop(), 0)
 
+    def test_resumption_across_workers(self):
+        # Two workers, each with its own socket (SO_REUSEPORT): the ticket
+        # keys are the process's, so a ticket from one resumes on either.
+        with Server("-w", "2", "-p", "framed", "-P", "0", "-H", "127.0.0.1",
+                    *cert_args()) as srv:
+            ctx = client_ctx()
+            with tls_connect(srv.port(), ctx) as s:
+                s.sendall(frame(b"0"))
+                self.assertEqual(recv_frame(s), b"echo : 0")
+                session = s.session
+            for i in range(12):
+                with tls_connect(srv.port(), ctx, session=session) as s:
+                    self.assertTrue(s.session_reused, i)
+                    s.sendall(frame(b"%d" % i))
+                    self.assertEqual(recv_frame(s), b"echo : %d" % i)
+            srv.proc.send_signal(signal.SIGUSR1)
+            srv.wait_for("tls 13 (1.2 0, 1.3 13, resumed 12)")
+            self.assertEqual(srv.stop(), 0)
+
     def test_handshake_deadline_and_garbage(self):
         extra = "tls_handshake_timeout = 1\n"
         with config_file(tls_config(extra)) as path, \
