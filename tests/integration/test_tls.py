@@ -318,6 +318,10 @@ class TlsServeTest(unittest.TestCase):
                           'version="1.3"} 1', text)
             self.assertIn('netkit_tls_handshake_failures_total{listener='
                           '"cli",reason="timeout"} 0', text)
+            lint = subprocess.run(["promtool", "check", "metrics"],
+                                  input=text.encode(), capture_output=True,
+                                  timeout=nktest.DEADLINE)
+            self.assertEqual(lint.returncode, 0, lint.stdout + lint.stderr)
             self.assertEqual(srv.stop(), 0)
 
     def test_proxy_header_then_tls(self):
