@@ -237,8 +237,18 @@ class TlsServeTest(unittest.TestCase):
                 s.sendall(frame(b"2"))
                 self.assertEqual(recv_frame(s), b"echo : 2")
             srv.wait_for("(TLSv1.3, resumed)")
+            # TLS 1.2 resumes by ticket too.
+            ctx12 = client_ctx()
+            ctx12.maximum_version = ssl.TLSVersion.TLSv1_2
+            with tls_connect(srv.port(), ctx12) as s:
+                session = s.session
+            with tls_connect(srv.port(), ctx12, session=session) as s:
+                self.assertTrue(s.session_reused)
+                s.sendall(frame(b"3"))
+                self.assertEqual(recv_frame(s), b"echo : 3")
+            srv.wait_for("(TLSv1.2, resumed)")
             srv.proc.send_signal(signal.SIGUSR1)
-            srv.wait_for("tls 2 (1.2 0, 1.3 2, resumed 1), tls failed 0")
+            srv.wait_for("tls 4 (1.2 2, 1.3 2, resumed 2), tls failed 0")
             self.assertEqual(srv.stop(), 0)
 
     def test_resumption_across_workers(self):
