@@ -63,11 +63,12 @@
  * NK_CONN_LINGER_QUIET_MS (or closes), for at most NK_CONN_LINGER_MS
  * (nginx: lingering_timeout, lingering_time): closing while input still
  * arrives would send an RST that destroys replies in flight. */
-/* What OpenSSL holds for a handshake under way once its first record is
- * read (measured: about 46 KiB), counted against max_buffer_memory. */
-#define NK_CONN_TLS_HS_COST     (48 * 1024)
 #define NK_CONN_LINGER_MS       10000
 #define NK_CONN_LINGER_QUIET_MS 50
+
+/* What OpenSSL holds for a handshake under way once its first record is
+ * read (measured: about 46 KiB), counted against max_buffer_memory. */
+#define NK_CONN_TLS_HS_COST (48 * 1024)
 
 struct nk__listener;
 struct ssl_st;
@@ -100,18 +101,20 @@ struct nk__conn {
     unsigned paused : 1;            /* back-pressure: not reading */
     unsigned eof : 1;               /* the peer half-closed */
     unsigned draining : 1;          /* shutting down: no more reads */
-    unsigned lingering : 1;    /* session over; discarding input, then close */
-    unsigned released : 1;     /* on_close has run */
-    unsigned backlog : 1;      /* complete messages wait for the next turn */
-    unsigned linger_got : 1;   /* lingering: input came since the last look */
-    unsigned proxy_wait : 1;   /* reading the PROXY header: no plugin yet */
-    unsigned quiet : 1;        /* closed before the session began, logged */
-    unsigned perip_held : 1;   /* counted against max_conns_per_ip */
+    unsigned lingering : 1;  /* session over; discarding input, then close */
+    unsigned released : 1;   /* on_close has run */
+    unsigned backlog : 1;    /* complete messages wait for the next turn */
+    unsigned linger_got : 1; /* lingering: input came since the last look */
+    unsigned proxy_wait : 1; /* reading the PROXY header: no plugin yet */
+    unsigned quiet : 1;      /* closed before the session began, logged */
+    unsigned perip_held : 1; /* counted against max_conns_per_ip */
+
+    /* TLS (tls/tls.h): the layer under the byte stream, or NULL */
+    struct ssl_st *tls;
+    struct nk__defer tls_more; /* read what TLS holds decrypted */
     unsigned tls_hs : 1;       /* TLS handshake under way: no plugin yet */
     unsigned tls_rw : 1;       /* TLS must write before it can read on */
     unsigned tls_again : 1;    /* TLS holds an end or error to read now */
-    struct ssl_st *tls;        /* the TLS layer (tls/tls.h), or NULL */
-    struct nk__defer tls_more; /* read what TLS holds decrypted */
 
     /* For the close line: when it was accepted (loop ms), bytes moved. */
     uint64_t opened_at;
