@@ -34,7 +34,7 @@ RECORD ?= $(BUILD)
 	format-check bench fanout install uninstall clean fuzz builds
 
 FUZZ_TIME ?= 20
-FUZZERS = fuzz_framed fuzz_raw fuzz_line fuzz_conf fuzz_value fuzz_cli
+FUZZERS = fuzz_framed fuzz_raw fuzz_line fuzz_conf fuzz_value fuzz_cli fuzz_tls
 
 
 all: build
@@ -64,7 +64,7 @@ asan: test-deps
 
 valgrind: test-deps build
 	NK_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure \
-		-R 'integration_test_(serve|udp|ipv6|config|sockopts|robust|wrap|api11|api12|line|deadlines|closing|perip|access|systemd|hostile|pubsub|counters|serve_check|logs|proxy|haproxy|reload|limits|seeds|unit)'
+		-R 'integration_test_(serve|udp|ipv6|config|sockopts|robust|wrap|api11|api12|line|deadlines|closing|perip|access|systemd|hostile|pubsub|counters|serve_check|logs|proxy|haproxy|reload|limits|seeds|unit|tls|tls_config|tls_connect)'
 
 check: test format-check asan valgrind
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what netkit needs on Debian, or say the one line that would.
-#   scripts/deps.sh build   cmake, a C compiler, pkg-config, inih, and what
+#   scripts/deps.sh build   cmake, a C compiler, pkg-config, inih, OpenSSL 3
+#                           (libssl-dev: TLS), and what
 #                           configuring the test tree needs (cmocka, python3)
 #   scripts/deps.sh test    the above, plus socat and ncat (peers of the
 #                           connect tests), iproute2 (ss, to check socket
@@ -11,11 +12,13 @@
 #                           rendered with man -l), clang's runtime
 #                           libraries (libFuzzer, `make fuzz`), curl and
 #                           prometheus (promtool: the metrics listener's
-#                           tests), haproxy (a real PROXY protocol sender)
+#                           tests), haproxy (a real PROXY protocol sender),
+#                           openssl (test certificates, s_client and
+#                           s_server as TLS peers)
 set -eu
 
-build_pkgs="cmake gcc make pkg-config libinih-dev libcmocka-dev python3"
-test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format systemd man-db groff-base libclang-rt-14-dev curl prometheus haproxy"
+build_pkgs="cmake gcc make pkg-config libinih-dev libssl-dev libcmocka-dev python3"
+test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format systemd man-db groff-base libclang-rt-14-dev curl prometheus haproxy openssl"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

@@ -342,6 +342,92 @@ set_proxy_header(struct nk__settings *s, const char *arg)
     return why;
 }
 
+/* --tls-* shared by serve (the listeners' TLS) and connect (the client's):
+ * serve applies them to every TCP listener, connect turns TLS on. */
+static void
+cli_tls_used(struct nk__settings *s)
+{
+    s->cli_set |= NK_SET_TLS;
+    s->tls_client = 1;
+}
+
+static const char *
+cli_tls_file(struct nk__kvlist *l, const char *key, const char *arg)
+{
+    if (*arg == '\0')
+        return "expected a file name";
+    return nk__kvlist_add(l, key, arg, strlen(arg), NULL, 0) < 0
+               ? "out of memory"
+               : NULL;
+}
+
+static const char *
+set_tls(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->tls_client = 1;
+    return NULL;
+}
+
+static const char *
+set_tls_cert(struct nk__settings *s, const char *arg)
+{
+    cli_tls_used(s);
+    return cli_tls_file(&s->cli.tls.certs, "tls_cert", arg);
+}
+
+static const char *
+set_tls_key(struct nk__settings *s, const char *arg)
+{
+    cli_tls_used(s);
+    return cli_tls_file(&s->cli.tls.keys, "tls_key", arg);
+}
+
+static const char *
+set_tls_ca(struct nk__settings *s, const char *arg)
+{
+    cli_tls_used(s);
+    return *arg == '\0' ? "expected a file name"
+                        : cli_replace(&s->cli.tls.ca, arg);
+}
+
+static const char *
+set_tls_verify(struct nk__settings *s, const char *arg)
+{
+    long long i;
+    const char *why = nk__parse_enum(arg, "none|optional|require", &i);
+
+    cli_tls_used(s);
+    if (why == NULL)
+        s->cli.tls.verify = (int)i;
+    return why;
+}
+
+static const char *
+set_tls_alpn(struct nk__settings *s, const char *arg)
+{
+    cli_tls_used(s);
+    return *arg == '\0' ? "expected protocol names, e.g. h2,http/1.1"
+                        : cli_replace(&s->cli.tls.alpn, arg);
+}
+
+static const char *
+set_tls_sni(struct nk__settings *s, const char *arg)
+{
+    s->tls_client = 1;
+    return *arg == '\0' ? "expected a host name"
+                        : cli_replace(&s->tls_sni, arg);
+}
+
+static const char *
+set_insecure(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->tls_client = 1;
+    s->tls_insecure = 1;
+    return NULL;
+}
+
 static const char *
 set_help(struct nk__settings *s, const char *arg)
 {
@@ -430,6 +516,25 @@ static const struct cli_opt cli_opts[] = {
      "repeatable: a file of whole messages as the role's decode reads "
      "them (requests for serve, replies for connect), for codecs whose "
      "two directions differ"},
+    {"tls", 0, NULL, C_CONNECT, set_tls,
+     "TLS: verify the server's certificate (system CAs, or --tls-ca) and "
+     "name (HOST, or --tls-sni)"},
+    {"tls-cert", 0, "FILE", C_BOTH, set_tls_cert,
+     "serve: TLS on every TCP listener with this certificate (PEM, chain; "
+     "repeatable with --tls-key for SNI); connect: the client certificate"},
+    {"tls-key", 0, "FILE", C_BOTH, set_tls_key,
+     "the private key of --tls-cert (PEM, unreadable by group and others)"},
+    {"tls-ca", 0, "FILE", C_BOTH, set_tls_ca,
+     "serve: the CAs of client certificates (with --tls-verify); connect: "
+     "the CAs of the server's, instead of the system's"},
+    {"tls-verify", 0, "none|optional|require", C_SERVE, set_tls_verify,
+     "serve: ask for a client certificate and check it against --tls-ca"},
+    {"tls-alpn", 0, "LIST", C_BOTH, set_tls_alpn,
+     "ALPN protocols in order of preference, comma-separated (h2,http/1.1)"},
+    {"tls-sni", 0, "NAME", C_CONNECT, set_tls_sni,
+     "TLS: the server name sent and verified (default HOST)"},
+    {"insecure", 0, NULL, C_CONNECT, set_insecure,
+     "TLS: do not verify the server's certificate or name"},
     {"help", 'h', NULL, C_ALL, set_help, "this help"},
     {NULL, 0, NULL, 0, NULL, NULL},
 };

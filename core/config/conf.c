@@ -293,6 +293,32 @@ conf_set_trusted(struct conf_ctx *c, const struct conf_key *k, void *field,
     return conf_cidr_why(nk__cidr_list_parse(field, val));
 }
 
+/* tls = on|off, remembering where (settings.c's messages). */
+static const char *
+conf_set_tls_on(struct conf_ctx *c, const struct conf_key *k, void *field,
+                const char *val)
+{
+    const char *why = conf_set_bool(c, k, field, val);
+
+    if (why == NULL)
+        c->s->listeners[c->index].tls.on_line = c->lineno;
+    return why;
+}
+
+/* tls_cert / tls_key: repeatable, each with its line (a pair per SNI
+ * certificate). */
+static const char *
+conf_set_tls_file(struct conf_ctx *c, const struct conf_key *k, void *field,
+                  const char *val)
+{
+    if (*val == '\0')
+        return "empty value";
+    return nk__kvlist_add(field, k->name, val, strlen(val), c->file,
+                          c->lineno) < 0
+               ? conf_enomem
+               : NULL;
+}
+
 /* A numeric user or group id ("65534"), for a name lookup that failed. */
 static int
 conf_numeric_id(const char *val, unsigned long *id)
@@ -434,6 +460,26 @@ static const struct conf_key conf_keys[] = {
      NULL, NULL, 0, 0},
     {CONF_LISTEN, "udp_allow_low_ports", conf_set_bool,
      CONF_LC(udp_allow_low_ports), 0, 0, NULL, NULL, 0, 0},
+    {CONF_LISTEN, "tls", conf_set_tls_on, CONF_LC(tls.on), 0, 0, NULL, NULL, 0,
+     0},
+    {CONF_LISTEN, "tls_cert", conf_set_tls_file, CONF_LC(tls.certs), 0, 0, NULL,
+     NULL, CONF_REPEAT, 0},
+    {CONF_LISTEN, "tls_key", conf_set_tls_file, CONF_LC(tls.keys), 0, 0, NULL,
+     NULL, CONF_REPEAT, 0},
+    {CONF_LISTEN, "tls_ca", conf_set_string, CONF_LC(tls.ca), 0, 0, NULL, NULL,
+     CONF_NONEMPTY, 0},
+    {CONF_LISTEN, "tls_verify", conf_set_choice, CONF_LC(tls.verify), 0, 0,
+     "none|optional|require", NULL, 0, 0},
+    {CONF_LISTEN, "tls_min_version", conf_set_choice, CONF_LC(tls.min_version),
+     0, 0, "1.2|1.3", NULL, 0, 0},
+    {CONF_LISTEN, "tls_ciphers", conf_set_string, CONF_LC(tls.ciphers), 0, 0,
+     NULL, NULL, CONF_NONEMPTY, 0},
+    {CONF_LISTEN, "tls_ciphersuites", conf_set_string,
+     CONF_LC(tls.ciphersuites), 0, 0, NULL, NULL, CONF_NONEMPTY, 0},
+    {CONF_LISTEN, "tls_alpn", conf_set_string, CONF_LC(tls.alpn), 0, 0, NULL,
+     NULL, CONF_NONEMPTY, 0},
+    {CONF_LISTEN, "tls_handshake_timeout", conf_set_seconds,
+     CONF_LC(tls.handshake_timeout), 0, 0, NULL, NULL, 0, 0},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))

@@ -4,7 +4,8 @@
  * Sections: [netkit] (plugin_path, log_level, workers), [listen.NAME] (proto,
  * host (repeatable), port (required), transport, family, max_conns,
  * max_conns_per_ip, idle_timeout, message_timeout, write_timeout,
- * max_output, udp_rate, udp_allow_low_ports, sockopt.NAME), [plugin.NAME]
+ * max_output, udp_rate, udp_allow_low_ports, allow, deny, proxy_protocol,
+ * proxy_trusted, tls and tls_*, sockopt.NAME), [plugin.NAME]
  * (any key: validated later against the plugin's own option table, with the
  * line kept for the error message).
  *

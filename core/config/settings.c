@@ -14,6 +14,7 @@
 #include <netkit/plugin.h>
 
 #include "base/alloc.h"
+#include "config/conf.h"
 #include "config/sockopt.h"
 
 /* ---- lists ------------------------------------------------------------- */
@@ -129,6 +130,19 @@ nk__listen_conf_init(struct nk__listen_conf *l)
     l->write_timeout = NK_DEFAULT_WRITE_TIMEOUT;
     l->max_output = NK_DEFAULT_MAX_OUTPUT;
     l->udp_rate = NK_DEFAULT_UDP_RATE;
+    l->tls.on = -1;
+    l->tls.handshake_timeout = NK_DEFAULT_TLS_HANDSHAKE_TIMEOUT;
+}
+
+static void
+settings_tls_free(struct nk__tls_conf *t)
+{
+    nk__kvlist_free(&t->certs);
+    nk__kvlist_free(&t->keys);
+    nk__free(t->ca);
+    nk__free(t->ciphers);
+    nk__free(t->ciphersuites);
+    nk__free(t->alpn);
 }
 
 void
@@ -140,6 +154,7 @@ nk__listen_conf_free(struct nk__listen_conf *l)
     nk__kvlist_free(&l->sockopts);
     nk__acl_free(&l->acl);
     nk__cidr_list_free(&l->proxy_trusted);
+    settings_tls_free(&l->tls);
     memset(l, 0, sizeof(*l));
 }
 
@@ -161,6 +176,8 @@ settings_listen_copy(struct nk__listen_conf *dst,
     dst->write_timeout = src->write_timeout;
     dst->udp_rate = src->udp_rate;
     dst->udp_allow_low_ports = src->udp_allow_low_ports;
+    dst->tls.on = -1;
+    dst->tls.handshake_timeout = src->tls.handshake_timeout;
     dst->name = nk__strdup(name);
     dst->proto = nk__strdup(src->proto != NULL ? src->proto : NK_DEFAULT_PROTO);
     if (dst->name == NULL || dst->proto == NULL)
@@ -281,6 +298,7 @@ nk__settings_free(struct nk__settings *s)
     nk__free(s->host);
     nk__free(s->port);
     nk__free(s->message);
+    nk__free(s->tls_sni);
     nk__free(s->plugins_name);
     memset(s, 0, sizeof(*s));
 }
@@ -366,6 +384,124 @@ settings_check_proxy(const struct nk__listen_conf *l, struct nk_err *err)
     return 0;
 }
 
+/* A copy of *src into *dst unless src is NULL; -1 when out of memory. */
+static int
+settings_str_override(char **dst, const char *src)
+{
+    char *copy;
+
+    if (src == NULL)
+        return 0;
+    if ((copy = nk__strdup(src)) == NULL)
+        return -1;
+    nk__free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+/* The command line's --tls-* replace a TCP listener's tls_* keys. */
+static int
+settings_tls_override(struct nk__settings *s, struct nk__listen_conf *l)
+{
+    struct nk__tls_conf *t = &l->tls;
+    const struct nk__tls_conf *c = &s->cli.tls;
+
+    if (!(s->cli_set & NK_SET_TLS) || l->transport != NK_TRANSPORT_TCP)
+        return 0;
+    if (c->certs.n > 0) {
+        nk__kvlist_free(&t->certs);
+        nk__kvlist_free(&t->keys);
+        if (settings_kvlist_append(&t->certs, &c->certs) < 0 ||
+            settings_kvlist_append(&t->keys, &c->keys) < 0)
+            return -1;
+        t->on = 1;
+        t->on_line = 0;
+    }
+    if (c->verify != NK_TLS_VERIFY_NONE)
+        t->verify = c->verify;
+    return settings_str_override(&t->ca, c->ca) < 0 ||
+                   settings_str_override(&t->alpn, c->alpn) < 0
+               ? -1
+               : 0;
+}
+
+/* Where a tls key of l was set, for a message: its line, or 0. */
+static int
+settings_tls_line(const struct nk__listen_conf *l, const char *key)
+{
+    return nk__conf_key_line(l->key_line, key);
+}
+
+/*
+ * The TLS keys, before any file is read: tls_cert and tls_key in pairs,
+ * TCP only, tls_ca with tls_verify.  A listener with a certificate serves
+ * TLS unless `tls = off` (then any other tls_* key is a mistake, as is
+ * `tls = on` with no certificate).
+ */
+static int
+settings_check_tls(const struct nk__listen_conf *l, struct nk_err *err)
+{
+    static const char *const others[] = {
+        "tls_ca",   "tls_verify",       "tls_min_version",      "tls_ciphers",
+        "tls_alpn", "tls_ciphersuites", "tls_handshake_timeout"};
+    const struct nk__tls_conf *t = &l->tls;
+    const char *from = l->file != NULL ? "" : " (command line)";
+    int any = t->certs.n > 0 || t->keys.n > 0, first = 0;
+
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        int line = settings_tls_line(l, others[i]);
+        if (line != 0 && (first == 0 || line < first))
+            first = line;
+    }
+    if (t->on == 0) {
+        if (any || first != 0)
+            return nk__err_at(err, l->file,
+                              t->certs.n > 0 ? t->certs.items[0].line : first,
+                              "[listen.%s] tls is off: remove the tls_* keys, "
+                              "or set tls = on",
+                              l->name);
+        return 0;
+    }
+    if (t->on < 0 && !any && first == 0 && t->ca == NULL &&
+        t->verify == NK_TLS_VERIFY_NONE && t->alpn == NULL)
+        return 0; /* no TLS */
+    if (l->transport == NK_TRANSPORT_UDP)
+        return nk__err_at(err, l->file,
+                          t->on_line ? t->on_line
+                          : any      ? t->certs.items[0].line
+                                     : first,
+                          "[listen.%s] tls applies to tcp listeners only (DTLS "
+                          "is not supported)%s",
+                          l->name, from);
+    if (t->certs.n == 0)
+        return nk__err_at(err, l->file, t->on_line ? t->on_line : first,
+                          "[listen.%s] tls needs a certificate: add tls_cert "
+                          "and tls_key (PEM files)%s",
+                          l->name, from);
+    if (t->certs.n != t->keys.n) {
+        const struct nk__kvlist *more =
+            t->certs.n > t->keys.n ? &t->certs : &t->keys;
+        size_t i = t->certs.n < t->keys.n ? t->certs.n : t->keys.n;
+        return nk__err_at(err, more->items[i].file, more->items[i].line,
+                          "[listen.%s] %s %s has no %s to go with it: give "
+                          "tls_cert and tls_key in pairs%s",
+                          l->name, more == &t->certs ? "tls_cert" : "tls_key",
+                          more->items[i].val,
+                          more == &t->certs ? "tls_key" : "tls_cert", from);
+    }
+    if (t->verify != NK_TLS_VERIFY_NONE && t->ca == NULL)
+        return nk__err_at(err, l->file, settings_tls_line(l, "tls_verify"),
+                          "[listen.%s] tls_verify needs tls_ca (the CAs that "
+                          "sign client certificates)%s",
+                          l->name, from);
+    if (t->verify == NK_TLS_VERIFY_NONE && t->ca != NULL)
+        return nk__err_at(err, l->file, settings_tls_line(l, "tls_ca"),
+                          "[listen.%s] tls_ca: no effect without tls_verify = "
+                          "optional or require%s",
+                          l->name, from);
+    return 0;
+}
+
 /*
  * Apply the command line's per-listener overrides to l, then check its
  * socket options.  -o options go after the listener's own, so they are set
@@ -402,14 +538,18 @@ settings_finish_listener(struct nk__settings *s, struct nk__listen_conf *l,
     for (size_t i = 0; i < l->sockopts.n; i++)
         if (settings_check_sockopt(l, &l->sockopts.items[i], err) < 0)
             return -1;
-    return settings_check_proxy(l, err);
+    if (settings_tls_override(s, l) < 0)
+        return nk__err_run(err, "out of memory");
+    if (settings_check_proxy(l, err) < 0)
+        return -1;
+    return settings_check_tls(l, err);
 }
 
 /* See settings.h.  Duplicate listener names are reported by conf.c. */
 int
 nk__settings_finish(struct nk__settings *s, struct nk_err *err)
 {
-    int udp = 0;
+    int udp = 0, tcp = 0;
 
     if (settings_choose_listeners(s, err) < 0)
         return -1;
@@ -421,7 +561,11 @@ nk__settings_finish(struct nk__settings *s, struct nk_err *err)
         if (settings_finish_listener(s, &s->listeners[i], err) < 0)
             return -1;
         udp |= s->listeners[i].transport == NK_TRANSPORT_UDP;
+        tcp |= s->listeners[i].transport == NK_TRANSPORT_TCP;
     }
+    if ((s->cli_set & NK_SET_TLS) && !tcp)
+        return nk__err_set(err, "options --tls-* apply to TCP listeners only "
+                                "(remove -u)");
     if ((s->cli_set & NK_SET_UDP_RATE) && !udp)
         return nk__err_set(err, "option --udp-rate applies to UDP listeners "
                                 "only (add -u)");

@@ -71,7 +71,30 @@ const struct nk__kv *nk__kvlist_find(const struct nk__kvlist *l,
 void nk__kvlist_free(struct nk__kvlist *l);
 
 /* The most keys [netkit] or [listen.NAME] may have (conf.c's table). */
-#define NK_CONF_KEYS_MAX 32
+#define NK_CONF_KEYS_MAX 48
+
+/* A listener's TLS (core/tls/): the files are read, and every value is
+ * checked against OpenSSL, when the configuration is built. */
+enum nk__tls_verify {
+    NK_TLS_VERIFY_NONE,
+    NK_TLS_VERIFY_OPTIONAL,
+    NK_TLS_VERIFY_REQUIRE
+};
+#define NK_DEFAULT_TLS_HANDSHAKE_TIMEOUT 10.0
+
+struct nk__tls_conf {
+    int on;                   /* tls = on|off; -1: not said (on with a cert) */
+    int on_line;              /* where `tls` was set, 0: not */
+    struct nk__kvlist certs;  /* tls_cert, in order, with where each is */
+    struct nk__kvlist keys;   /* tls_key: the i-th goes with the i-th cert */
+    char *ca;                 /* tls_ca: client certificates' CAs (PEM) */
+    int verify;               /* enum nk__tls_verify */
+    int min_version;          /* 0: TLS 1.2, 1: TLS 1.3 */
+    char *ciphers;            /* tls_ciphers (TLS 1.2), NULL: OpenSSL's */
+    char *ciphersuites;       /* tls_ciphersuites (TLS 1.3) */
+    char *alpn;               /* tls_alpn: "h2,http/1.1", NULL: none */
+    double handshake_timeout; /* seconds; 0: none */
+};
 
 /* One listener: a [listen.NAME] section, or the command line's -p/-H/-P.. */
 struct nk__listen_conf {
@@ -97,6 +120,7 @@ struct nk__listen_conf {
     int proxy_line;     /* where proxy_protocol was set, 0: not */
     struct nk__cidr_list proxy_trusted; /* empty: any peer */
     int proxy_trusted_line;
+    struct nk__tls_conf tls;
     const char *file; /* where the section starts, for errors */
     int line;
     /* The line each key was first set on, by conf.c's table; 0: not in
@@ -139,7 +163,8 @@ enum {
     NK_SET_WRITE_TIMEOUT = 1 << 11,
     NK_SET_MAX_CONNS_PER_IP = 1 << 12,
     NK_SET_UDP_RATE = 1 << 13,
-    NK_SET_METRICS = 1 << 14
+    NK_SET_METRICS = 1 << 14,
+    NK_SET_TLS = 1 << 15 /* any --tls-* of serve */
 };
 
 struct nk__settings {
@@ -188,6 +213,11 @@ struct nk__settings {
     int timeout_set;   /* --timeout was given (--stream's idle limit) */
     int stream;        /* --stream */
     int proxy_header;  /* --proxy-protocol: 0 none, 1 v1, 2 v2 */
+    /* connect --tls: the certificate and CA files, ALPN and verify mode
+     * come from cli.tls (the options serve shares) */
+    int tls_client;   /* --tls, or any --tls-* */
+    char *tls_sni;    /* --tls-sni: the name sent and verified */
+    int tls_insecure; /* --insecure: do not verify the server */
 
     char *plugins_name;  /* netkit plugins NAME, netkit check NAME */
     unsigned check_role; /* --role: NK_ROLE_*, 0: serve */

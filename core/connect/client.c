@@ -53,6 +53,7 @@
 #include "base/addr.h"
 #include "base/alloc.h"
 #include "connect/client_stream.h"
+#include "connect/client_tls.h"
 #include "plugin/codec_host.h"
 #include "plugin/contract.h"
 #include "plugin/loader.h"
@@ -154,6 +155,9 @@ client_check(const struct nk__settings *s, const char *proto,
         return nk__err_set(err, "-n %lld: expected at least 1", s->count);
     if (s->proxy_header && s->cli.transport == NK_TRANSPORT_UDP)
         return nk__err_set(err, "--proxy-protocol works over tcp only");
+    if (s->tls_client && s->cli.transport == NK_TRANSPORT_UDP)
+        return nk__err_set(err, "--tls works over tcp only (DTLS is not "
+                                "supported)");
     if (!s->stream)
         return 0;
     if (strcmp(proto, "raw") != 0)
@@ -368,7 +372,12 @@ client_connect(struct client *c, struct nk_err *err)
         return nk__err_run(err, "connect %s: %s", where, strerror(saved));
     memcpy(c->peer, where, sizeof(c->peer));
     nk__log(NK_LOG_INFO, "Connect to %s", c->peer);
-    return c->s->proxy_header ? client_proxy_header(c, err) : 0;
+    if (c->s->proxy_header && client_proxy_header(c, err) < 0)
+        return -1;
+    /* TLS after the PROXY header, which a balancer sends in the clear. */
+    return c->s->tls_client
+               ? nk__client_tls(c->s, c->peer, c->timeout_ms, &c->fd, err)
+               : 0;
 }
 
 /* ---- message mode ------------------------------------------------------- */
@@ -1016,6 +1025,8 @@ client_fini(struct client *c)
 {
     if (c->fd >= 0)
         close(c->fd);
+    if (c->s->tls_client)
+        nk__client_tls_end();
     if (c->inst != NULL)
         c->plugin->desc->destroy(c->inst);
     if (c->plugin != NULL)

@@ -23,6 +23,7 @@
 #include "serve/flow.h"
 #include "base/log.h"
 #include "serve/server.h"
+#include "tls/tls.h"
 
 /* Mail of NK_POST_MAX bytes fits an empty mailbox. */
 _Static_assert(NK_POST_MAX + sizeof(struct nk__mail) <= NK_MAILBOX_MAX,
@@ -363,6 +364,18 @@ host_set_watermarks(struct nk_session *s, size_t high, size_t low)
     return c != NULL ? nk__flow_marks(c, high, low) : NK_EINVAL;
 }
 
+static int
+host_tls_info(struct nk_session *s, struct nk_tls_info *info)
+{
+    struct nk__conn *c = host_conn(s);
+
+    if (info == NULL || info->size < sizeof(*info))
+        return NK_EINVAL;
+    if (c == NULL || c->tls == NULL || c->tls_hs)
+        return NK_ENOENT;
+    return nk__tls_info(c->tls, info);
+}
+
 const struct nk_host nk__host = {
     .size = sizeof(struct nk_host),
     .send = host_send,
@@ -385,4 +398,5 @@ const struct nk_host nk__host = {
     .shutdown_write = host_shutdown_write,
     .set_watermarks = host_set_watermarks,
     .buffered = host_buffered,
+    .tls_info = host_tls_info,
 };

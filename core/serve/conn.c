@@ -24,12 +24,21 @@
 #include "serve/flow.h"
 #include "serve/proxy.h"
 #include "serve/server.h"
+#include "tls/tls.h"
 
 static void conn_on_io(struct nk__loop *loop, struct nk__io *io,
                        unsigned events);
 static void conn_on_turn(struct nk__defer *d);
+static void conn_on_tls_more(struct nk__defer *d);
 static void conn_flush(struct nk__conn *c);
 static void conn_account(struct nk__conn *c);
+static void conn_tls_start(struct nk__conn *c);
+static void conn_tls_step(struct nk__conn *c);
+static void conn_tls_failed(struct nk__conn *c, enum nk__tls_fail kind,
+                            const char *why);
+static ssize_t conn_sock_read(struct nk__conn *c, void *buf, size_t len);
+static ssize_t conn_sock_send(struct nk__conn *c, const void *buf, size_t len);
+static const char *conn_sock_why(const struct nk__conn *c);
 
 static struct nk__loop *
 conn_loop(const struct nk__conn *c)
@@ -106,7 +115,7 @@ conn_later(struct nk__conn *c, unsigned what)
 static void
 conn_free_if_done(struct nk__conn *c)
 {
-    if (!c->released || c->lingering || c->turn.queued)
+    if (!c->released || c->lingering || c->turn.queued || c->tls_more.queued)
         return;
     nk__buf_free(&c->in);
     nk__buf_free(&c->out);
@@ -215,7 +224,9 @@ static void
 conn_account(struct nk__conn *c)
 {
     struct nk__server *srv = c->ls->srv;
-    size_t now = c->in.cap + c->out.cap;
+    size_t now =
+        c->in.cap + c->out.cap +
+        (c->tls_hs && c->tls != NULL && !c->closing ? NK_CONN_TLS_HS_COST : 0);
     long long delta = (long long)now - (long long)c->charged, total;
 
     if (delta == 0)
@@ -268,8 +279,8 @@ static uint64_t
 conn_next_deadline(const struct nk__conn *c)
 {
     const struct nk__listener *ls = c->ls;
-    uint64_t m = c->msg_since && ls->message_ms ? c->msg_since + ls->message_ms
-                                                : 0,
+    uint64_t mms = c->tls_hs ? ls->tls_hs_ms : ls->message_ms,
+             m = c->msg_since && mms ? c->msg_since + mms : 0,
              w = c->out_since && ls->write_ms ? c->out_since + ls->write_ms : 0,
              a = c->announce ? c->opened_at + NK_CONN_ANNOUNCE_MS : 0;
 
@@ -337,6 +348,11 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
     }
     if (c->announce && c->opened_at + NK_CONN_ANNOUNCE_MS <= loop->now)
         conn_announce(c, NK_LOG_INFO);
+    if (c->tls_hs) {
+        conn_tls_failed(c, NK_TLS_FAIL_TIMEOUT,
+                        "no TLS handshake within tls_handshake_timeout");
+        return;
+    }
     if (c->msg_since && ls->message_ms &&
         c->msg_since + ls->message_ms <= loop->now) {
         ls->closed_message++;
@@ -406,10 +422,14 @@ conn_end_session(struct nk__conn *c, const char *why)
                 c->ls->conf->name,
                 why != NULL ? why : "closed before its PROXY header");
         nk__ctr_add(&c->ls->ctr, NK_CTR_REFUSED_PROXY, 1);
+    } else if (c->tls_hs) {
+        /* Counted as a failed handshake (conn_tls_failed), not a close. */
+        nk__log(NK_LOG_INFO, "Refused %s on [listen.%s]: %s", peer,
+                c->ls->conf->name, why != NULL ? why : "TLS handshake failed");
     } else if (!c->quiet) {
         conn_log_closed(c, NK_LOG_INFO, peer, why);
     }
-    if (!c->outbound && !c->proxy_wait && !c->quiet && !check) {
+    if (!c->outbound && !c->proxy_wait && !c->quiet && !check && !c->tls_hs) {
         enum nk__ctr k = nk__ctr_close_cause(why, c->eof);
         if (k != NK_CTR_N)
             nk__ctr_add(&c->ls->ctr, k, 1);
@@ -426,6 +446,10 @@ conn_close_socket(struct nk__conn *c)
     struct nk__server *srv = ls->srv;
 
     nk__timer_stop(conn_loop(c), &c->deadline);
+    if (c->tls != NULL) {
+        nk__tls_conn_free(c->tls);
+        c->tls = NULL;
+    }
     if (c->io.fd >= 0) { /* -1: an outbound one still looking up a name */
         nk__io_stop(conn_loop(c), &c->io);
         close(c->io.fd);
@@ -468,6 +492,8 @@ static void
 conn_finish(struct nk__conn *c)
 {
     conn_end_session(c, c->closing_why);
+    if (c->tls != NULL)
+        nk__tls_close_notify(c->tls);
     if (c->eof || shutdown(c->io.fd, SHUT_WR) < 0 ||
         nk__io_set(conn_loop(c), &c->io, NK_IO_READ) < 0) {
         conn_close_socket(c);
@@ -538,6 +564,7 @@ conn_new(struct nk__listener *ls, int fd, const struct sockaddr *sa,
     nk__session_set_addr(&c->sess, sa, salen);
     c->later.cb = conn_run_later;
     c->turn.cb = conn_on_turn;
+    c->tls_more.cb = conn_on_tls_more;
     c->rsize = NK_CONN_READ_SIZE;
     c->opened_at = srv->loop.now;
     nk__flow_init(c);
@@ -674,6 +701,10 @@ nk__conn_open(struct nk__listener *ls, int fd, const struct sockaddr *sa,
         }
         c->msg_since = loop->now;
         conn_watch_deadline(c);
+        return 0;
+    }
+    if (ls->tls != NULL) {
+        conn_tls_start(c); /* the session begins once it is done */
         return 0;
     }
     c->announce = 1; /* at the first bytes (conn_announce) */
@@ -855,10 +886,15 @@ conn_update_mask(struct nk__conn *c)
     /* Paused, wait for writability even with nothing queued: the event
      * resumes reading (conn_on_writable), so a pause can never strand a
      * connection with no events at all. */
-    if (nk__buf_len(&c->out) > 0 || c->paused)
+    if (nk__buf_len(&c->out) > 0 || c->paused || c->tls_rw)
         mask |= NK_IO_WRITE;
     if (nk__io_set(conn_loop(c), &c->io, mask) < 0)
         nk__conn_close(c, "cannot watch the socket");
+    else if ((mask & NK_IO_READ) && c->tls != NULL &&
+             (c->tls_again || nk__tls_pending(c->tls)))
+        /* Decrypted bytes wait in the TLS layer, not in the socket: no
+         * event would come for them. */
+        nk__loop_soon(conn_loop(c), &c->tls_more);
 }
 
 /* Send what buf holds; returns 0 (possibly partly sent: EAGAIN) or -1 after
@@ -867,8 +903,7 @@ static int
 conn_write(struct nk__conn *c, struct nk__buf *buf)
 {
     while (nk__buf_len(buf) > 0) {
-        ssize_t n =
-            send(c->io.fd, nk__buf_data(buf), nk__buf_len(buf), MSG_NOSIGNAL);
+        ssize_t n = conn_sock_send(c, nk__buf_data(buf), nk__buf_len(buf));
         if (n > 0) {
             nk__buf_consume(buf, (size_t)n);
             c->bytes_out += (uint64_t)n;
@@ -880,7 +915,7 @@ conn_write(struct nk__conn *c, struct nk__buf *buf)
             return 0;
         else {
             c->peer_gone = errno == EPIPE || errno == ECONNRESET;
-            nk__conn_close(c, strerror(errno));
+            nk__conn_close(c, conn_sock_why(c));
             return -1;
         }
     }
@@ -1024,7 +1059,7 @@ nk__conn_send(struct nk__conn *c, const struct iovec *iov, int iovcnt)
     }
     b = conn_outbuf(c);
     if (nk__buf_len(b) == 0 && nk__buf_len(&c->out) == 0 &&
-        size >= NK_CONN_DIRECT_MIN && !c->connecting) {
+        size >= NK_CONN_DIRECT_MIN && !c->connecting && c->tls == NULL) {
         /* Large and first in line: gathered write, no copy. */
         conn_send_direct(c, v, n, size);
         b = &c->out;
@@ -1342,7 +1377,7 @@ conn_on_readable(struct nk__conn *c)
             break;
         }
         room = in->cap - in->end;
-        n = read(c->io.fd, in->base + in->end, room);
+        n = conn_sock_read(c, in->base + in->end, room);
         if (n > 0) {
             in->end += (size_t)n;
             got += (size_t)n;
@@ -1372,7 +1407,7 @@ conn_on_readable(struct nk__conn *c)
             break;
         } else {
             c->peer_gone = 1;
-            nk__conn_close(c, strerror(errno));
+            nk__conn_close(c, conn_sock_why(c));
             break;
         }
     }
@@ -1382,6 +1417,11 @@ conn_on_readable(struct nk__conn *c)
 static void
 conn_on_writable(struct nk__conn *c)
 {
+    if (c->tls_rw) {
+        c->tls_rw = 0; /* what TLS had to write first can go now */
+        conn_on_readable(c);
+        return;
+    }
     /* The replies queue behind c->out (conn_outbuf keeps the order). */
     c->ls->srv->turn_msgs = NK_CONN_TURN_MESSAGES;
     conn_end_batch(c);
@@ -1423,10 +1463,15 @@ conn_proxy_done(struct nk__conn *c, const struct nk__proxy_hdr *h, long len)
         c->perip_held = 1;
     }
     /* Logged at the first bytes after the header, as for any connection:
-     * a balancer's check sends the header alone, then resets. */
+     * a balancer's check sends the header alone, then resets.  Over TLS,
+     * once the handshake is done (conn_tls_done). */
     snprintf(tail, sizeof(tail), " (via %s, PROXY v%d%s)", via, h->version,
              h->local ? " LOCAL" : "");
     c->via = nk__strdup(tail);
+    if (ls->tls != NULL) {
+        conn_tls_start(c); /* the header, then the handshake */
+        return;
+    }
     c->announce = 1;
     if (c->via == NULL || nk__buf_len(&c->in) > 0) {
         nk__session_format(&c->sess, peer, sizeof(peer));
@@ -1443,6 +1488,33 @@ conn_proxy_done(struct nk__conn *c, const struct nk__proxy_hdr *h, long len)
     conn_end_batch(c);
 }
 
+/* TLS after the header: of the n bytes just peeked, take off the socket
+ * those the header holds (all of them while it is incomplete), and keep
+ * only the header in `in`. */
+static int
+conn_proxy_take(struct nk__conn *c, long rc, ssize_t n)
+{
+    size_t had = nk__buf_len(&c->in) - (size_t)n,
+           take = rc > 0 ? (size_t)rc - had : (size_t)n;
+    uint8_t sink[512];
+
+    if (rc > 0)
+        c->in.end -= (size_t)n - take;
+    while (take > 0) {
+        ssize_t r =
+            read(c->io.fd, sink, take < sizeof(sink) ? take : sizeof(sink));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            nk__conn_close(c, r == 0 ? "closed before its PROXY header"
+                                     : strerror(errno));
+            return -1;
+        }
+        take -= (size_t)r;
+    }
+    return 0;
+}
+
 /* Read and parse the PROXY header; nothing else happens on the
  * connection until it is whole. */
 static void
@@ -1457,7 +1529,10 @@ conn_proxy_read(struct nk__conn *c)
             nk__conn_close(c, "out of memory");
             return;
         }
-        n = read(c->io.fd, c->in.base + c->in.end, c->in.cap - c->in.end);
+        /* TLS follows the header: peek, so that its first bytes stay in
+         * the socket for the handshake (conn_proxy_take). */
+        n = recv(c->io.fd, c->in.base + c->in.end, c->in.cap - c->in.end,
+                 c->ls->tls != NULL ? MSG_PEEK : 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -1473,6 +1548,8 @@ conn_proxy_read(struct nk__conn *c)
         nk__ctr_add(&c->ls->ctr, NK_CTR_BYTES_IN, (uint64_t)n);
         rc = nk__proxy_parse(nk__buf_data(&c->in), nk__buf_len(&c->in),
                              c->ls->conf->proxy_protocol, &h);
+        if (c->ls->tls != NULL && rc >= 0 && conn_proxy_take(c, rc, n) < 0)
+            return;
         if (rc > 0) {
             conn_proxy_done(c, &h, rc);
             return;
@@ -1507,6 +1584,8 @@ conn_on_io(struct nk__loop *loop, struct nk__io *io, unsigned events)
     }
     if (c->proxy_wait && (events & NK_IO_READ))
         conn_proxy_read(c);
+    else if (c->tls_hs)
+        conn_tls_step(c);
     else if (events & NK_IO_READ)
         conn_on_readable(c);
     else if (events & NK_IO_WRITE)
@@ -1519,7 +1598,7 @@ nk__conn_drain(struct nk__conn *c)
     if (c->closing || c->draining)
         return;
     c->draining = 1; /* no more reads; answer what was read, then close */
-    if (c->connecting) {
+    if (c->connecting || c->tls_hs) {
         nk__conn_close(c, "shutdown");
         return;
     }
@@ -1552,4 +1631,159 @@ nk__conn_idle_sweep(struct nk__listener *ls)
     if (ls->lru_head != NULL)
         nk__timer_start(loop, &ls->idle_timer,
                         ls->lru_head->last_active + ls->idle_ms);
+}
+
+/* ---- TLS ------------------------------------------------------------ */
+
+_Static_assert(NK_CTR_TLS_FAIL + NK_TLS_FAIL_N - 1 == NK_CTR_TLS_FAIL_LAST,
+               "one counter per enum nk__tls_fail");
+
+/* The socket's bytes, through the TLS layer when there is one: read(2)'s
+ * and send(2)'s contract either way (tls/tls.h). */
+static ssize_t
+conn_sock_read(struct nk__conn *c, void *buf, size_t len)
+{
+    int want_write = 0, again = 0;
+    ssize_t n;
+
+    if (c->tls == NULL)
+        return read(c->io.fd, buf, len);
+    n = nk__tls_read(c->tls, buf, len, &want_write, &again);
+    c->tls_rw = want_write;
+    c->tls_again = again;
+    return n;
+}
+
+static ssize_t
+conn_sock_send(struct nk__conn *c, const void *buf, size_t len)
+{
+    if (c->tls == NULL)
+        return send(c->io.fd, buf, len, MSG_NOSIGNAL);
+    return nk__tls_write(c->tls, buf, len);
+}
+
+static const char *
+conn_sock_why(const struct nk__conn *c)
+{
+    return c->tls != NULL && errno == EPROTO ? nk__tls_why() : strerror(errno);
+}
+
+/* The TLS layer holds decrypted bytes, or the end of the stream: read
+ * them as if the socket said. */
+static void
+conn_on_tls_more(struct nk__defer *d)
+{
+    struct nk__conn *c =
+        (struct nk__conn *)((char *)d - offsetof(struct nk__conn, tls_more));
+
+    if (c->closing) {
+        conn_free_if_done(c);
+        return;
+    }
+    if (!c->paused && !c->close_after_write && !c->eof && !c->draining &&
+        !c->backlog && c->tls != NULL &&
+        (c->tls_again || nk__tls_pending(c->tls))) {
+        c->tls_again = 0;
+        conn_on_readable(c);
+    }
+}
+
+/* The handshake begins, within tls_handshake_timeout.  The TLS state
+ * (tens of KiB in OpenSSL once a record is read) is made when the first
+ * bytes arrive, and counted against max_buffer_memory until the handshake
+ * is done, so a flood of idle or slow handshakes is bounded by max_conns,
+ * the deadline and the budget. */
+static void
+conn_tls_start(struct nk__conn *c)
+{
+    c->tls_hs = 1;
+    c->msg_since = conn_loop(c)->now;
+    conn_watch_deadline(c);
+    /* Nothing read yet (a ClientHello after a PROXY header was only
+     * peeked): the socket says when it is readable. */
+}
+
+static void
+conn_tls_failed(struct nk__conn *c, enum nk__tls_fail kind, const char *why)
+{
+    nk__ctr_add(&c->ls->ctr, (enum nk__ctr)(NK_CTR_TLS_FAIL + (int)kind), 1);
+    nk__conn_close(c, why);
+}
+
+/* The handshake is done: log what it settled, then the session begins. */
+static void
+conn_tls_done(struct nk__conn *c)
+{
+    struct nk__listener *ls = c->ls;
+    const char *version = nk__tls_version(c->tls);
+    char peer[NK_ADDRSTRLEN], subject[256] = "", alpn[64] = "";
+    size_t alen;
+    const uint8_t *a = nk__tls_alpn(c->tls, &alen);
+
+    c->tls_hs = 0;
+    c->msg_since = 0;
+    conn_account(c); /* the handshake's charge goes */
+    if (c->closing)
+        return;
+    nk__ctr_add(&ls->ctr, NK_CTR_TLS_OK, 1);
+    nk__ctr_add(&ls->ctr,
+                strcmp(version, "TLSv1.3") == 0 ? NK_CTR_TLS_13 : NK_CTR_TLS_12,
+                1);
+    if (nk__tls_resumed(c->tls))
+        nk__ctr_add(&ls->ctr, NK_CTR_TLS_RESUMED, 1);
+    nk__tls_log_offload(c->tls, ls->conf->name);
+    if (nk__log_enabled(NK_LOG_INFO)) {
+        if (a != NULL)
+            snprintf(alpn, sizeof(alpn), ", ALPN %.*s", (int)alen,
+                     (const char *)a);
+        char name[200];
+        if (nk__tls_peer_subject(c->tls, name, sizeof(name)) == 0)
+            snprintf(subject, sizeof(subject), ", client %s", name);
+        nk__session_format(&c->sess, peer, sizeof(peer));
+        nk__log(NK_LOG_INFO, "Connection from %s [%s] (%s%s%s%s)%s", peer,
+                ls->conf->name, version,
+                nk__tls_resumed(c->tls) ? ", resumed" : "", alpn, subject,
+                c->via != NULL ? c->via : "");
+    }
+    nk__free(c->via);
+    c->via = NULL;
+    if (nk__io_set(conn_loop(c), &c->io, NK_IO_READ) < 0) {
+        nk__conn_close(c, "cannot watch the socket");
+        return;
+    }
+    if (conn_begin(c) < 0 || c->closing)
+        return;
+    if (nk__tls_pending(c->tls))
+        nk__loop_soon(conn_loop(c), &c->tls_more);
+}
+
+/* One step of the handshake, when the socket is ready for it. */
+static void
+conn_tls_step(struct nk__conn *c)
+{
+    unsigned want = NK_IO_READ;
+    const char *why = NULL;
+    enum nk__tls_fail kind = NK_TLS_FAIL_PROTOCOL;
+    int rc;
+
+    if (c->tls == NULL) {
+        c->tls = nk__tls_accept(c->ls->tls, c->io.fd);
+        if (c->tls == NULL) {
+            nk__ctr_add(&c->ls->ctr, NK_CTR_REFUSED_NO_MEMORY, 1);
+            c->quiet = 1;
+            nk__conn_close(c, "out of memory");
+            return;
+        }
+        conn_account(c); /* charged while the handshake lasts */
+        if (c->closing)
+            return;
+    }
+    rc = nk__tls_handshake(c->tls, &want, &why, &kind);
+
+    if (rc > 0)
+        conn_tls_done(c);
+    else if (rc < 0)
+        conn_tls_failed(c, kind, why);
+    else if (nk__io_set(conn_loop(c), &c->io, want) < 0)
+        nk__conn_close(c, "cannot watch the socket");
 }

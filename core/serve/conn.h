@@ -75,7 +75,12 @@
  * is logged at debug level and counted as a check, not as an error. */
 #define NK_CONN_ANNOUNCE_MS 200
 
+/* What OpenSSL holds for a handshake under way once its first record is
+ * read (measured: about 46 KiB), counted against max_buffer_memory. */
+#define NK_CONN_TLS_HS_COST (48 * 1024)
+
 struct nk__listener;
+struct ssl_st;
 
 struct nk__conn {
     struct nk__io io; /* first member */
@@ -131,6 +136,13 @@ struct nk__conn {
     size_t wm_high, wm_low;     /* output watermarks */
     struct nk__resolved *addrs; /* outbound: addresses left to try */
     int next_addr;
+
+    /* TLS (tls/tls.h): the layer under the byte stream, or NULL */
+    struct ssl_st *tls;
+    struct nk__defer tls_more; /* read what TLS holds decrypted */
+    unsigned tls_hs : 1;       /* TLS handshake under way: no plugin yet */
+    unsigned tls_rw : 1;       /* TLS must write before it can read on */
+    unsigned tls_again : 1;    /* TLS holds an end or error to read now */
 
     /* For the close line: when it was accepted (loop ms), bytes moved. */
     uint64_t opened_at;

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "serve/access.h"
 #include "serve/server.h"
+#include "tls/tls.h"
 
 enum nk__ctr
 nk__ctr_close_cause(const char *why, int eof)
@@ -81,7 +82,7 @@ nk__counters_sum_one(struct nk__server *srv, size_t li, struct nk__ctr_sum *out)
 /* ---- the log line ------------------------------------------------------- */
 
 struct ctr_line {
-    char buf[900];
+    char buf[1200];
     size_t n;
 };
 
@@ -150,6 +151,25 @@ ctr_put_traffic(struct ctr_line *l, const struct nk__ctr_sum *s)
             (unsigned long long)s->v[NK_CTR_BYTES_IN],
             (unsigned long long)s->v[NK_CTR_BYTES_OUT],
             (unsigned long long)s->v[NK_CTR_DECODE_ERRORS]);
+}
+
+/* ", tls 12 (1.2 2, 1.3 10, resumed 4), tls failed 3 (protocol 1, ...)" */
+static void
+ctr_put_tls(struct ctr_line *l, const struct nk__ctr_sum *s)
+{
+    struct ctr_part failed[NK_TLS_FAIL_N];
+
+    for (int k = 0; k < NK_TLS_FAIL_N; k++)
+        failed[k] =
+            (struct ctr_part){nk__tls_fail_names[k], s->v[NK_CTR_TLS_FAIL + k]};
+    ctr_put(l, ", tls %llu (1.2 %llu, 1.3 %llu, resumed %llu)",
+            (unsigned long long)s->v[NK_CTR_TLS_OK],
+            (unsigned long long)s->v[NK_CTR_TLS_12],
+            (unsigned long long)s->v[NK_CTR_TLS_13],
+            (unsigned long long)s->v[NK_CTR_TLS_RESUMED]);
+    ctr_put(l, ", tls failed %llu",
+            (unsigned long long)ctr_total(failed, NK_TLS_FAIL_N));
+    ctr_parts(l, failed, NK_TLS_FAIL_N);
 }
 
 void
@@ -222,6 +242,8 @@ nk__counters_log(struct nk__server *srv)
             ctr_put(&l, ", closed %llu",
                     (unsigned long long)ctr_total(closed, NPARTS(closed)));
             ctr_parts(&l, closed, NPARTS(closed));
+            if (srv->listeners[i].tls != NULL)
+                ctr_put_tls(&l, &s);
         }
         nk__log(NK_LOG_INFO, "%s", l.buf);
     }
@@ -346,6 +368,18 @@ get_dropped(const struct nk__ctr_sum *s, size_t i)
     return v[i];
 }
 
+static uint64_t
+get_tls_versions(const struct nk__ctr_sum *s, size_t i)
+{
+    return s->v[i == 0 ? NK_CTR_TLS_12 : NK_CTR_TLS_13];
+}
+
+static uint64_t
+get_tls_failed(const struct nk__ctr_sum *s, size_t i)
+{
+    return s->v[NK_CTR_TLS_FAIL + (int)i];
+}
+
 static const struct ctr_family ctr_families[] = {
     {"netkit_connections_accepted_total",
      "counter",
@@ -381,6 +415,30 @@ static const struct ctr_family ctr_families[] = {
       "memory", "bad_input", "too_big", "output_limit", "plugin", "error",
       "shutdown", "check"},
      get_closed,
+     0},
+    {"netkit_tls_handshakes_total",
+     "counter",
+     "TLS handshakes completed, by version (resumed ones included).",
+     TCP,
+     "version",
+     {"1.2", "1.3"},
+     get_tls_versions,
+     0},
+    {"netkit_tls_resumed_total",
+     "counter",
+     "TLS handshakes that resumed a session (a ticket).",
+     TCP,
+     NULL,
+     {NULL},
+     NULL,
+     NK_CTR_TLS_RESUMED},
+    {"netkit_tls_handshake_failures_total",
+     "counter",
+     "TLS handshakes that failed, by reason.",
+     TCP,
+     "reason",
+     {"protocol", "version", "cert", "alpn", "closed", "timeout"},
+     get_tls_failed,
      0},
     {"netkit_timeouts_total",
      "counter",
@@ -474,7 +532,9 @@ nk__counters_prometheus(struct nk__server *srv, struct nk__buf *out)
             const struct nk__listen_conf *lc = srv->listeners[i].conf;
             char name[200];
 
-            if (!(fam->transports & lc->transport))
+            if (!(fam->transports & lc->transport) ||
+                (strncmp(fam->name, "netkit_tls_", 11) == 0 &&
+                 srv->listeners[i].tls == NULL)) /* TLS listeners only */
                 continue;
             if (!header) {
                 ctr_emit(&o, "# HELP %s %s\n# TYPE %s %s\n", fam->name,

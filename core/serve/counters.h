@@ -45,6 +45,14 @@ enum nk__ctr {
     NK_CTR_CLOSED_ERROR,  /* a socket error, out of memory */
     NK_CTR_CLOSED_SHUTDOWN,
     NK_CTR_CLOSED_CHECK, /* closed by the peer before it sent a byte */
+    /* TLS listeners: handshakes done, by version, resumed; and failed, one
+     * counter per enum nk__tls_fail from NK_CTR_TLS_FAIL on */
+    NK_CTR_TLS_OK,
+    NK_CTR_TLS_12,
+    NK_CTR_TLS_13,
+    NK_CTR_TLS_RESUMED,
+    NK_CTR_TLS_FAIL,
+    NK_CTR_TLS_FAIL_LAST = NK_CTR_TLS_FAIL + 5, /* NK_TLS_FAIL_N - 1 */
     NK_CTR_N
 };
 

@@ -44,6 +44,7 @@
 #include "serve/resolve.h"
 #include "plugin/session.h"
 #include "serve/timers.h"
+#include "tls/tls.h"
 
 /* How long a shutdown waits for replies to drain before closing what is
  * left (a second SIGINT or SIGTERM ends it at once). */
@@ -73,6 +74,7 @@ struct serve_listener {
     atomic_llong slots;     /* connections open, all workers (max_conns) */
     struct nk__perip perip; /* max_conns_per_ip, all workers */
     struct nk__access access;
+    struct nk__tls *tls; /* its certificates, read with the configuration */
 };
 
 struct serve_master;
@@ -191,7 +193,8 @@ serve_prepare(struct nk__serve *sv, struct nk_err *err)
                               &s->cli_plugin_opts, &sl->values, err) < 0 ||
             nk__listen_sockopts(lc, &sl->opts, &sl->nopts, &sl->accept,
                                 &sl->naccept, err) < 0 ||
-            nk__listen_resolve(lc, &sl->addrs, &sl->naddrs, err) < 0)
+            nk__listen_resolve(lc, &sl->addrs, &sl->naddrs, err) < 0 ||
+            nk__tls_new(lc, &sl->tls, err) < 0)
             goto out;
         if (lc->max_conns_per_ip > 0 &&
             nk__perip_init(&sl->perip, (uint32_t)lc->max_conns_per_ip,
@@ -661,6 +664,8 @@ server_init(struct nk__serve *sv, int w, struct nk_err *err)
         ls->message_ms = (uint64_t)(sl->conf->message_timeout * 1000);
         ls->write_ms = (uint64_t)(sl->conf->write_timeout * 1000);
         ls->max_output = sl->conf->max_output;
+        ls->tls = sl->tls;
+        ls->tls_hs_ms = (uint64_t)(sl->conf->tls.handshake_timeout * 1000);
         ls->serving = w < serve_listener_workers(sv, sl);
         nk__timer_init(&ls->idle_timer, server_on_idle);
     }
@@ -903,6 +908,7 @@ serve_free(struct nk__serve *sv)
         nk__free(sl->accept);
         nk__free(sl->addrs);
         nk__perip_fini(&sl->perip);
+        nk__tls_free(sl->tls);
     }
     for (size_t i = 0; i < sv->nplugins; i++)
         nk__plugin_close(sv->plugins[i]);
@@ -937,9 +943,12 @@ nk__serve_check(struct nk__settings *s, FILE *out, struct nk_err *err)
         server_create(&sv, 0, err) < 0)
         goto out;
     nk__show_settings(out, s);
-    for (size_t i = 0; i < sv.nls; i++)
+    for (size_t i = 0; i < sv.nls; i++) {
         nk__show_listener(out, s, sv.ls[i].conf, sv.ls[i].plugin,
                           sv.ls[i].addrs, sv.ls[i].naddrs);
+        if (sv.ls[i].tls != NULL)
+            nk__tls_show(out, sv.ls[i].tls);
+    }
     fprintf(out, "configuration ok: %zu listener%s\n", sv.nls,
             sv.nls == 1 ? "" : "s");
     rc = 0;

@@ -33,6 +33,7 @@ struct nk__conn;
 struct nk__server;
 struct nk__dgram;
 struct nk__access;
+struct nk__tls;
 
 /* One bound socket of a listener, in one worker. */
 struct nk__sock {
@@ -90,6 +91,8 @@ struct nk__listener {
     struct nk__counters ctr;      /* this worker's counts (counters.h) */
     /* allow/deny: the denials of every worker's copy of this listener */
     struct nk__access *access;
+    struct nk__tls *tls; /* the TLS contexts (shared), or NULL: no TLS */
+    uint64_t tls_hs_ms;  /* tls_handshake_timeout; 0: none */
 };
 
 struct nk__server {

@@ -233,6 +233,20 @@ typedef void (*nk_timer_fn)(void *inst, struct nk_session *s, void *arg);
  * NK_EAGAIN). */
 #define NK_POST_MAX ((16u << 20) - 64u)
 
+/* host->tls_info's answer (ABI 1.2). */
+struct nk_tls_info {
+    uint32_t size;       /* set by the caller: sizeof(struct nk_tls_info) */
+    const char *version; /* "TLSv1.3", "TLSv1.2" */
+    const char *cipher;  /* "TLS_AES_256_GCM_SHA384" */
+    const char *alpn;    /* the protocol ALPN chose, or NULL (none) */
+    const char *sni;     /* the server name the client asked for, or NULL */
+    /* The client certificate's subject, RFC 2253 ("CN=alice,O=Example"),
+     * verified against the listener's tls_ca; NULL when there is none
+     * (tls_verify none, or optional and the client sent none). */
+    const char *peer_subject;
+    int resumed; /* 1: the session resumed from a ticket */
+};
+
 struct nk_host {
     /* sizeof(struct nk_host) of the host: members past it do not exist. */
     uint32_t size;
@@ -413,6 +427,18 @@ struct nk_host {
      * to the first and closes the second silently.  0 for UDP.
      */
     size_t (*buffered)(struct nk_session *s);
+
+    /* ---- ABI 1.2: TLS ------------------------------------------------- */
+
+    /*
+     * What the TLS handshake of a session settled (the listener's tls_*
+     * keys; the host does TLS, the plugin sees plain bytes).  The caller
+     * sets info->size to sizeof(struct nk_tls_info); the strings stay
+     * valid until the current callback returns.  Returns 0, or NK_ENOENT
+     * when the session is not over TLS (UDP, a listener without TLS, an
+     * outbound connection), NK_EINVAL for a bad argument.
+     */
+    int (*tls_info)(struct nk_session *s, struct nk_tls_info *info);
 };
 
 /* ---------------------------------------------------------------------------
