@@ -29,7 +29,9 @@
  *     nkt_peer_eof is the peer's half-close (on_eof with
  *     NK_PLUGIN_HALF_CLOSE, else the session ends), and shutdown_write
  *     makes later sends fail; a message over max_message gets
- *     on_bad_input(NK_EFRAMETOOBIG) before the close, as in the host.
+ *     on_bad_input(NK_EFRAMETOOBIG) before the close, as in the host;
+ *     tls_info answers NK_ENOENT (not over TLS) unless the test gave the
+ *     session a handshake's outcome with nkt_set_tls.
  *   - Codec checks: nkt_expect_splits feeds a byte stream to decode whole,
  *     one byte at a time, cut in two at every place and cut at random
  *     (seeded), and asserts that every way gives the same messages;
@@ -201,6 +203,7 @@ struct nk_session {
     int head_told;         /* on_head ran for the message being fed */
     size_t in_rest;        /* inside on_message: bytes after it */
     int delivering;
+    const struct nk_tls_info *tls; /* nkt_set_tls: what tls_info answers */
 };
 
 struct nk_ctx {
@@ -1034,6 +1037,22 @@ nkt__buffered(struct nk_session *s)
 }
 
 static inline int
+nkt__tls_info(struct nk_session *s, struct nk_tls_info *info)
+{
+    uint32_t size;
+
+    nkt__kit_of(s);
+    if (info == NULL || info->size < sizeof(*info))
+        return NK_EINVAL;
+    if (s->tls == NULL || s->state == NKT__CLOSED)
+        return NK_ENOENT;
+    size = info->size;
+    *info = *s->tls;
+    info->size = size;
+    return 0;
+}
+
+static inline int
 nkt__set_watermarks(struct nk_session *s, size_t high, size_t low)
 {
     nkt__kit_of(s);
@@ -1222,6 +1241,7 @@ nkt_new(const struct nk_plugin *p)
     k->host.shutdown_write = nkt__shutdown_write;
     k->host.set_watermarks = nkt__set_watermarks;
     k->host.buffered = nkt__buffered;
+    k->host.tls_info = nkt__tls_info;
     k->plugin = p;
     k->transport = NK_TRANSPORT_TCP;
     k->role = NK_ROLE_SERVE;
@@ -1831,6 +1851,14 @@ static inline size_t
 nkt_dropped(const struct nkt *k)
 {
     return k->dropped;
+}
+
+/* The session came over TLS, and its handshake settled *info (kept by
+ * pointer: it must outlive the session); NULL: not over TLS again. */
+static inline void
+nkt_set_tls(struct nk_session *s, const struct nk_tls_info *info)
+{
+    s->tls = info;
 }
 
 /* Back-pressure: the socket takes nothing, n bytes wait (0: it takes all
