@@ -523,7 +523,7 @@ static const struct cli_opt cli_opts[] = {
      "serve: TLS on every TCP listener with this certificate (PEM, chain; "
      "repeatable with --tls-key for SNI); connect: the client certificate"},
     {"tls-key", 0, "FILE", C_BOTH, set_tls_key,
-     "the private key of --tls-cert (PEM, unreadable by group and others)"},
+     "the private key of --tls-cert (PEM; mode 600, or 640 for a group)"},
     {"tls-ca", 0, "FILE", C_BOTH, set_tls_ca,
      "serve: the CAs of client certificates (with --tls-verify); connect: "
      "the CAs of the server's, instead of the system's"},

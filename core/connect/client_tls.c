@@ -123,11 +123,11 @@ ct_context(const struct nk__settings *s, struct nk_err *err)
         const char *cert = t->certs.items[0].val, *key = t->keys.items[0].val;
         struct stat st;
 
-        if (stat(key, &st) == 0 &&
-            (st.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)))
+        if (stat(key, &st) == 0 && (st.st_mode & (S_IWGRP | S_IROTH | S_IWOTH)))
             return nk__err_set(err,
                                "--tls-key %s: refused, readable or writable "
-                               "by others (mode %04o): chmod 600 %s",
+                               "by others, or writable by its group (mode "
+                               "%04o): chmod 600 %s",
                                key, (unsigned)st.st_mode & 07777, key);
         if (SSL_CTX_use_certificate_chain_file(ct.ctx, cert) != 1)
             return nk__err_set(err, "--tls-cert %s: %s", cert, ct_reason());

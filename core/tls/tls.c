@@ -125,8 +125,9 @@ tls_check_file(const struct nk__listen_conf *lc, const char *key,
     return 0;
 }
 
-/* A private key must be the owner's alone: a key others can read is a
- * key others may have copied. */
+/* A private key others can read is a key others may have copied.  Its
+ * group may read it (Debian's ssl-cert convention: root:ssl-cert 0640, as
+ * PostgreSQL allows), but neither write it nor let anyone else in. */
 static int
 tls_check_key_file(const struct nk__listen_conf *lc, const char *path, int line,
                    struct nk_err *err)
@@ -137,13 +138,13 @@ tls_check_key_file(const struct nk__listen_conf *lc, const char *path, int line,
     if (tls_check_file(lc, "tls_key", path, line, &st, err) < 0)
         return -1;
     mode = (unsigned)st.st_mode & 07777;
-    if (mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH))
-        return tls_fail(err, lc, line,
-                        "tls_key %s: refused, readable or writable by %s "
-                        "(mode %04o): chmod 600 %s",
-                        path,
-                        (mode & (S_IROTH | S_IWOTH)) ? "others" : "its group",
-                        mode, path);
+    if (mode & (S_IWGRP | S_IROTH | S_IWOTH))
+        return tls_fail(
+            err, lc, line, "tls_key %s: refused, %s (mode %04o): chmod 600 %s",
+            path,
+            (mode & (S_IROTH | S_IWOTH)) ? "readable or writable by others"
+                                         : "writable by its group",
+            mode, path);
     return 0;
 }
 

@@ -76,12 +76,18 @@ class TlsConfigTest(unittest.TestCase):
     def test_key_readable_by_others_refused(self):
         loose = os.path.join(CERTS.dir, "loose.key")
         shutil.copy(CERTS.path("srv.key"), loose)
-        for mode, who in ((0o644, "others"), (0o640, "its group")):
+        for mode, who in ((0o644, "readable or writable by others"),
+                          (0o604, "readable or writable by others"),
+                          (0o660, "writable by its group")):
             os.chmod(loose, mode)
             self.assert_error(section("", key="loose"), 6,
-                              r"tls_key .*loose\.key: refused, readable or "
-                              r"writable by %s \(mode 0%o\): chmod 600"
-                              % (who, mode))
+                              r"tls_key .*loose\.key: refused, %s "
+                              r"\(mode 0%o\): chmod 600" % (who, mode))
+        os.chmod(loose, 0o640)  # a group may read it (ssl-cert)
+        with config_file(section("", key="loose")) as path:
+            r = nktest.run("serve", "-t", "-c", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        os.chmod(loose, 0o644)
         r = nktest.run("serve", "-P", "0", "--tls-cert", CERTS.path("srv.pem"),
                        "--tls-key", loose)
         self.assertEqual(r.returncode, 2)
