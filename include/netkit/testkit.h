@@ -29,7 +29,9 @@
  *     nkt_peer_eof is the peer's half-close (on_eof with
  *     NK_PLUGIN_HALF_CLOSE, else the session ends), and shutdown_write
  *     makes later sends fail; a message over max_message gets
- *     on_bad_input(NK_EFRAMETOOBIG) before the close, as in the host.
+ *     on_bad_input(NK_EFRAMETOOBIG) before the close, as in the host;
+ *     nkt_timeout is a host deadline firing (on_timeout, then the
+ *     close).
  *   - Codec checks: nkt_expect_splits feeds a byte stream to decode whole,
  *     one byte at a time, cut in two at every place and cut at random
  *     (seeded), and asserts that every way gives the same messages;
@@ -136,7 +138,8 @@ struct nkt_msg {
     size_t tail_len;  /* and after it */
     uint8_t *payload; /* bytes + head_len */
     size_t payload_len;
-    int dropped; /* sent before a connect that then failed: never written */
+    int dropped; /* never written: sent before a connect that then failed,
+                    or from on_timeout for a write timeout */
 };
 
 /* One log line. */
@@ -201,6 +204,7 @@ struct nk_session {
     int head_told;         /* on_head ran for the message being fed */
     size_t in_rest;        /* inside on_message: bytes after it */
     int delivering;
+    int timeout_told; /* on_timeout ran (nkt_timeout) */
 };
 
 struct nk_ctx {
@@ -1559,6 +1563,39 @@ nkt__peer_eof(const char *file, int line, struct nk_session *s)
     } else {
         nkt__close(s, "end of input");
     }
+    nkt__leave(k);
+}
+
+/* One of the host's deadlines fired for s (1.2; kind: NK_TIMEOUT_IDLE,
+ * _MESSAGE or _WRITE -- the test says when, as the fake clock has no
+ * idle or message timeout of its own).  As in the host: on_timeout runs
+ * once per session, may answer (buffered() says whether a message was
+ * begun: what the test fed and no on_message took), then the session
+ * closes and on_close runs; for WRITE what on_timeout sent is dropped,
+ * never written (the peer is not reading).  A closed session: no-op. */
+#define nkt_timeout(s, kind) nkt__timeout(__FILE__, __LINE__, (s), (kind))
+static inline void
+nkt__timeout(const char *file, int line, struct nk_session *s, int kind)
+{
+    struct nkt *k = s->kit;
+    const struct nk_plugin *p = k->plugin;
+    size_t before = k->nsent;
+
+    k->file = file, k->line = line;
+    if (s->state != NKT__OPEN)
+        return;
+    nkt__enter(k);
+    if (p->size > offsetof(struct nk_plugin, on_timeout) &&
+        p->on_timeout != NULL && !s->timeout_told) {
+        s->timeout_told = 1;
+        p->on_timeout(k->inst[s->worker], s, kind);
+        for (size_t i = before; kind == NK_TIMEOUT_WRITE && i < k->nsent; i++)
+            if (k->sent[i].session == s)
+                k->sent[i].dropped = 1;
+    }
+    nkt__close(s, kind == NK_TIMEOUT_IDLE      ? "idle timeout"
+                  : kind == NK_TIMEOUT_MESSAGE ? "message timeout"
+                                               : "write timeout");
     nkt__leave(k);
 }
 
