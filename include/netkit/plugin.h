@@ -409,9 +409,10 @@ struct nk_host {
     /*
      * Bytes received from the peer that no on_message has delivered yet:
      * a partial message, or messages held by a pause.  Inside on_message,
-     * those after the current message.  From a timer, the answer to "is a
-     * request half received, or is the connection idle": HTTP answers 408
-     * to the first and closes the second silently.  0 for UDP.
+     * those after the current message.  From a timer or on_timeout, the
+     * answer to "is a request half received, or is the connection idle":
+     * HTTP answers 408 to the first and closes the second silently.  0 for
+     * UDP.
      */
     size_t (*buffered)(struct nk_session *s);
 };
