@@ -205,6 +205,7 @@ struct nk_session {
     size_t in_rest;        /* inside on_message: bytes after it */
     int delivering;
     int timeout_told; /* on_timeout ran (nkt_timeout) */
+    int eof_owed;     /* nkt_peer_eof while paused: after the resume */
 };
 
 struct nk_ctx {
@@ -448,6 +449,7 @@ nkt__rand(uint64_t *st)
 
 static inline void nkt__settle(struct nkt *k);
 static inline long nkt__serve(struct nkt *k, struct nk_session *s);
+static inline void nkt__close(struct nk_session *s, const char *why);
 
 static inline void
 nkt__enter(struct nkt *k)
@@ -475,6 +477,22 @@ nkt__kill_timers(struct nkt *k, struct nk_session *s)
     k->ntimers = j;
 }
 
+/* The peer's end of input reaches the plugin (1.2): on_eof with
+ * NK_PLUGIN_HALF_CLOSE, else the end of the session. */
+static inline void
+nkt__eof_now(struct nkt *k, struct nk_session *s)
+{
+    const struct nk_plugin *p = k->plugin;
+
+    if ((p->flags & NK_PLUGIN_HALF_CLOSE) && p->on_eof != NULL) {
+        p->on_eof(k->inst[s->worker], s);
+        if (s->wr_shut)
+            nkt__close(s, "both sides shut");
+    } else {
+        nkt__close(s, "end of input");
+    }
+}
+
 static inline void
 nkt__settle(struct nkt *k)
 {
@@ -491,6 +509,17 @@ nkt__settle(struct nkt *k)
                 s->resume_owed = 0;
                 k->depth++;
                 nkt__serve(k, s);
+                k->depth--;
+                again = 1;
+            }
+            if (s->state == NKT__OPEN && s->eof_owed && !s->paused &&
+                !s->resume_owed) {
+                /* An end of input that came during a pause: after what
+                 * the pause held, as the host, which reads neither until
+                 * the resume. */
+                s->eof_owed = 0;
+                k->depth++;
+                nkt__eof_now(k, s);
                 k->depth--;
                 again = 1;
             }
@@ -1543,26 +1572,24 @@ nkt__too_big(struct nkt *k, struct nk_session *s)
 /* The peer shuts down its writing side (TCP's FIN), 1.2: with
  * NK_PLUGIN_HALF_CLOSE and on_eof, on_eof runs and the session stays open
  * for sending (it ends once shutdown_write is called too); without, the
- * session ends and on_close runs, as the host does. */
+ * session ends and on_close runs, as the host does.  On a paused session
+ * either waits, as in the host, until resume_read has delivered what the
+ * pause held. */
 #define nkt_peer_eof(s) nkt__peer_eof(__FILE__, __LINE__, (s))
 static inline void
 nkt__peer_eof(const char *file, int line, struct nk_session *s)
 {
     struct nkt *k = s->kit;
-    const struct nk_plugin *p = k->plugin;
 
     k->file = file, k->line = line;
     if (s->state != NKT__OPEN || s->eof)
         return;
     s->eof = 1;
     nkt__enter(k);
-    if ((p->flags & NK_PLUGIN_HALF_CLOSE) && p->on_eof != NULL) {
-        p->on_eof(k->inst[s->worker], s);
-        if (s->wr_shut)
-            nkt__close(s, "both sides shut");
-    } else {
-        nkt__close(s, "end of input");
-    }
+    if (s->paused || s->resume_owed)
+        s->eof_owed = 1; /* the host sees it after the resume */
+    else
+        nkt__eof_now(k, s);
     nkt__leave(k);
 }
 
