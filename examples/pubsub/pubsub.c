@@ -555,17 +555,17 @@ pubsub_post(void *inst, const void *data, size_t len)
     iov[1].iov_len = (size_t)(end - name);
     for (struct sub *sb = t != NULL ? t->subs : NULL; sb; sb = sb->tnext) {
         struct client *c = sb->client;
-        int hold_back = ps->slow_ms > 0 && !c->slow;
+        int behind = ps->host->queued(c->s) > ps->max_queued;
 
-        if (!hold_back && ps->host->queued(c->s) > ps->max_queued) {
+        if (behind && (ps->slow_ms == 0 || c->slow)) {
             c->missed++;
             ps->dropped++;
             continue;
         }
+        if (behind)
+            hold(ps, c, &pub);
         if (ps->host->send(c->s, iov, 2) == 0)
             ps->delivered++;
-        if (hold_back && ps->host->queued(c->s) > ps->max_queued)
-            hold(ps, c, &pub);
     }
 }
 
