@@ -212,6 +212,22 @@ class HttpExampleTest(unittest.TestCase):
             status, fields, body = c.response(head=True)
             self.assertEqual((status, body), (b"HTTP/1.1 200 OK", b""))
             self.assertEqual(fields[b"content-length"], b"18")
+            # Connection: close, and HTTP/1.0 without keep-alive, close
+            # once answered; HTTP/1.0 with keep-alive does not.
+            for req, stays in ((b"GET / HTTP/1.1\r\nConnection: close", 0),
+                               (b"GET / HTTP/1.0", 0),
+                               (b"GET / HTTP/1.0\r\nConnection: keep-alive",
+                                1)):
+                c = self.conn(srv)
+                c.send(req + b"\r\n\r\n")
+                status, fields, _ = c.response()
+                self.assertEqual(status, b"HTTP/1.1 200 OK", req)
+                self.assertEqual(fields.get(b"connection"),
+                                 None if stays else b"close", req)
+                if stays:
+                    c.send(b"GET / HTTP/1.0\r\n\r\n")
+                    self.assertEqual(c.response()[0], b"HTTP/1.1 200 OK")
+                self.assertTrue(c.closed(), req)
             self.assertEqual(srv.stop(), 0, srv.stderr())
 
     def test_half_request_at_message_timeout_is_408(self):
