@@ -61,7 +61,7 @@ def serve(netkit, plugdir, workers, deadline):
         [netkit, "serve", "-L", plugdir, "-p", "pubsub", "-H", "127.0.0.1",
          "-P", "0", "-w", str(workers), "-O", "max_queued=16M"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, env=dict(os.environ, NETKIT_CONFIG="/dev/null"))
+        stderr=subprocess.PIPE, env=dict(os.environ, NETKIT_CONFIG=""))
     port = None
     end = time.monotonic() + deadline
     buf = b""

@@ -21,6 +21,7 @@
 #include "plugin/loader.h"
 #include "base/log.h"
 #include "serve/access.h"
+#include "serve/deadline.h"
 #include "serve/flow.h"
 #include "serve/proxy.h"
 #include "serve/server.h"
@@ -356,11 +357,11 @@ conn_on_deadline(struct nk__loop *loop, struct nk__timer *t)
     if (c->msg_since && ls->message_ms &&
         c->msg_since + ls->message_ms <= loop->now) {
         ls->closed_message++;
-        nk__conn_close(c, "message timeout");
+        nk__deadline_fire(c, NK_TIMEOUT_MESSAGE, "message timeout");
     } else if (c->out_since && ls->write_ms &&
                c->out_since + ls->write_ms <= loop->now) {
         ls->closed_write++;
-        nk__conn_close(c, "write timeout");
+        nk__deadline_fire(c, NK_TIMEOUT_WRITE, "write timeout");
     } else {
         conn_watch_deadline(c);
     }
@@ -1624,9 +1625,12 @@ nk__conn_idle_sweep(struct nk__listener *ls)
 
     while (ls->lru_head != NULL &&
            ls->lru_head->last_active + ls->idle_ms <= loop->now) {
-        if (!ls->lru_head->closing)
+        struct nk__conn *c = ls->lru_head;
+        if (!c->closing)
             ls->closed_idle++;
-        nk__conn_close(ls->lru_head, "idle timeout");
+        /* Still open: writing on_timeout's answer, then closing. */
+        if (nk__deadline_fire(c, NK_TIMEOUT_IDLE, "idle timeout"))
+            lru_touch(c);
     }
     if (ls->lru_head != NULL)
         nk__timer_start(loop, &ls->idle_timer,

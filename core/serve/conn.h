@@ -131,6 +131,7 @@ struct nk__conn {
     unsigned eof_told : 1;      /* on_eof has run */
     unsigned head_told : 1;     /* on_head has run for the message being read */
     unsigned delivering : 1;    /* inside on_message: in_rest is buffered() */
+    unsigned timeout_told : 1;  /* on_timeout has run (deadline.c) */
     size_t in_rest;             /* bytes after the message being delivered */
     int connect_status;         /* outbound, never connected: on_connect's */
     size_t wm_high, wm_low;     /* output watermarks */

@@ -28,9 +28,14 @@
  * closed (a session timer); every stats_ms each instance logs its counters
  * (an instance timer).
  *
- * Back-pressure: a subscriber with more than max_queued bytes waiting is
- * skipped and the message counted as dropped; once its queue has drained
- * (on_drain) it is told "DROPPED n".
+ * Back-pressure (ABI 1.2): a subscriber with more than max_queued bytes
+ * waiting holds the publishers that feed it (pause_read, across workers by
+ * handle) until its queue has drained (on_drain: resume_read), so a burst
+ * reaches every subscriber that reads, whole.  One that stays behind for
+ * slow_ms lets them go: from then on its messages are skipped while more
+ * than max_queued waits, counted as dropped, and once its queue has
+ * drained it is told "DROPPED n".  With slow_ms=0 a subscriber behind is
+ * skipped at once (the 1.1 behaviour).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +43,7 @@
 
 #include <netkit/plugin.h>
 
-enum { OPT_MAX_LINE, OPT_MAX_QUEUED, OPT_IDLE_MS, OPT_STATS_MS };
+enum { OPT_MAX_LINE, OPT_MAX_QUEUED, OPT_SLOW_MS, OPT_IDLE_MS, OPT_STATS_MS };
 
 static const struct nk_option pubsub_options[] = {
     [OPT_MAX_LINE] = {.name = "max_line",
@@ -52,9 +57,17 @@ static const struct nk_option pubsub_options[] = {
                         .type = NK_OPT_SIZE,
                         .def = "64k",
                         .help = "bytes waiting for a subscriber past which "
-                                "its messages are dropped",
+                                "it holds its publishers back",
                         .min = 0,
                         .max = 16 * 1024 * 1024},
+    [OPT_SLOW_MS] = {.name = "slow_ms",
+                     .type = NK_OPT_INT,
+                     .def = "1000",
+                     .help = "how long a subscriber may hold publishers "
+                             "back; then its messages are dropped (0: drop "
+                             "at once)",
+                     .min = 0,
+                     .max = 86400000},
     [OPT_IDLE_MS] = {.name = "idle_ms",
                      .type = NK_OPT_INT,
                      .def = "0",
@@ -74,6 +87,7 @@ static const struct nk_option pubsub_options[] = {
 #define TOPIC_MAX 64 /* bytes in a topic's name */
 #define SUBS_MAX  32 /* subscriptions of one session */
 #define NBUCKETS  64 /* the topic table's hash buckets */
+#define HELD_MAX  16 /* publishers one subscriber holds back at once */
 
 /* One subscription, on its topic's list and on its client's. */
 struct sub {
@@ -97,6 +111,19 @@ struct client {
     int nsubs;
     uint64_t last_seen;   /* now_ms of its last command */
     unsigned long missed; /* dropped since its last DROPPED notice */
+    /* Back-pressure.  As a subscriber: the publishers it holds back
+     * (handle and worker), since when it is behind (0: it is not), and
+     * whether it was behind too long.  As a publisher: how many
+     * subscribers hold it (paused while > 0). */
+    struct held {
+        nk_sid sid;
+        int worker;
+    } held[HELD_MAX];
+    int nheld;
+    uint64_t behind_since;
+    int slow, slow_timer;
+    unsigned holds;
+    struct client *prev, *next; /* the instance's sessions */
 };
 
 /* One per worker: its callbacks all run on that worker's thread. */
@@ -105,7 +132,9 @@ struct pubsub {
     struct nk_ctx *ctx;
     int worker;
     size_t max_line, max_queued;
-    uint64_t idle_ms;
+    uint64_t idle_ms, slow_ms;
+    char *postbuf; /* a PUB as posted: "sid worker topic text" */
+    struct client *all;
     struct topic *buckets[NBUCKETS];
     unsigned long clients;
     unsigned long long published, delivered, dropped;
@@ -244,6 +273,30 @@ word(const char **p, const char *end)
     return (size_t)((sp != NULL ? sp : end) - w);
 }
 
+/* Ask publisher h's worker to count one hold more (+) or less (-). */
+static void
+hold_post(struct pubsub *ps, const struct held *h, char sign)
+{
+    char msg[32];
+    int n =
+        snprintf(msg, sizeof(msg), "%c%llu", sign, (unsigned long long)h->sid);
+
+    /* A release that cannot be posted must not keep the publisher paused
+     * for ever: resume it directly (its count is then off, not stuck). */
+    if (ps->host->post(ps->ctx, h->worker, msg, (size_t)n) < 0 && sign == '-')
+        ps->host->resume_read(ps->ctx, h->sid);
+}
+
+/* Let go of the publishers c holds back. */
+static void
+release(struct pubsub *ps, struct client *c)
+{
+    for (int i = 0; i < c->nheld; i++)
+        hold_post(ps, &c->held[i], '-');
+    c->nheld = 0;
+    c->behind_since = 0;
+}
+
 /* A session timer: it dies with its session, so c is alive when it fires. */
 static void
 idle_check(void *inst, struct nk_session *s, void *arg)
@@ -291,6 +344,10 @@ pubsub_open(void *inst, struct nk_session *s)
         return NK_ENOMEM;
     }
     ps->host->set_data(s, c);
+    c->next = ps->all;
+    if (ps->all != NULL)
+        ps->all->prev = c;
+    ps->all = c;
     ps->clients++;
     return 0;
 }
@@ -304,6 +361,13 @@ pubsub_close(void *inst, struct nk_session *s)
 
     while (c->subs != NULL)
         unsubscribe(ps, &c->subs);
+    release(ps, c);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        ps->all = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
     free(c);
     ps->clients--;
 }
@@ -377,34 +441,131 @@ pubsub_message(void *inst, struct nk_session *s, const uint8_t *p, size_t n)
             }
         return reply(ps, s, "-ERR ", "not subscribed");
     }
-    /* PUB: "topic text" goes to every worker's instance, this one too. */
+    /* PUB: "sid worker topic text" goes to every worker's instance, this
+     * one too; the publisher's handle and worker are for back-pressure. */
     ps->published++;
+    arglen = (size_t)snprintf(ps->postbuf, 32, "%llu %d ",
+                              (unsigned long long)ps->host->session_id(s),
+                              ps->worker);
+    memcpy(ps->postbuf + arglen, arg, (size_t)(end - arg));
+    arglen += (size_t)(end - arg);
     return reply_rc(
-        ps, s,
-        ps->host->post(ps->ctx, NK_WORKER_ALL, arg, (size_t)(end - arg)));
+        ps, s, ps->host->post(ps->ctx, NK_WORKER_ALL, ps->postbuf, arglen));
 #undef IS
 }
 
-/* A PUB's "topic text", on every worker: deliver to this one's
- * subscribers, skipping those too far behind. */
+/* A session timer: c has been behind since behind_since; after slow_ms
+ * it is a slow reader, whose messages are dropped, and holds no one. */
+static void
+slow_check(void *inst, struct nk_session *s, void *arg)
+{
+    struct pubsub *ps = inst;
+    struct client *c = arg;
+    uint64_t behind = ps->host->now_ms(ps->ctx) - c->behind_since;
+
+    c->slow_timer = 0;
+    if (c->behind_since == 0)
+        return; /* caught up meanwhile */
+    if (behind < ps->slow_ms &&
+        ps->host->timer_start(ps->ctx, s, ps->slow_ms - behind, 0, slow_check,
+                              c) != 0) {
+        c->slow_timer = 1; /* behind again since: the rest of slow_ms */
+        return;
+    }
+    c->slow = 1;
+    release(ps, c);
+}
+
+/* c is more than max_queued behind: hold publisher h back until c has
+ * caught up, for slow_ms at most.  Holds are counted on the publisher's
+ * worker (pubsub_post), so it goes on only once no subscriber holds it:
+ * pause_read itself is one bit, not a count. */
+static void
+hold(struct pubsub *ps, struct client *c, const struct held *h)
+{
+    int i;
+
+    for (i = 0; i < c->nheld && c->held[i].sid != h->sid; i++)
+        ;
+    if (i == c->nheld && c->nheld < HELD_MAX) {
+        c->held[c->nheld++] = *h;
+        hold_post(ps, h, '+');
+    }
+    if (c->behind_since == 0)
+        c->behind_since = ps->host->now_ms(ps->ctx);
+    if (!c->slow_timer) {
+        c->slow_timer = ps->host->timer_start(ps->ctx, c->s, ps->slow_ms, 0,
+                                              slow_check, c) != 0;
+        if (!c->slow_timer) { /* no timer: do not hold anyone for ever */
+            c->slow = 1;
+            release(ps, c);
+        }
+    }
+}
+
+/* A hold ("+sid") or release ("-sid") of a publisher of this worker. */
+static void
+count_hold(struct pubsub *ps, const char *msg, size_t len)
+{
+    char num[24];
+    nk_sid sid;
+    struct client *c;
+
+    if (len < 2 || len - 1 >= sizeof(num))
+        return;
+    memcpy(num, msg + 1, len - 1);
+    num[len - 1] = '\0';
+    sid = strtoull(num, NULL, 10);
+    for (c = ps->all; c != NULL && ps->host->session_id(c->s) != sid;
+         c = c->next)
+        ;
+    if (c == NULL)
+        return; /* the publisher has left */
+    if (msg[0] == '+' && c->holds++ == 0)
+        ps->host->pause_read(ps->ctx, sid);
+    else if (msg[0] == '-' && c->holds > 0 && --c->holds == 0)
+        ps->host->resume_read(ps->ctx, sid);
+}
+
+/* A PUB's "sid worker topic text", on every worker: deliver to this
+ * one's subscribers, holding the publisher back for those behind and
+ * skipping those too slow.  Or a hold count of one of its publishers. */
 static void
 pubsub_post(void *inst, const void *data, size_t len)
 {
     struct pubsub *ps = inst;
-    const char *name = data, *text = name;
-    size_t namelen = word(&text, name + len);
-    struct topic *t = *topic_slot(ps, name, namelen);
-    struct iovec iov[2] = {{(void *)"MSG ", 4}, {(void *)data, len}};
+    const char *end = (const char *)data + len, *name = data, *text;
+    struct held pub;
+    size_t namelen;
+    struct topic *t;
+    struct iovec iov[2] = {{(void *)"MSG ", 4}, {NULL, 0}};
 
+    if (len > 0 && (name[0] == '+' || name[0] == '-')) {
+        count_hold(ps, data, len);
+        return;
+    }
+    pub.sid = strtoull(name, NULL, 10); /* digits, then a space */
+    word(&name, end);
+    pub.worker = atoi(name);
+    word(&name, end);
+    text = name;
+    namelen = word(&text, end);
+    t = *topic_slot(ps, name, namelen);
+    iov[1].iov_base = (void *)name;
+    iov[1].iov_len = (size_t)(end - name);
     for (struct sub *sb = t != NULL ? t->subs : NULL; sb; sb = sb->tnext) {
         struct client *c = sb->client;
+        int behind = ps->host->queued(c->s) > ps->max_queued;
 
-        if (ps->host->queued(c->s) > ps->max_queued) {
+        if (behind && (ps->slow_ms == 0 || c->slow)) {
             c->missed++;
             ps->dropped++;
-        } else if (ps->host->send(c->s, iov, 2) == 0) {
-            ps->delivered++;
+            continue;
         }
+        if (behind)
+            hold(ps, c, &pub);
+        if (ps->host->send(c->s, iov, 2) == 0)
+            ps->delivered++;
     }
 }
 
@@ -416,6 +577,9 @@ pubsub_drain(void *inst, struct nk_session *s)
     struct client *c = ps->host->get_data(s);
     char num[24];
 
+    /* Caught up: the publishers it held go on, and it is not slow. */
+    release(ps, c);
+    c->slow = 0;
     if (c->missed == 0)
         return;
     snprintf(num, sizeof(num), "%lu", c->missed);
@@ -436,6 +600,7 @@ pubsub_destroy(void *inst)
     struct pubsub *ps = inst;
 
     /* Every session has had its on_close, so the topic table is empty. */
+    free(ps->postbuf);
     free(ps);
 }
 
@@ -452,12 +617,19 @@ pubsub_create(struct nk_setup *su)
     ps->worker = su->worker;
     ps->max_line = (size_t)su->opts[OPT_MAX_LINE].num;
     ps->max_queued = (size_t)su->opts[OPT_MAX_QUEUED].num;
+    ps->slow_ms = (uint64_t)su->opts[OPT_SLOW_MS].num;
     ps->idle_ms = (uint64_t)su->opts[OPT_IDLE_MS].num;
     su->max_message = ps->max_line;
+    ps->postbuf = malloc(ps->max_line + 32);
+    if (ps->postbuf == NULL) {
+        free(ps);
+        return NK_ENOMEM;
+    }
     /* `netkit connect` uses the codec only: no ctx, so no timers. */
     if (su->role == NK_ROLE_SERVE && stats_ms > 0 &&
         ps->host->timer_start(ps->ctx, NULL, stats_ms, stats_ms, stats_tick,
                               NULL) == 0) {
+        free(ps->postbuf);
         free(ps);
         return NK_ENOMEM;
     }

@@ -54,8 +54,9 @@
  * on_eof and shutdown_write carries a half-close through, and connect
  * takes host names, times out and is cancelled by close.  on_head and
  * buffered let a plugin act on a message's head before its body, and tell
- * a half-received message from an idle connection.  examples/proxy uses
- * all of it.
+ * a half-received message from an idle connection; on_timeout lets it
+ * answer (408) or close silently when a host deadline fires.
+ * examples/proxy uses the flow control, examples/http the partial input.
  *
  * No re-entry.  The host never calls the plugin back from inside a host
  * service: a send that fails or a close only marks the session, and
@@ -422,9 +423,10 @@ struct nk_host {
     /*
      * Bytes received from the peer that no on_message has delivered yet:
      * a partial message, or messages held by a pause.  Inside on_message,
-     * those after the current message.  From a timer, the answer to "is a
-     * request half received, or is the connection idle": HTTP answers 408
-     * to the first and closes the second silently.  0 for UDP.
+     * those after the current message.  From a timer or on_timeout, the
+     * answer to "is a request half received, or is the connection idle":
+     * HTTP answers 408 to the first and closes the second silently.  0 for
+     * UDP.
      */
     size_t (*buffered)(struct nk_session *s);
 
@@ -705,7 +707,29 @@ struct nk_plugin {
      * starts empty.
      */
     void (*on_reload)(void *old_inst, void *new_inst);
+
+    /*
+     * One of the host's own deadlines fired for the session (kind: a
+     * NK_TIMEOUT_*): the listener's idle_timeout (nothing read or written
+     * for that long), message_timeout (a message begun and not finished in
+     * time) or write_timeout (the peer took no output for that long).  The
+     * host closes the session after this returns; on_timeout only chooses
+     * how.  For IDLE and MESSAGE, what it sends is written first, then the
+     * session closes (the write timeout bounds that write); if it sends
+     * nothing, the session closes at once.  host->buffered(s) tells a
+     * message begun (> 0: HTTP answers 408) from an idle connection (0:
+     * close silently, as nginx does on a keep-alive connection).  For
+     * WRITE the peer is not reading: what it sends is dropped.  Called at
+     * most once per session; a second deadline closes without it.
+     * Without on_timeout the session just closes (1.0, 1.1).
+     */
+    void (*on_timeout)(void *inst, struct nk_session *s, int kind);
 };
+
+/* on_timeout's kind (1.2). */
+#define NK_TIMEOUT_IDLE    1 /* idle_timeout: no traffic at all */
+#define NK_TIMEOUT_MESSAGE 2 /* message_timeout: a message half received */
+#define NK_TIMEOUT_WRITE   3 /* write_timeout: the peer stopped reading */
 
 /* nk_plugin.flags: one instance per listener, all of whose connections
  * and datagrams one worker serves (for state that cannot be split, like a

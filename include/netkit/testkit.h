@@ -31,7 +31,9 @@
  *     makes later sends fail; a message over max_message gets
  *     on_bad_input(NK_EFRAMETOOBIG) before the close, as in the host;
  *     tls_info answers NK_ENOENT (not over TLS) unless the test gave the
- *     session a handshake's outcome with nkt_set_tls.
+ *     session a handshake's outcome with nkt_set_tls;
+ *     nkt_timeout is a host deadline firing (on_timeout, then the
+ *     close).
  *   - Codec checks: nkt_expect_splits feeds a byte stream to decode whole,
  *     one byte at a time, cut in two at every place and cut at random
  *     (seeded), and asserts that every way gives the same messages;
@@ -138,7 +140,8 @@ struct nkt_msg {
     size_t tail_len;  /* and after it */
     uint8_t *payload; /* bytes + head_len */
     size_t payload_len;
-    int dropped; /* sent before a connect that then failed: never written */
+    int dropped; /* never written: sent before a connect that then failed,
+                    or from on_timeout for a write timeout */
 };
 
 /* One log line. */
@@ -204,6 +207,8 @@ struct nk_session {
     size_t in_rest;        /* inside on_message: bytes after it */
     int delivering;
     const struct nk_tls_info *tls; /* nkt_set_tls: what tls_info answers */
+    int timeout_told; /* on_timeout ran (nkt_timeout) */
+    int eof_owed;     /* nkt_peer_eof while paused: after the resume */
 };
 
 struct nk_ctx {
@@ -447,6 +452,7 @@ nkt__rand(uint64_t *st)
 
 static inline void nkt__settle(struct nkt *k);
 static inline long nkt__serve(struct nkt *k, struct nk_session *s);
+static inline void nkt__close(struct nk_session *s, const char *why);
 
 static inline void
 nkt__enter(struct nkt *k)
@@ -474,6 +480,22 @@ nkt__kill_timers(struct nkt *k, struct nk_session *s)
     k->ntimers = j;
 }
 
+/* The peer's end of input reaches the plugin (1.2): on_eof with
+ * NK_PLUGIN_HALF_CLOSE, else the end of the session. */
+static inline void
+nkt__eof_now(struct nkt *k, struct nk_session *s)
+{
+    const struct nk_plugin *p = k->plugin;
+
+    if ((p->flags & NK_PLUGIN_HALF_CLOSE) && p->on_eof != NULL) {
+        p->on_eof(k->inst[s->worker], s);
+        if (s->wr_shut)
+            nkt__close(s, "both sides shut");
+    } else {
+        nkt__close(s, "end of input");
+    }
+}
+
 static inline void
 nkt__settle(struct nkt *k)
 {
@@ -490,6 +512,17 @@ nkt__settle(struct nkt *k)
                 s->resume_owed = 0;
                 k->depth++;
                 nkt__serve(k, s);
+                k->depth--;
+                again = 1;
+            }
+            if (s->state == NKT__OPEN && s->eof_owed && !s->paused &&
+                !s->resume_owed) {
+                /* An end of input that came during a pause: after what
+                 * the pause held, as the host, which reads neither until
+                 * the resume. */
+                s->eof_owed = 0;
+                k->depth++;
+                nkt__eof_now(k, s);
                 k->depth--;
                 again = 1;
             }
@@ -1559,26 +1592,57 @@ nkt__too_big(struct nkt *k, struct nk_session *s)
 /* The peer shuts down its writing side (TCP's FIN), 1.2: with
  * NK_PLUGIN_HALF_CLOSE and on_eof, on_eof runs and the session stays open
  * for sending (it ends once shutdown_write is called too); without, the
- * session ends and on_close runs, as the host does. */
+ * session ends and on_close runs, as the host does.  On a paused session
+ * either waits, as in the host, until resume_read has delivered what the
+ * pause held. */
 #define nkt_peer_eof(s) nkt__peer_eof(__FILE__, __LINE__, (s))
 static inline void
 nkt__peer_eof(const char *file, int line, struct nk_session *s)
 {
     struct nkt *k = s->kit;
-    const struct nk_plugin *p = k->plugin;
 
     k->file = file, k->line = line;
     if (s->state != NKT__OPEN || s->eof)
         return;
     s->eof = 1;
     nkt__enter(k);
-    if ((p->flags & NK_PLUGIN_HALF_CLOSE) && p->on_eof != NULL) {
-        p->on_eof(k->inst[s->worker], s);
-        if (s->wr_shut)
-            nkt__close(s, "both sides shut");
-    } else {
-        nkt__close(s, "end of input");
+    if (s->paused || s->resume_owed)
+        s->eof_owed = 1; /* the host sees it after the resume */
+    else
+        nkt__eof_now(k, s);
+    nkt__leave(k);
+}
+
+/* One of the host's deadlines fired for s (1.2; kind: NK_TIMEOUT_IDLE,
+ * _MESSAGE or _WRITE -- the test says when, as the fake clock has no
+ * idle or message timeout of its own).  As in the host: on_timeout runs
+ * once per session, may answer (buffered() says whether a message was
+ * begun: what the test fed and no on_message took), then the session
+ * closes and on_close runs; for WRITE what on_timeout sent is dropped,
+ * never written (the peer is not reading).  A closed session: no-op. */
+#define nkt_timeout(s, kind) nkt__timeout(__FILE__, __LINE__, (s), (kind))
+static inline void
+nkt__timeout(const char *file, int line, struct nk_session *s, int kind)
+{
+    struct nkt *k = s->kit;
+    const struct nk_plugin *p = k->plugin;
+    size_t before = k->nsent;
+
+    k->file = file, k->line = line;
+    if (s->state != NKT__OPEN)
+        return;
+    nkt__enter(k);
+    if (p->size > offsetof(struct nk_plugin, on_timeout) &&
+        p->on_timeout != NULL && !s->timeout_told) {
+        s->timeout_told = 1;
+        p->on_timeout(k->inst[s->worker], s, kind);
+        for (size_t i = before; kind == NK_TIMEOUT_WRITE && i < k->nsent; i++)
+            if (k->sent[i].session == s)
+                k->sent[i].dropped = 1;
     }
+    nkt__close(s, kind == NK_TIMEOUT_IDLE      ? "idle timeout"
+                  : kind == NK_TIMEOUT_MESSAGE ? "message timeout"
+                                               : "write timeout");
     nkt__leave(k);
 }
 

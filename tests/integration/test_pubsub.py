@@ -20,6 +20,7 @@ import re
 import select
 import shutil
 import socket
+import threading
 import time
 import unittest
 
@@ -270,6 +271,87 @@ class PubsubTest(unittest.TestCase):
             self.stats(srv, 2, 0,
                        lambda s: sum(v[3] for v in s.values()) == dropped)
             self.assertEqual(srv.stop(), 0, srv.stderr())
+
+    def burst(self, stalled):
+        # One client publishes an 8 MB burst as fast as it can, under -w 2;
+        # four subscribers that read as fast as they can get every line,
+        # in order: a subscriber falling behind holds the publisher back
+        # (pause_read of the publisher, from whichever worker) instead of
+        # losing lines, and lets it go once it has caught up.  With
+        # `stalled`, a fifth never reads: it holds the publisher for
+        # slow_ms, then its own lines are dropped, and only its.
+        line_len, total = 1000, 8 << 20
+        n = total // line_len
+        pad = b"z" * (line_len - len(b"PUB t 000000 \n"))
+        msgs = [b"%06d %s" % (i, pad) for i in range(n)]
+        # slow_ms: how long a reader may stay behind and still count as
+        # healthy -- generous, as the readers share the machine's cores.
+        slow_ms = 10000 if nktest.VALGRIND else 3000
+        with self.serve(2, "-O", "stats_ms=50", "-O", "slow_ms=%d" % slow_ms,
+                        "-o", "SO_SNDBUF=32768") as srv:
+            subs = self.clients(srv, 4)
+            self.subscribe(subs, b"t")
+            if stalled:
+                slow = self.clients(srv, 1, rcvbuf=4096)[0]
+                self.subscribe([slow], b"t")
+            pub = self.clients(srv, 1)[0]
+            got = {}
+
+            def reader(i):
+                # Whole reads split at once: a reader as fast as Python's.
+                sock, buf, k = subs[i].sock, subs[i].buf, 0
+                while k < n:
+                    d = sock.recv(1 << 20)
+                    if not d:
+                        return "closed after %d lines" % k
+                    *lines, buf = (buf + d).split(b"\n")
+                    for line in lines:
+                        if k >= n or line != b"MSG t " + msgs[k]:
+                            return "line %d: %r" % (k, line[:40])
+                        k += 1
+                return k
+
+            def publish():
+                pub.sock.sendall(b"".join(b"PUB t %s\n" % m for m in msgs))
+                return "sent"
+
+            threads = [threading.Thread(
+                target=lambda i=i: got.__setitem__(i, reader(i)))
+                for i in range(4)]
+            sender = threading.Thread(
+                target=lambda: got.__setitem__("pub", publish()))
+            for t in threads + [sender]:
+                t.start()
+            oks = pub.lines(n)
+            for t in threads + [sender]:
+                t.join(DEADLINE * 3)
+                self.assertFalse(t.is_alive())
+            self.assertEqual(set(oks), {b"+OK"})
+            self.assertEqual(got, {0: n, 1: n, 2: n, 3: n, "pub": "sent"})
+            if not stalled:
+                last = self.stats(srv, 2, 0,
+                                  lambda s: sum(v[2] for v in s.values()) ==
+                                  4 * n)
+                self.assertEqual(sum(v[3] for v in last.values()), 0)
+            else:
+                # The stalled one: a subsequence, and DROPPED for the rest.
+                seen, dropped = 0, 0
+                while seen + dropped < n:
+                    line = slow.line()
+                    self.assertIsNotNone(line)
+                    if line.startswith(b"DROPPED "):
+                        dropped += int(line.split()[1])
+                    else:
+                        seen += 1
+                self.assertGreater(dropped, 0)
+                self.assertEqual(slow.cmd(b"PING"), b"+PONG")
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+
+    def test_burst_reaches_every_healthy_reader(self):
+        self.burst(False)
+
+    def test_burst_with_a_stalled_reader(self):
+        self.burst(True)
 
     def test_max_output_closes_what_max_queued_lets_through(self):
         # With max_queued above the listener's --max-output, the host's
