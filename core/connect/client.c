@@ -53,6 +53,7 @@
 #include "base/addr.h"
 #include "base/alloc.h"
 #include "connect/client_stream.h"
+#include "connect/text.h"
 #include "plugin/codec_host.h"
 #include "plugin/contract.h"
 #include "plugin/loader.h"
@@ -98,6 +99,7 @@ struct client {
     int escape;      /* stdout is a terminal: escape what is printed */
     int prompted;    /* TCP: a "> " prompt waits for a line */
     int wipe;        /* TCP: stderr is a terminal: a prompt can be wiped */
+    int sniff;       /* TCP: the first block of input may make it a pipe */
     unsigned owed;   /* TCP: replies owed for messages sent */
     int64_t last_rx; /* TCP: when the last byte came (ms) */
     unsigned long sent, missed; /* UDP: messages sent, replies missed */
@@ -434,47 +436,6 @@ client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
 /* ---- printing ----------------------------------------------------------- */
 
 /*
- * The length of the well-formed UTF-8 sequence that starts p[0..n) (RFC
- * 3629: no overlong form, no surrogate, nothing past U+10FFFF) with its code
- * point in *cp, or 0 when none starts there.
- */
-static size_t
-client_utf8(const uint8_t *p, size_t n, uint32_t *cp)
-{
-    uint8_t b = p[0], lo = 0x80, hi = 0xbf;
-    uint32_t v;
-    size_t len;
-
-    if (b >= 0xc2 && b <= 0xdf)
-        len = 2, v = b & 0x1fu;
-    else if (b >= 0xe0 && b <= 0xef)
-        len = 3, v = b & 0x0fu;
-    else if (b >= 0xf0 && b <= 0xf4)
-        len = 4, v = b & 0x07u;
-    else
-        return 0;
-    if (b == 0xe0)
-        lo = 0xa0; /* no overlong 3-byte form */
-    else if (b == 0xed)
-        hi = 0x9f; /* no surrogate */
-    else if (b == 0xf0)
-        lo = 0x90; /* no overlong 4-byte form */
-    else if (b == 0xf4)
-        hi = 0x8f; /* nothing past U+10FFFF */
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        uint8_t min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xbf;
-
-        if (p[i] < min || p[i] > max)
-            return 0;
-        v = v << 6 | (p[i] & 0x3fu);
-    }
-    *cp = v;
-    return len;
-}
-
-/*
  * Write a payload for a terminal, showing instead of sending what the
  * terminal would act on, as `cat -v` and `less` do: C0 controls other than
  * tab and newline, and DEL, as ^@ .. ^_ and ^? (ESC is ^[, CR is ^M); C1
@@ -496,7 +457,7 @@ client_put_escaped(const uint8_t *p, size_t n)
             rc = putchar(b);
         else if (b < 0x20 || b == 0x7f)
             rc = printf("^%c", b ^ 0x40);
-        else if ((len = client_utf8(p + i, n - i, &cp)) == 0)
+        else if ((len = nk__utf8_len(p + i, n - i, &cp)) == 0)
             rc = printf("<%02X>", (unsigned)b), len = 1;
         else if (cp < 0xa0)
             rc = printf("<U+%04X>", (unsigned)cp);
@@ -968,6 +929,13 @@ client_tcp(struct client *c, struct nk_err *err)
         if (pf[0].revents != 0) {
             if (client_read_stdin(c, err) < 0)
                 return -1;
+            /* Nothing has been sent yet: a binary file makes the session a
+             * byte pipe (nk__client_run). */
+            if (c->sniff && c->ilen > 0) {
+                c->sniff = 0;
+                if (nk__text_is_binary(c->ibuf, c->ilen))
+                    return 2;
+            }
             c->prompted = 0; /* the line typed ended the prompt's line */
             if (c->in_eof && tty && write(STDERR_FILENO, "\n", 1) < 0)
                 tty = 0;
@@ -977,7 +945,9 @@ client_tcp(struct client *c, struct nk_err *err)
     }
 }
 
-/* Message mode: -m TEXT -n N, or the lines of standard input. */
+/* Message mode: -m TEXT -n N, or the lines of standard input.  Returns 0,
+ * -1 with err, or 2 when standard input turned out to be binary (see
+ * nk__client_run). */
 static int
 client_messages(struct client *c, struct nk_err *err)
 {
@@ -994,6 +964,8 @@ client_messages(struct client *c, struct nk_err *err)
     c->rcap = cap;
     c->left = c->s->count;
     c->escape = isatty(STDOUT_FILENO);
+    c->sniff = m == NULL && !isatty(STDIN_FILENO) &&
+               strcmp(c->plugin->name, "raw") == 0;
     if (c->transport == NK_TRANSPORT_TCP)
         return client_tcp(c, err);
     if (m == NULL)
@@ -1027,6 +999,28 @@ client_fini(struct client *c)
     nk__free(c->ibuf);
 }
 
+/*
+ * Raw over TCP, standard input not a terminal, and its first block binary
+ * (a NUL byte, or bytes that are not UTF-8): a file, not lines typed or
+ * scripted.  Cutting it at its newline bytes, adding a newline to each
+ * reply and waiting for one per line would corrupt it and take a round trip
+ * per line, so the session becomes what nc gives: --stream's byte pipe,
+ * starting with what was already read and received.  A text pipe keeps
+ * message mode (scripts that send lines and read one reply per line, the
+ * `exit` word); --stream makes any input a byte pipe.
+ */
+static int
+client_pipe(struct client *c, struct nk_err *err)
+{
+    const struct nk__settings *s = c->s;
+    struct nk__client_pre pre = {c->ibuf, c->ilen, c->in_eof, c->rbuf, c->rlen};
+
+    nk__log(NK_LOG_INFO, "Standard input is binary: piping bytes as "
+                         "--stream does");
+    return nk__client_stream(c->fd, c->peer, s->timeout_set ? s->timeout : 0,
+                             &pre, err);
+}
+
 int
 nk__client_run(struct nk__settings *s, struct nk_err *err)
 {
@@ -1043,10 +1037,13 @@ nk__client_run(struct nk__settings *s, struct nk_err *err)
         rc = client_sockopts(&c, err);
     if (rc == 0)
         rc = client_connect(&c, err);
-    if (rc == 0)
-        rc = s->stream ? nk__client_stream(c.fd, c.peer,
-                                           s->timeout_set ? s->timeout : 0, err)
-                       : client_messages(&c, err);
+    if (rc == 0 && !s->stream)
+        rc = client_messages(&c, err);
+    if (rc == 2)
+        rc = client_pipe(&c, err);
+    else if (rc == 0 && s->stream)
+        rc = nk__client_stream(c.fd, c.peer, s->timeout_set ? s->timeout : 0,
+                               NULL, err);
     client_fini(&c);
     return rc;
 }

@@ -91,9 +91,9 @@ client_chunk_read(struct client_chunk *ch, int fd, int sock)
 static int
 client_stream_loop(int fd, const char *peer, double idle, int idle_ms,
                    struct client_chunk *up, struct client_chunk *down,
-                   struct nk_err *err)
+                   int in_eof, struct nk_err *err)
 {
-    int in_eof = 0, net_eof = 0, shut = 0;
+    int net_eof = 0, shut = 0;
     int64_t moved = client_stream_now_ms();
 
     while (!net_eof || down->len > 0) {
@@ -173,18 +173,32 @@ client_stream_loop(int fd, const char *peer, double idle, int idle_ms,
 
 /* See client_stream.h. */
 int
-nk__client_stream(int fd, const char *peer, double idle, struct nk_err *err)
+nk__client_stream(int fd, const char *peer, double idle,
+                  const struct nk__client_pre *pre, struct nk_err *err)
 {
     double ms = idle * 1000.0;
     int idle_ms = idle <= 0 ? 0 : ms < 1 ? 1 : ms > INT_MAX ? INT_MAX : (int)ms;
-    struct client_chunk up = {nk__malloc(CLIENT_PIPE_BUF), 0, 0};
-    struct client_chunk down = {nk__malloc(CLIENT_PIPE_BUF), 0, 0};
+    size_t nup = pre != NULL ? pre->up_len : 0;
+    size_t ndown = pre != NULL ? pre->down_len : 0;
+    /* A chunk is read into with CLIENT_PIPE_BUF; what goes first may be
+     * longer, so the buffer is at least that. */
+    struct client_chunk up = {
+        nk__malloc(nup > CLIENT_PIPE_BUF ? nup : CLIENT_PIPE_BUF), 0, nup};
+    struct client_chunk down = {
+        nk__malloc(ndown > CLIENT_PIPE_BUF ? ndown : CLIENT_PIPE_BUF), 0,
+        ndown};
     int rc = -1;
 
-    if (up.data == NULL || down.data == NULL)
+    if (up.data == NULL || down.data == NULL) {
         nk__err_run(err, "out of memory");
-    else
-        rc = client_stream_loop(fd, peer, idle, idle_ms, &up, &down, err);
+    } else {
+        if (nup > 0)
+            memcpy(up.data, pre->up, nup);
+        if (ndown > 0)
+            memcpy(down.data, pre->down, ndown);
+        rc = client_stream_loop(fd, peer, idle, idle_ms, &up, &down,
+                                pre != NULL && pre->up_eof, err);
+    }
     nk__free(up.data);
     nk__free(down.data);
     return rc;
