@@ -7,9 +7,11 @@
 #include "config/cli.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <netkit/plugin.h>
 
@@ -17,6 +19,8 @@
 #include "base/alloc.h"
 #include "base/cidr.h"
 #include "config/value.h"
+#include "connect/hints.h"
+#include "connect/target.h"
 
 /* Which commands take an option (bit per enum nk__command). */
 #define C_SERVE    (1u << NK_CMD_SERVE)
@@ -40,6 +44,7 @@ struct cli_opt {
 };
 
 static char cli_why[160];
+static int cli_count_set; /* -n was given (it needs -m) */
 
 static const char *
 cli_kv(struct nk__kvlist *l, const char *arg, const char *what)
@@ -80,6 +85,10 @@ cli_replace(char **field, const char *arg)
 static const char *
 set_proto(struct nk__settings *s, const char *arg)
 {
+    /* nc's -p is the (source) port: `-p 9999` is that habit. */
+    if (nk__hint_port_as_plugin(s->command == NK_CMD_CONNECT, arg, cli_why,
+                                sizeof(cli_why)) != NULL)
+        return cli_why;
     s->cli_set |= NK_SET_PROTO;
     return cli_replace(&s->cli.proto, arg);
 }
@@ -97,6 +106,8 @@ static const char *
 set_inet(struct nk__settings *s, const char *arg)
 {
     (void)arg;
+    if ((s->cli_set & NK_SET_FAMILY) && s->cli.family != AF_INET)
+        return "-4 and -6 cannot be used together (neither: both families)";
     s->cli_set |= NK_SET_FAMILY;
     s->cli.family = AF_INET;
     return NULL;
@@ -106,6 +117,8 @@ static const char *
 set_inet6(struct nk__settings *s, const char *arg)
 {
     (void)arg;
+    if ((s->cli_set & NK_SET_FAMILY) && s->cli.family != AF_INET6)
+        return "-4 and -6 cannot be used together (neither: both families)";
     s->cli_set |= NK_SET_FAMILY;
     s->cli.family = AF_INET6;
     return NULL;
@@ -133,6 +146,14 @@ set_plugin_opt(struct nk__settings *s, const char *arg)
 static const char *
 set_plugin_dir(struct nk__settings *s, const char *arg)
 {
+    struct stat st;
+
+    /* A mistyped directory would only show as "plugin not found" later,
+     * or not at all when the plugin is found elsewhere. */
+    if (stat(arg, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(cli_why, sizeof(cli_why), "'%.100s' is not a directory", arg);
+        return cli_why;
+    }
     return nk__strlist_add(&s->plugin_dirs, arg) < 0 ? "out of memory" : NULL;
 }
 
@@ -290,6 +311,7 @@ set_message(struct nk__settings *s, const char *arg)
 static const char *
 set_count(struct nk__settings *s, const char *arg)
 {
+    cli_count_set = 1;
     return nk__parse_int(arg, 1, 1000000000, &s->count);
 }
 
@@ -419,7 +441,9 @@ static const struct {
 } cli_cmds[] = {
     {"serve", NK_CMD_SERVE, "[options]", "run a server", NULL},
     {"connect", NK_CMD_CONNECT, "[options] HOST PORT", "talk to a server",
-     NULL},
+     "\nThe server: HOST PORT, HOST:PORT, [V6]:PORT, or PORT (localhost); "
+     "PORT may\nbe a service name (http, echo).  Raw over TCP with a binary "
+     "file on\nstandard input is a byte pipe, as --stream.\n"},
     {"plugins", NK_CMD_PLUGINS, "[options] [NAME]",
      "list plugins, or one plugin's options", NULL},
     {"sockopts", NK_CMD_SOCKOPTS, "", "list the socket options netkit knows",
@@ -537,14 +561,17 @@ cli_positional(struct nk__settings *s, int argc, char **argv,
 
     switch (s->command) {
     case NK_CMD_CONNECT:
-        if (argc != 2)
-            return nk__err_set(err, "connect needs HOST PORT (see 'netkit "
-                                    "connect --help')");
-        if (nk__addr_parse_port(argv[1], 0) < 0)
-            return nk__err_set(err, "port '%s': expected 1..65535", argv[1]);
-        if (cli_replace(&s->host, argv[0]) || cli_replace(&s->port, argv[1]))
-            return nk__err_set(err, "out of memory");
-        return 0;
+        if (cli_count_set && s->message == NULL)
+            return nk__err_set(err, "-n N needs -m TEXT: it is how many "
+                                    "times -m is sent (nc's -n, numeric "
+                                    "addresses, is not needed)");
+        if (s->config_file != NULL && *s->config_file != '\0' &&
+            access(s->config_file, F_OK) < 0)
+            return nk__err_set(err, "option -c/--config: no file '%s' (%s)",
+                               s->config_file, nk__hint_nc_option(1, 'c'));
+        return nk__target_parse(argc, argv,
+                                s->cli.transport == NK_TRANSPORT_UDP, &s->host,
+                                &s->port, err);
     case NK_CMD_PLUGINS:
         if (argc > 1)
             return nk__err_set(err, "plugins takes at most one NAME");
@@ -582,7 +609,7 @@ cli_opt_name(char *buf, size_t size, const struct cli_opt *o)
 static int
 cli_one(struct nk__settings *s, int c, char **argv, struct nk_err *err)
 {
-    const char *cmd = cli_cmd_name(s->command), *why, *near;
+    const char *cmd = cli_cmd_name(s->command), *why, *near, *hint;
     char name[64];
 
     if (c == '?' || c == ':') {
@@ -595,6 +622,11 @@ cli_one(struct nk__settings *s, int c, char **argv, struct nk_err *err)
         if (c == ':')
             return nk__err_set(err, "option %s needs a value", name);
         near = name[1] == '-' ? cli_suggest(name) : NULL;
+        hint = name[1] != '-'
+                   ? nk__hint_nc_option(s->command == NK_CMD_CONNECT, optopt)
+                   : NULL;
+        if (hint != NULL)
+            return nk__err_set(err, "unknown option %s (%s)", name, hint);
         return nk__err_set(err,
                            "unknown option %s%s%s%s (see 'netkit %s "
                            "--help')",
@@ -605,12 +637,20 @@ cli_one(struct nk__settings *s, int c, char **argv, struct nk_err *err)
         if (cli_code(i) != c)
             continue;
         cli_opt_name(name, sizeof(name), &cli_opts[i]);
+        hint = cli_opts[i].shrt
+                   ? nk__hint_nc_option(s->command == NK_CMD_CONNECT, c)
+                   : NULL;
+        if (!(cli_opts[i].cmds & (1u << s->command)) && hint != NULL)
+            return nk__err_set(err, "option %s does not apply to '%s' (%s)",
+                               name, cmd, hint);
         if (!(cli_opts[i].cmds & (1u << s->command)))
             return nk__err_set(err,
                                "option %s does not apply to '%s' (see "
                                "'netkit %s --help')",
                                name, cmd, cmd);
         why = cli_opts[i].set(s, optarg);
+        if (why != NULL && hint != NULL && c == 'n')
+            return nk__err_set(err, "option %s: %s (%s)", name, why, hint);
         if (why != NULL)
             return nk__err_set(err, "option %s: %s", name, why);
         return 0;
@@ -646,6 +686,7 @@ nk__cli_parse(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
                            "connect, plugins, sockopts or check)",
                            word);
     cli_build(lo, so);
+    cli_count_set = 0;
     opterr = 0;
     /* 0, not 1: glibc then forgets where it stopped in a group of short
      * options ("-4zu" refused at z) -- a parse after a refused one would

@@ -53,6 +53,7 @@
 #include "base/addr.h"
 #include "base/alloc.h"
 #include "connect/client_stream.h"
+#include "connect/hints.h"
 #include "connect/text.h"
 #include "plugin/codec_host.h"
 #include "plugin/contract.h"
@@ -100,6 +101,7 @@ struct client {
     int prompted;    /* TCP: a "> " prompt waits for a line */
     int wipe;        /* TCP: stderr is a terminal: a prompt can be wiped */
     int sniff;       /* TCP: the first block of input may make it a pipe */
+    int printed;     /* a message has been printed (hints look at the 1st) */
     unsigned owed;   /* TCP: replies owed for messages sent */
     int64_t last_rx; /* TCP: when the last byte came (ms) */
     unsigned long sent, missed; /* UDP: messages sent, replies missed */
@@ -359,7 +361,9 @@ client_connect(struct client *c, struct nk_err *err)
         if (c->fd >= 0 || c->fd == -2)
             break;
         saved = errno;
-        nk__log(NK_LOG_DEBUG, "connect %s: %s", where, strerror(saved));
+        /* The last one is the error itself: said once, not twice. */
+        if (ai->ai_next != NULL)
+            nk__log(NK_LOG_DEBUG, "connect %s: %s", where, strerror(saved));
     }
     freeaddrinfo(res);
     if (c->fd == -2) {
@@ -496,6 +500,13 @@ client_print(struct client *c, const struct nk_frame *f, size_t used,
     if (bad || putchar('\n') == EOF || fflush(stdout) == EOF)
         return nk__err_run(err, "write to standard output: %s",
                            strerror(errno));
+    if (!c->printed++) {
+        const char *hint =
+            nk__hint_first(c->plugin->name, f->payload, f->payload_len);
+
+        if (hint != NULL)
+            nk__log(NK_LOG_WARN, "The first reply from %s: %s", c->peer, hint);
+    }
     if (c->transport == NK_TRANSPORT_TCP) {
         memmove(c->rbuf, c->rbuf + used, c->rlen - used);
         c->rlen -= used;
@@ -661,6 +672,18 @@ client_recv(struct client *c, struct nk_err *err)
     }
 }
 
+/* Add to err a hint about the protocol, from what was received and not
+ * decoded (nothing, when no byte came), unless a message was already
+ * printed: then the protocol worked.  Returns -1. */
+static int
+client_hint(const struct client *c, int closed, struct nk_err *err)
+{
+    if (!c->printed)
+        nk__hint_add(err,
+                     nk__hint_reply(c->plugin->name, c->rbuf, c->rlen, closed));
+    return -1;
+}
+
 /*
  * Print every message the receive buffer holds, in order: the decode loop.
  * A framed message is complete as soon as decode reports it; an unframed
@@ -699,14 +722,18 @@ client_drain(struct client *c, int force, struct nk_err *err)
                 c->owed--;
             continue;
         }
-        if (n != NK_ENEEDMORE)
-            return nk__err_run(err, "bad reply from %s: %s", c->peer,
-                               nk_strerror(n == 0 ? NK_EPROTO : (int)n));
-        if (f.need > c->max_message)
-            return nk__err_run(err,
-                               "reply from %s: %zu bytes is over the "
-                               "limit of %zu",
-                               c->peer, f.need, c->max_message);
+        if (n != NK_ENEEDMORE) {
+            nk__err_run(err, "bad reply from %s: %s", c->peer,
+                        nk_strerror(n == 0 ? NK_EPROTO : (int)n));
+            return client_hint(c, 0, err);
+        }
+        if (f.need > c->max_message) {
+            nk__err_run(err,
+                        "reply from %s: %zu bytes is over the "
+                        "limit of %zu",
+                        c->peer, f.need, c->max_message);
+            return client_hint(c, 0, err);
+        }
         break;
     }
     return printed;
@@ -812,8 +839,10 @@ client_closed(struct client *c, struct nk_err *err)
 {
     int unsent = c->s->message != NULL ? c->left > 0 : client_line_ready(c);
 
-    if (c->rlen > 0 || (!c->exit_sent && (c->owed > 0 || unsent)))
-        return nk__err_run(err, "connection closed by %s", c->peer);
+    if (c->rlen > 0 || (!c->exit_sent && (c->owed > 0 || unsent))) {
+        nk__err_run(err, "connection closed by %s", c->peer);
+        return client_hint(c, 1, err);
+    }
     if (!client_all_sent(c))
         nk__log(NK_LOG_INFO, "Connection closed by %s", c->peer);
     return 0;
@@ -870,9 +899,11 @@ client_tcp(struct client *c, struct nk_err *err)
             return client_closed(c, err);
         now = client_now_ms();
         if (c->owed > 0 && now >= sent_at + c->timeout_ms) {
-            if (!c->pending)
-                return nk__err_run(err, "no reply from %s within %gs", c->peer,
-                                   c->s->timeout);
+            if (!c->pending) {
+                nk__err_run(err, "no reply from %s within %gs", c->peer,
+                            c->s->timeout);
+                return client_hint(c, 0, err);
+            }
             if (client_drain(c, 1, err) < 0) /* an unframed reply as is */
                 return -1;
             continue;
