@@ -477,15 +477,56 @@ cli_cmd_name(enum nk__command cmd)
 }
 
 void
+nk__cli_wrap(FILE *out, const char *text, int col, int indent)
+{
+    int fresh = col <= indent; /* no space before a line's first word */
+
+    if (col < indent) {
+        fprintf(out, "%*s", indent - col, "");
+        col = indent;
+        fresh = 1;
+    }
+    while (*text != '\0') {
+        size_t word = strcspn(text, " \n");
+
+        if (!fresh && col + 1 + (int)word > NK_CLI_WIDTH) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+            fresh = 1;
+        }
+        if (!fresh) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(text, 1, word, out);
+        col += (int)word;
+        fresh = 0;
+        text += word;
+        if (*text == '\n') {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+            fresh = 1;
+            text++;
+        }
+        while (*text == ' ')
+            text++;
+    }
+    fputc('\n', out);
+}
+
+void
 nk__cli_usage(FILE *out, enum nk__command cmd)
 {
     char left[64];
+    int col;
 
     if (cmd == NK_CMD_NONE || cmd == NK_CMD_HELP || cmd == NK_CMD_VERSION) {
         fprintf(out, "usage:\n");
-        for (size_t i = 0; i < CLI_NCMDS; i++)
-            fprintf(out, "  netkit %-8s %-22s %s\n", cli_cmds[i].name,
-                    cli_cmds[i].args, cli_cmds[i].summary);
+        for (size_t i = 0; i < CLI_NCMDS; i++) {
+            col = fprintf(out, "  netkit %-8s %-19s", cli_cmds[i].name,
+                          cli_cmds[i].args);
+            nk__cli_wrap(out, cli_cmds[i].summary, col, 38);
+        }
         fprintf(out, "  netkit --help | --version\n\n"
                      "'netkit COMMAND --help' lists a command's options.\n"
                      "Exit status: 0 success, 1 run-time failure, "
@@ -494,8 +535,9 @@ nk__cli_usage(FILE *out, enum nk__command cmd)
     }
     for (size_t i = 0; i < CLI_NCMDS; i++)
         if (cli_cmds[i].cmd == cmd)
-            fprintf(out, "usage: netkit %s %s\n%s.\n\noptions:\n",
-                    cli_cmds[i].name, cli_cmds[i].args, cli_cmds[i].summary);
+            fprintf(out, "usage: netkit %s%s%s\n%s.\n\noptions:\n",
+                    cli_cmds[i].name, *cli_cmds[i].args ? " " : "",
+                    cli_cmds[i].args, cli_cmds[i].summary);
     for (size_t i = 0; i < CLI_NOPTS; i++) {
         const struct cli_opt *o = &cli_opts[i];
         if (!(o->cmds & (1u << cmd)))
@@ -506,7 +548,12 @@ nk__cli_usage(FILE *out, enum nk__command cmd)
         else
             snprintf(left, sizeof(left), "    --%s%s%s", o->lng,
                      o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(out, "  %-28s %s\n", left, o->help);
+        col = fprintf(out, "  %-28s", left);
+        if (col > 30) { /* a long option and argument: help below */
+            fprintf(out, "\n%30s", "");
+            col = 30;
+        }
+        nk__cli_wrap(out, o->help, col, 31);
     }
     for (size_t i = 0; i < CLI_NCMDS; i++)
         if (cli_cmds[i].cmd == cmd && cli_cmds[i].notes != NULL)

@@ -12,22 +12,27 @@ static const struct {
 } hints_nc[] = {
     {'l', "connect does not listen; did you mean netkit serve -P PORT?",
      "serve always listens: the port is -P PORT"},
-    {'k', "connect does not listen; did you mean netkit serve -P PORT? "
-          "It keeps serving, as nc -k does",
+    {'k',
+     "connect does not listen; did you mean netkit serve -P PORT? "
+     "It keeps serving, as nc -k does",
      "serve keeps serving after a client leaves, as nc -k does: drop -k"},
     {'w', "nc's -w SECONDS is --timeout SECONDS here", NULL},
-    {'q', "-q is --quiet here; nc's -q SECONDS is not needed: the client "
-          "ends by itself after the last reply (and --stream when the "
-          "server closes)",
+    {'q',
+     "-q is --quiet here; nc's -q SECONDS is not needed: the client "
+     "ends by itself after the last reply (and --stream when the "
+     "server closes)",
      NULL},
-    {'n', "-n counts -m's sends here; nc's -n (numeric addresses) is not "
-          "needed",
+    {'n',
+     "-n counts -m's sends here; nc's -n (numeric addresses) is not "
+     "needed",
      NULL},
-    {'c', "-c is the config file here; ncat's -c (run a command) has no "
-          "equivalent: pipe into netkit connect instead",
+    {'c',
+     "-c is the config file here; ncat's -c (run a command) has no "
+     "equivalent: pipe into netkit connect instead",
      NULL},
-    {'e', "nc's -e (run a program) has no equivalent: pipe into netkit "
-          "connect instead",
+    {'e',
+     "nc's -e (run a program) has no equivalent: pipe into netkit "
+     "connect instead",
      "a program behind a port is a plugin: see netkit plugins"},
     {'N', "--stream half-closes at end of input, as nc -N does", NULL},
     {'U', "a unix socket is given as unix:/PATH", NULL},
@@ -55,8 +60,8 @@ nk__hint_port_as_plugin(int connect, const char *arg, char *buf, size_t size)
                  "netkit connect HOST %s",
                  arg);
     else
-        snprintf(buf, size,
-                 "-p names the protocol plugin; did you mean -P %s?", arg);
+        snprintf(buf, size, "-p names the protocol plugin; did you mean -P %s?",
+                 arg);
     return buf;
 }
 

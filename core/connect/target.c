@@ -77,9 +77,8 @@ target_one(const char *arg, int udp, char **host, char **port,
     } else {
         colon = strrchr(arg, ':');
         if (colon == NULL)
-            return nk__err_set(err,
-                               "connect needs HOST PORT, HOST:PORT or "
-                               "PORT (see 'netkit connect --help')");
+            return nk__err_set(err, "connect needs HOST PORT, HOST:PORT or "
+                                    "PORT (see 'netkit connect --help')");
         if (strchr(arg, ':') != colon)
             return nk__err_set(err,
                                "'%s': an IPv6 address with a port goes "

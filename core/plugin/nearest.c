@@ -10,8 +10,8 @@
 #include "config/value.h"
 
 const char *
-nk__plugin_nearest(const char *name, const struct nk__strlist *dirs,
-                   char *buf, size_t size)
+nk__plugin_nearest(const char *name, const struct nk__strlist *dirs, char *buf,
+                   size_t size)
 {
     int best = 3; /* more than two edits is another name, not a typo */
 
