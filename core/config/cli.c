@@ -347,6 +347,53 @@ set_proxy_header(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_probe(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->probe = 1;
+    return NULL;
+}
+
+static const char *
+set_hexdump(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->hexdump = 1;
+    return NULL;
+}
+
+static const char *
+set_crlf(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->crlf = 1;
+    return NULL;
+}
+
+static const char *
+set_source(struct nk__settings *s, const char *arg)
+{
+    return cli_replace(&s->source, arg);
+}
+
+static const char *
+set_source_port(struct nk__settings *s, const char *arg)
+{
+    int port = nk__addr_parse_port(arg, 0);
+
+    if (port < 0)
+        return "expected a port 1..65535";
+    s->source_port = port;
+    return NULL;
+}
+
+static const char *
+set_listen(struct nk__settings *s, const char *arg)
+{
+    return cli_replace(&s->listen, arg);
+}
+
+static const char *
 set_help(struct nk__settings *s, const char *arg)
 {
     (void)arg;
@@ -426,6 +473,22 @@ static const struct cli_opt cli_opts[] = {
     {"proxy-protocol", 0, "v1|v2", C_CONNECT, set_proxy_header,
      "send a PROXY protocol header first (as HAProxy's send-proxy does), "
      "with this connection's own addresses"},
+    {"probe", 'z', NULL, C_CONNECT, set_probe,
+     "only connect, send nothing: exit 0 open, 1 closed (nc -z)"},
+    {"hexdump", 'x', NULL, C_CONNECT, set_hexdump,
+     "hex dump of every byte sent (>) and received (<) on stderr, with "
+     "offsets"},
+    {"crlf", 'C', NULL, C_CONNECT, set_crlf,
+     "raw, line: end each line sent with CR LF (--stream: LF becomes CR "
+     "LF), as nc -C"},
+    {"source", 's', "ADDR", C_CONNECT, set_source,
+     "connect from this local address"},
+    {"source-port", 0, "N", C_CONNECT, set_source_port,
+     "connect from this local port"},
+    {"listen", 0, "[HOST:]PORT", C_CONNECT, set_listen,
+     "take one TCP connection on PORT (HOST default localhost; 0: a free "
+     "port, logged) and pipe it as --stream: its bytes to stdout exactly, "
+     "as nc -l PORT > file"},
     {"help", 'h', NULL, C_ALL, set_help, "this help"},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
@@ -616,6 +679,10 @@ cli_positional(struct nk__settings *s, int argc, char **argv,
             access(s->config_file, F_OK) < 0)
             return nk__err_set(err, "option -c/--config: no file '%s' (%s)",
                                s->config_file, nk__hint_nc_option(1, 'c'));
+        if (s->listen != NULL && argc > 0)
+            return nk__err_set(err, "--listen takes no HOST PORT");
+        if (s->listen != NULL)
+            return 0;
         return nk__target_parse(argc, argv,
                                 s->cli.transport == NK_TRANSPORT_UDP, &s->host,
                                 &s->port, err);

@@ -280,6 +280,8 @@ nk__settings_free(struct nk__settings *s)
     nk__free(s->host);
     nk__free(s->port);
     nk__free(s->message);
+    nk__free(s->source);
+    nk__free(s->listen);
     nk__free(s->plugins_name);
     memset(s, 0, sizeof(*s));
 }

@@ -188,6 +188,12 @@ struct nk__settings {
     int timeout_set;   /* --timeout was given (--stream's idle limit) */
     int stream;        /* --stream */
     int proxy_header;  /* --proxy-protocol: 0 none, 1 v1, 2 v2 */
+    int probe;         /* -z: connect, send nothing, exit */
+    int hexdump;       /* -x: both directions in hex on stderr */
+    int crlf;          /* -C: lines sent end with CR LF */
+    char *source;      /* -s: the local address to connect from */
+    int source_port;   /* --source-port, 0: any */
+    char *listen;      /* --listen [HOST:]PORT: take one connection */
 
     char *plugins_name; /* netkit plugins NAME, netkit check NAME */
 };

@@ -52,8 +52,11 @@
 
 #include "base/addr.h"
 #include "base/alloc.h"
+#include "connect/client_listen.h"
 #include "connect/client_stream.h"
+#include "connect/hexdump.h"
 #include "connect/hints.h"
+#include "connect/source.h"
 #include "connect/text.h"
 #include "plugin/codec_host.h"
 #include "plugin/contract.h"
@@ -152,6 +155,26 @@ static int
 client_check(const struct nk__settings *s, const char *proto,
              struct nk_err *err)
 {
+    int udp = s->cli.transport == NK_TRANSPORT_UDP;
+
+    if (s->crlf && strcmp(proto, "raw") != 0 && strcmp(proto, "line") != 0)
+        return nk__err_set(err, "-C works with the raw and line plugins "
+                                "only (a framed message has no line end)");
+    if (s->probe && (s->message != NULL || s->stream || udp || s->listen))
+        return nk__err_set(err, "-z only connects: it takes no -m, "
+                                "--stream, -u or --listen (a UDP port "
+                                "cannot be probed without an answer)");
+    if (s->listen != NULL) {
+        if (s->message != NULL || udp || s->proxy_header || s->source != NULL ||
+            s->source_port != 0)
+            return nk__err_set(err, "--listen is a TCP byte pipe: it takes "
+                                    "no -m, -u, --proxy-protocol, -s or "
+                                    "--source-port");
+        if (strcmp(proto, "raw") != 0)
+            return nk__err_set(err, "--listen works with the raw plugin "
+                                    "only (for a protocol: netkit serve)");
+        return 0;
+    }
     if (s->host == NULL || s->port == NULL)
         return nk__err_set(err, "connect needs HOST PORT");
     if (s->count < 1)
@@ -274,6 +297,15 @@ client_open(const struct client *c, const struct addrinfo *ai,
         close(fd);
         return -2;
     }
+    if (c->s->source != NULL || c->s->source_port != 0) {
+        rc = nk__client_bind_source(fd, ai->ai_family, ai->ai_socktype,
+                                    c->s->source, c->s->source_port, err);
+        if (rc != 0) {
+            close(fd);
+            errno = EAFNOSUPPORT;
+            return rc < 0 ? -2 : -1;
+        }
+    }
     rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
     if (rc < 0 && (errno == EINPROGRESS || errno == EINTR)) {
         rc = client_poll(fd, POLLOUT, client_now_ms() + c->timeout_ms);
@@ -324,6 +356,7 @@ client_proxy_header(struct client *c, struct nk_err *err)
     while (off < (size_t)n) {
         ssize_t w = send(c->fd, hdr + off, (size_t)n - off, MSG_NOSIGNAL);
         if (w > 0) {
+            nk__hexdump_sent(hdr + off, (size_t)w);
             off += (size_t)w;
         } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
             if (client_poll(c->fd, POLLOUT, deadline) <= 0)
@@ -370,8 +403,14 @@ client_connect(struct client *c, struct nk_err *err)
         c->fd = -1;
         return -1;
     }
-    if (c->fd < 0)
+    if (c->fd < 0) {
+        if (saved == EAFNOSUPPORT && c->s->source != NULL)
+            return nk__err_run(err,
+                               "connect %s: no address of %s is of the "
+                               "family of -s %s",
+                               where, c->s->host, c->s->source);
         return nk__err_run(err, "connect %s: %s", where, strerror(saved));
+    }
     memcpy(c->peer, where, sizeof(c->peer));
     nk__log(NK_LOG_INFO, "Connect to %s", c->peer);
     return c->s->proxy_header ? client_proxy_header(c, err) : 0;
@@ -389,13 +428,18 @@ static int
 client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
 {
     int64_t deadline = client_now_ms() + c->timeout_ms;
+    /* -C: raw's message gets CR LF, line's a CR before the codec's LF. */
+    const char *eol = !c->s->crlf                            ? ""
+                      : strcmp(c->plugin->name, "line") == 0 ? "\r"
+                                                             : "\r\n";
+    size_t neol = strlen(eol);
     struct nk_wrap w;
     size_t total, off = 0;
-    int rc = nk__plugin_encode(c->plugin->desc, c->inst, n, &w);
+    int rc = nk__plugin_encode(c->plugin->desc, c->inst, n + neol, &w);
 
     if (rc < 0)
         return nk__err_run(err, "message of %zu bytes: %s", n, nk_strerror(rc));
-    total = w.head_len + n + w.tail_len;
+    total = w.head_len + n + neol + w.tail_len;
     if (total == 0 && c->transport == NK_TRANSPORT_TCP)
         return 0;
     if (total > c->scap) {
@@ -410,11 +454,13 @@ client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
     memcpy(c->sbuf, nk__wrap_head(&w), w.head_len);
     if (n > 0)
         memcpy(c->sbuf + w.head_len, p, n);
-    memcpy(c->sbuf + w.head_len + n, nk__wrap_tail(&w), w.tail_len);
+    memcpy(c->sbuf + w.head_len + n, eol, neol);
+    memcpy(c->sbuf + w.head_len + n + neol, nk__wrap_tail(&w), w.tail_len);
     while (off < total) {
         ssize_t sent = send(c->fd, c->sbuf + off, total - off, MSG_NOSIGNAL);
 
         if (sent >= 0) {
+            nk__hexdump_sent(c->sbuf + off, (size_t)sent);
             off += (size_t)sent;
             continue;
         }
@@ -533,6 +579,7 @@ client_reply_udp(struct client *c, struct nk_err *err)
         int rc;
 
         if (r >= 0) {
+            nk__hexdump_received(c->rbuf, (size_t)r);
             if (c->plugin->desc->decode(c->inst, c->rbuf, (size_t)r, &f) == r)
                 return client_print(c, &f, (size_t)r, err);
             nk__log(NK_LOG_WARN,
@@ -656,6 +703,7 @@ client_recv(struct client *c, struct nk_err *err)
         }
         r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
         if (r > 0) {
+            nk__hexdump_received(c->rbuf + c->rlen, (size_t)r);
             c->rlen += (size_t)r;
             c->last_rx = client_now_ms();
             return 0;
@@ -995,7 +1043,7 @@ client_messages(struct client *c, struct nk_err *err)
     c->rcap = cap;
     c->left = c->s->count;
     c->escape = isatty(STDOUT_FILENO);
-    c->sniff = m == NULL && !isatty(STDIN_FILENO) &&
+    c->sniff = m == NULL && !c->s->crlf && !isatty(STDIN_FILENO) &&
                strcmp(c->plugin->name, "raw") == 0;
     if (c->transport == NK_TRANSPORT_TCP)
         return client_tcp(c, err);
@@ -1044,7 +1092,8 @@ static int
 client_pipe(struct client *c, struct nk_err *err)
 {
     const struct nk__settings *s = c->s;
-    struct nk__client_pre pre = {c->ibuf, c->ilen, c->in_eof, c->rbuf, c->rlen};
+    struct nk__client_pre pre = {c->ibuf, c->ilen, c->in_eof,
+                                 c->rbuf, c->rlen, 0};
 
     nk__log(NK_LOG_INFO, "Standard input is binary: piping bytes as "
                          "--stream does");
@@ -1061,20 +1110,29 @@ nk__client_run(struct nk__settings *s, struct nk_err *err)
     int rc;
 
     c.timeout_ms = ms < 1 ? 1 : ms > INT_MAX ? INT_MAX : (int)ms;
+    if (s->hexdump)
+        nk__hexdump_enable();
     rc = client_check(s, proto, err);
+    if (rc == 0 && s->listen != NULL)
+        return nk__client_listen(s, err);
     if (rc == 0)
         rc = client_plugin(&c, proto, err);
     if (rc == 0)
         rc = client_sockopts(&c, err);
     if (rc == 0)
         rc = client_connect(&c, err);
+    if (rc == 0 && s->probe) {
+        nk__log(NK_LOG_INFO, "Port %s is open", c.peer);
+        client_fini(&c);
+        return 0;
+    }
     if (rc == 0 && !s->stream)
         rc = client_messages(&c, err);
     if (rc == 2)
         rc = client_pipe(&c, err);
     else if (rc == 0 && s->stream)
         rc = nk__client_stream(c.fd, c.peer, s->timeout_set ? s->timeout : 0,
-                               NULL, err);
+                               &(struct nk__client_pre){.crlf = s->crlf}, err);
     client_fini(&c);
     return rc;
 }

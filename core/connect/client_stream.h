@@ -13,13 +13,14 @@
 
 /* Bytes message mode had already moved when it handed over to the pipe
  * (see nk__client_stream): read from standard input and not yet sent, and
- * received and not yet printed. */
+ * received and not yet printed; and how the pipe treats line ends. */
 struct nk__client_pre {
     const uint8_t *up;
     size_t up_len;
     int up_eof; /* standard input already ended */
     const uint8_t *down;
     size_t down_len;
+    int crlf; /* -C: a LF read from standard input goes as CR LF */
 };
 
 /*

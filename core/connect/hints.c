@@ -10,11 +10,13 @@ static const struct {
     int opt;
     const char *connect, *serve;
 } hints_nc[] = {
-    {'l', "connect does not listen; did you mean netkit serve -P PORT?",
+    {'l',
+     "did you mean netkit serve -P PORT? Or connect --listen PORT, to "
+     "print one connection's bytes",
      "serve always listens: the port is -P PORT"},
     {'k',
-     "connect does not listen; did you mean netkit serve -P PORT? "
-     "It keeps serving, as nc -k does",
+     "did you mean netkit serve -P PORT? It keeps serving, as nc -k "
+     "does",
      "serve keeps serving after a client leaves, as nc -k does: drop -k"},
     {'w', "nc's -w SECONDS is --timeout SECONDS here", NULL},
     {'q',
