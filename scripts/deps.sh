@@ -11,11 +11,12 @@
 #                           rendered with man -l), clang's runtime
 #                           libraries (libFuzzer, `make fuzz`), curl and
 #                           prometheus (promtool: the metrics listener's
-#                           tests), haproxy (a real PROXY protocol sender)
+#                           tests), haproxy (a real PROXY protocol sender),
+#                           tmux (drives the interactive prompt tests)
 set -eu
 
 build_pkgs="cmake gcc make pkg-config libinih-dev libcmocka-dev python3"
-test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format systemd man-db groff-base libclang-rt-14-dev curl prometheus haproxy"
+test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format systemd man-db groff-base libclang-rt-14-dev curl prometheus haproxy tmux"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

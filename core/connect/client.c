@@ -56,6 +56,7 @@
 #include "connect/client_stream.h"
 #include "connect/hexdump.h"
 #include "connect/hints.h"
+#include "connect/prompt.h"
 #include "connect/source.h"
 #include "connect/text.h"
 #include "plugin/codec_host.h"
@@ -95,15 +96,17 @@ struct client {
     size_t scap;
     uint8_t *ibuf; /* TCP: standard input not yet sent as lines */
     size_t ilen, icap;
-    long long left;  /* TCP: -m sends left */
-    int in_eof;      /* TCP: end of standard input */
-    int eof;         /* TCP: the peer closed its side */
-    int pending;     /* TCP: an unframed message waits for the quiet */
-    int exit_sent;   /* TCP: `exit` went: nothing more is sent */
-    int escape;      /* stdout is a terminal: escape what is printed */
-    int prompted;    /* TCP: a "> " prompt waits for a line */
-    int wipe;        /* TCP: stderr is a terminal: a prompt can be wiped */
-    int sniff;       /* TCP: the first block of input may make it a pipe */
+    long long left; /* TCP: -m sends left */
+    int in_eof;     /* TCP: end of standard input */
+    int eof;        /* TCP: the peer closed its side */
+    int pending;    /* TCP: an unframed message waits for the quiet */
+    int exit_sent;  /* TCP: `exit` went: nothing more is sent */
+    int escape;     /* stdout is a terminal: escape what is printed */
+    int prompted;   /* TCP: a "> " prompt waits for a line */
+    int wipe;       /* TCP: stderr is a terminal: a prompt can be wiped */
+    int redraw;     /* TCP, editing: the prompt line must be drawn again */
+    struct nk__prompt ed; /* TCP: the line being typed at a terminal */
+    int sniff;            /* TCP: the first block of input may make it a pipe */
     int printed;     /* a message has been printed (hints look at the 1st) */
     unsigned owed;   /* TCP: replies owed for messages sent */
     int64_t last_rx; /* TCP: when the last byte came (ms) */
@@ -533,7 +536,10 @@ client_print(struct client *c, const struct nk_frame *f, size_t used,
 
     /* A message that comes while the prompt waits takes its place; the
      * prompt is shown again below it. */
-    if (c->prompted) {
+    if (c->ed.on) {
+        nk__prompt_clear(&c->ed);
+        c->redraw = 1;
+    } else if (c->prompted) {
         c->prompted = 0;
         if (c->wipe && write(STDERR_FILENO, "\r  \r", 4) < 0)
             c->wipe = 0;
@@ -902,6 +908,57 @@ client_min(int64_t a, int64_t b)
     return a < 0 || b < a ? b : a;
 }
 
+/* A line typed at the terminal (nk__prompt_feed): queued as if read. */
+static int
+client_typed(void *arg, const char *s, size_t len)
+{
+    struct client *c = arg;
+
+    if (c->ilen + len + 1 > c->icap) {
+        size_t cap = c->ilen + len + 1 + CLIENT_RBUF_MIN;
+        uint8_t *grown = nk__realloc(c->ibuf, cap);
+
+        if (grown == NULL)
+            return -1;
+        c->ibuf = grown;
+        c->icap = cap;
+    }
+    memcpy(c->ibuf + c->ilen, s, len);
+    c->ibuf[c->ilen + len] = '\n';
+    c->ilen += len + 1;
+    return 0;
+}
+
+/* Keys from the terminal, edited (see prompt.h). */
+static int
+client_read_keys(struct client *c, struct nk_err *err)
+{
+    uint8_t keys[256];
+    ssize_t r = read(STDIN_FILENO, keys, sizeof(keys));
+    int eof = 0;
+
+    if (r < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (r < 0 && errno != EIO)
+        return nk__err_run(err, "read standard input: %s", strerror(errno));
+    if (r <= 0) { /* the terminal hung up */
+        c->in_eof = 1;
+        return 0;
+    }
+    if (nk__prompt_feed(&c->ed, keys, (size_t)r, client_typed, c, &eof) < 0)
+        return nk__err_run(err, "out of memory");
+    c->redraw = 1;
+    if (eof) {
+        c->in_eof = 1;
+        /* End the prompt's line; a terminal gone needs nothing more. */
+        ssize_t w = write(STDERR_FILENO, "\n", 1);
+
+        (void)w;
+        c->ed.drawn = 0;
+    }
+    return 0;
+}
+
 /*
  * Message mode over TCP: one poll over standard input and the socket, so
  * that whatever the server sends -- replies, a banner, pushed messages -- is
@@ -926,12 +983,9 @@ client_min(int64_t a, int64_t b)
  * Half-closing belongs to --stream, where the end of input is the message.
  */
 static int
-client_tcp(struct client *c, struct nk_err *err)
+client_tcp_loop(struct client *c, int tty, struct nk_err *err)
 {
-    int tty = c->s->message == NULL && isatty(STDIN_FILENO);
     int64_t hold = client_now_ms() + CLIENT_QUIET_MS, sent_at = 0, done_at = -1;
-
-    c->wipe = tty && isatty(STDERR_FILENO);
 
     for (;;) {
         struct pollfd pf[2];
@@ -943,8 +997,10 @@ client_tcp(struct client *c, struct nk_err *err)
         rc = client_drain(c, 0, err);
         if (rc < 0)
             return -1;
-        if (c->eof)
+        if (c->eof) {
+            nk__prompt_clear(&c->ed); /* the log line takes its place */
             return client_closed(c, err);
+        }
         now = client_now_ms();
         if (c->owed > 0 && now >= sent_at + c->timeout_ms) {
             if (!c->pending) {
@@ -992,7 +1048,14 @@ client_tcp(struct client *c, struct nk_err *err)
             wake = client_min(wake, hold);
         want_in = c->s->message == NULL && !c->in_eof && c->owed == 0 &&
                   !c->exit_sent && !client_line_ready(c);
-        if (tty && want_in && !c->prompted) {
+        if (c->ed.on) {
+            /* Keys are read (and shown) while a reply is owed too; the
+             * prompt says when the next line would go at once. */
+            if (c->redraw || want_in != c->ed.shown)
+                nk__prompt_draw(&c->ed, want_in);
+            c->redraw = 0;
+            want_in = !c->in_eof && !c->exit_sent;
+        } else if (tty && want_in && !c->prompted) {
             if (write(STDERR_FILENO, "> ", 2) < 0)
                 tty = 0;
             c->prompted = 1;
@@ -1005,7 +1068,10 @@ client_tcp(struct client *c, struct nk_err *err)
             return nk__err_run(err, "poll: %s", strerror(errno));
         if (rc <= 0)
             continue;
-        if (pf[0].revents != 0) {
+        if (pf[0].revents != 0 && c->ed.on) {
+            if (client_read_keys(c, err) < 0)
+                return -1;
+        } else if (pf[0].revents != 0) {
             if (client_read_stdin(c, err) < 0)
                 return -1;
             /* Nothing has been sent yet: a binary file makes the session a
@@ -1022,6 +1088,25 @@ client_tcp(struct client *c, struct nk_err *err)
         if (pf[1].revents != 0 && client_recv(c, err) < 0)
             return -1;
     }
+}
+
+/* Message mode over TCP: on a terminal (standard input and standard error)
+ * the line is edited here, so that messages print above it (prompt.h). */
+static int
+client_tcp(struct client *c, struct nk_err *err)
+{
+    int tty = c->s->message == NULL && isatty(STDIN_FILENO);
+    int rc;
+
+    c->wipe = tty && isatty(STDERR_FILENO);
+    if (c->wipe && nk__prompt_start(&c->ed) == 0)
+        c->redraw = 1;
+    rc = client_tcp_loop(c, tty, err);
+    if (c->ed.on) {
+        nk__prompt_clear(&c->ed);
+        nk__prompt_stop(&c->ed);
+    }
+    return rc;
 }
 
 /* Message mode: -m TEXT -n N, or the lines of standard input.  Returns 0,

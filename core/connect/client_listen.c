@@ -25,15 +25,15 @@
 /* Bind and listen on every address of host:port; the descriptors in fds.
  * Returns how many, or -1 with err. */
 static int
-listen_open(const struct nk__settings *s, const char *host, int port,
-            int *fds, struct nk_err *err)
+listen_open(const struct nk__settings *s, const char *host, int port, int *fds,
+            struct nk_err *err)
 {
     struct addrinfo *res, *ai;
     char where[NK_ADDRSTRLEN];
     int n = 0, saved = 0, one = 1;
 
-    if (nk__addr_resolve(host, port, s->cli.family, SOCK_STREAM, 1, &res,
-                         err) < 0)
+    if (nk__addr_resolve(host, port, s->cli.family, SOCK_STREAM, 1, &res, err) <
+        0)
         return -1;
     for (ai = res; ai != NULL && n < LISTEN_MAX; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -110,8 +110,9 @@ nk__client_listen(const struct nk__settings *s, struct nk_err *err)
     if (strchr(s->listen, ':') == NULL) {
         port = nk__addr_parse_port(s->listen, 1);
         if (port < 0)
-            return nk__err_set(err, "--listen %s: expected [HOST:]PORT, a "
-                                    "port 0..65535",
+            return nk__err_set(err,
+                               "--listen %s: expected [HOST:]PORT, a "
+                               "port 0..65535",
                                s->listen);
     } else if ((why = nk__addr_split(s->listen, host, sizeof(host), &port)) !=
                NULL) {
@@ -126,8 +127,8 @@ nk__client_listen(const struct nk__settings *s, struct nk_err *err)
     if (fd < 0)
         return -1;
     nk__log(NK_LOG_INFO, "Connection from %s", peer);
-    rc = nk__client_stream(fd, peer, s->timeout_set ? s->timeout : 0, &pre,
-                           err);
+    rc =
+        nk__client_stream(fd, peer, s->timeout_set ? s->timeout : 0, &pre, err);
     close(fd);
     return rc;
 }

@@ -32,8 +32,8 @@ hexdump_line(char dir, uint64_t off, const uint8_t *p, size_t n)
             h += (size_t)snprintf(hex + h, sizeof(hex) - h, "%02x ", p[i]);
         else
             h += (size_t)snprintf(hex + h, sizeof(hex) - h, "   ");
-        text[i] = i < n ? (p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.')
-                        : '\0';
+        text[i] =
+            i < n ? (p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.') : '\0';
     }
     text[16] = '\0';
     fprintf(stderr, "%c %08llx  %s |%s|\n", dir, (unsigned long long)off, hex,

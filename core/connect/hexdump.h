@@ -3,7 +3,8 @@
  * on stderr, one line per 16 bytes:
  *
  *     > 00000000  68 65 6c 6c 6f 0a                                |hello.|
- *     < 00000000  3e 53 65 72 76 65 72 20  65 63 68 6f 20 3a 20 68  |>Server echo : h|
+ *     < 00000000  3e 53 65 72 76 65 72 20  65 63 68 6f 20 3a 20 68  |>Server
+ * echo : h|
  *
  * `>` is a byte sent, `<` a byte received; the offset counts each
  * direction's bytes from the start of the connection.

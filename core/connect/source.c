@@ -14,7 +14,7 @@ int
 nk__client_bind_source(int fd, int family, int socktype, const char *source,
                        int port, struct nk_err *err)
 {
-    const char *host = source != NULL ? source
+    const char *host = source != NULL       ? source
                        : family == AF_INET6 ? "::"
                                             : "0.0.0.0";
     struct addrinfo *res;

@@ -13,7 +13,7 @@
  * of this family (try the server's next address), or -1 with err (status
  * 1: the address is not this machine's, the port is taken).
  */
-int nk__client_bind_source(int fd, int family, int socktype,
-                           const char *source, int port, struct nk_err *err);
+int nk__client_bind_source(int fd, int family, int socktype, const char *source,
+                           int port, struct nk_err *err);
 
 #endif /* NK_CORE_SOURCE_H */
