@@ -428,7 +428,8 @@ static const struct cli_opt cli_opts[] = {
      "log line format (default human)"},
     {"host", 'H', "ADDR", C_SERVE, set_host,
      "address to listen on, repeatable (default localhost: 127.0.0.1 and "
-     "::1; all interfaces only with -H :: or -H 0.0.0.0)"},
+     "::1; all interfaces only with -H :: or -H 0.0.0.0); unix:/PATH or "
+     "unix:@NAME: a unix socket"},
     {"port", 'P', "N", C_SERVE, set_port,
      "port (default 9999; 0 picks a free one and logs it)"},
     {"max-conns", 0, "N", C_SERVE, set_max_conns,
@@ -505,8 +506,9 @@ static const struct {
     {"serve", NK_CMD_SERVE, "[options]", "run a server", NULL},
     {"connect", NK_CMD_CONNECT, "[options] HOST PORT", "talk to a server",
      "\nThe server: HOST PORT, HOST:PORT, [V6]:PORT, or PORT (localhost); "
-     "PORT may\nbe a service name (http, echo).  Raw over TCP with a binary "
-     "file on\nstandard input is a byte pipe, as --stream.\n"},
+     "PORT may\nbe a service name (http, echo); or unix:/PATH, unix:@NAME (a "
+     "unix socket).\nRaw over TCP with a binary file on standard input is a "
+     "byte pipe, as\n--stream.\n"},
     {"plugins", NK_CMD_PLUGINS, "[options] [NAME]",
      "list plugins, or one plugin's options", NULL},
     {"sockopts", NK_CMD_SOCKOPTS, "", "list the socket options netkit knows",

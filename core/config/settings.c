@@ -129,6 +129,7 @@ nk__listen_conf_init(struct nk__listen_conf *l)
     l->write_timeout = NK_DEFAULT_WRITE_TIMEOUT;
     l->max_output = NK_DEFAULT_MAX_OUTPUT;
     l->udp_rate = NK_DEFAULT_UDP_RATE;
+    l->unix_uid = l->unix_gid = -1;
 }
 
 void
@@ -161,6 +162,9 @@ settings_listen_copy(struct nk__listen_conf *dst,
     dst->write_timeout = src->write_timeout;
     dst->udp_rate = src->udp_rate;
     dst->udp_allow_low_ports = src->udp_allow_low_ports;
+    dst->unix_mode = src->unix_mode;
+    dst->unix_uid = src->unix_uid;
+    dst->unix_gid = src->unix_gid;
     dst->name = nk__strdup(name);
     dst->proto = nk__strdup(src->proto != NULL ? src->proto : NK_DEFAULT_PROTO);
     if (dst->name == NULL || dst->proto == NULL)

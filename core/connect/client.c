@@ -52,6 +52,7 @@
 
 #include "base/addr.h"
 #include "base/alloc.h"
+#include "base/unixaddr.h"
 #include "connect/client_listen.h"
 #include "connect/client_stream.h"
 #include "connect/hexdump.h"
@@ -178,8 +179,12 @@ client_check(const struct nk__settings *s, const char *proto,
                                     "only (for a protocol: netkit serve)");
         return 0;
     }
-    if (s->host == NULL || s->port == NULL)
+    if (s->host == NULL || (s->port == NULL && !nk__unix_is(s->host)))
         return nk__err_set(err, "connect needs HOST PORT");
+    if (nk__unix_is(s->host) &&
+        (s->proxy_header || s->source != NULL || s->source_port != 0))
+        return nk__err_set(err, "a unix socket takes no --proxy-protocol, "
+                                "-s or --source-port");
     if (s->count < 1)
         return nk__err_set(err, "-n %lld: expected at least 1", s->count);
     if (s->proxy_header && s->cli.transport == NK_TRANSPORT_UDP)
@@ -375,6 +380,49 @@ client_proxy_header(struct client *c, struct nk_err *err)
     return 0;
 }
 
+/* unix:/path or unix:@name, stream or datagram.  A datagram socket binds
+ * an autobound abstract name first: the server answers to it. */
+static int
+client_connect_unix(struct client *c, struct nk_err *err)
+{
+    struct addrinfo ai = {0};
+    struct sockaddr_storage ss;
+    socklen_t len;
+    sa_family_t fam = AF_UNIX;
+
+    nk__unix_parse(c->s->host, &ss, &len); /* checked on the command line */
+    ai.ai_family = AF_UNIX;
+    ai.ai_socktype =
+        c->transport == NK_TRANSPORT_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    ai.ai_addr = (struct sockaddr *)&ss;
+    ai.ai_addrlen = len;
+    snprintf(c->peer, sizeof(c->peer), "%s", c->s->host);
+    if (c->transport == NK_TRANSPORT_UDP) {
+        /* client_open binds nothing for AF_UNIX: do it on a probe first. */
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+        if (fd < 0 || bind(fd, (struct sockaddr *)&fam, sizeof(fam)) < 0 ||
+            connect(fd, ai.ai_addr, ai.ai_addrlen) < 0) {
+            int saved = errno;
+
+            if (fd >= 0)
+                close(fd);
+            return nk__err_run(err, "connect %s: %s", c->peer, strerror(saved));
+        }
+        c->fd = fd;
+    } else {
+        c->fd = client_open(c, &ai, c->peer, err);
+        if (c->fd == -2) {
+            c->fd = -1;
+            return -1;
+        }
+        if (c->fd < 0)
+            return nk__err_run(err, "connect %s: %s", c->peer, strerror(errno));
+    }
+    nk__log(NK_LOG_INFO, "Connect to %s", c->peer);
+    return 0;
+}
+
 /* Resolve HOST PORT and try every address in order until one connects, as
  * nc does; the error names the last address tried. */
 static int
@@ -385,6 +433,8 @@ client_connect(struct client *c, struct nk_err *err)
     char where[NK_ADDRSTRLEN] = "?";
     struct addrinfo *res, *ai;
 
+    if (nk__unix_is(c->s->host))
+        return client_connect_unix(c, err);
     if (port < 0)
         return nk__err_set(err, "port '%s': expected 1..65535",
                            c->s->port != NULL ? c->s->port : "");

@@ -21,8 +21,7 @@ static struct termios prompt_saved, prompt_raw;
 static volatile sig_atomic_t prompt_taken;
 static struct nk__prompt *prompt_current; /* redrawn after a stop */
 
-static const int prompt_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-                                     SIGTSTP};
+static const int prompt_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
 #define PROMPT_NSIGNALS (sizeof(prompt_signals) / sizeof(prompt_signals[0]))
 
 static void prompt_on_signal(int sig);

@@ -10,6 +10,7 @@
 
 #include "base/addr.h"
 #include "base/alloc.h"
+#include "base/unixaddr.h"
 
 int
 nk__target_port(const char *arg, int udp)
@@ -103,6 +104,16 @@ nk__target_parse(int argc, char **argv, int udp, char **host, char **port,
     nk__free(*host);
     nk__free(*port);
     *host = *port = NULL;
+    if (argc == 1 && nk__unix_is(argv[0])) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        const char *why = nk__unix_parse(argv[0], &ss, &len);
+
+        if (why != NULL)
+            return nk__err_set(err, "'%s': %s", argv[0], why);
+        *host = nk__strdup(argv[0]);
+        return *host == NULL ? nk__err_set(err, "out of memory") : 0;
+    }
     if (argc == 1)
         return target_one(argv[0], udp, host, port, err);
     if (argc != 2) {

@@ -24,6 +24,7 @@
 #include <netkit/version.h>
 
 #include "base/alloc.h"
+#include "base/unixaddr.h"
 #include "serve/access.h"
 #include "serve/activation.h"
 #include "config/conf.h"
@@ -248,7 +249,7 @@ serve_set_port(struct nk__bindaddr *a, int port)
 {
     if (a->ss.ss_family == AF_INET)
         ((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
-    else
+    else if (a->ss.ss_family == AF_INET6)
         ((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
 }
 
@@ -322,8 +323,16 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
                 int fd;
 
                 serve_set_port(ba, port);
-                fd = nk__listen_socket(sl->conf, ba, sl->opts, sl->nopts,
-                                       nw > 1, w == 0, err);
+                /* A unix name binds once: the other workers share that
+                 * socket (there is no SO_REUSEPORT for AF_UNIX). */
+                if (w > 0 && ba->ss.ss_family == AF_UNIX)
+                    fd = fcntl(sl->fds[a * (size_t)stride], F_DUPFD_CLOEXEC, 3);
+                else
+                    fd = nk__listen_socket(sl->conf, ba, sl->opts, sl->nopts,
+                                           nw > 1, w == 0, err);
+                if (fd < 0 && w > 0 && ba->ss.ss_family == AF_UNIX)
+                    nk__err_run(err, "[listen.%s]: dup: %s", sl->conf->name,
+                                strerror(errno));
                 if (fd < 0 && ba->implicit &&
                     (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
                     nk__log(NK_LOG_WARN, "Skipping %s", err->msg);
@@ -378,9 +387,14 @@ serve_log_listen(const struct nk__serve *sv, const struct serve_listener *sl)
             getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
             continue;
         nk__addr_format((struct sockaddr *)&ss, where, sizeof(where));
-        nk__log(NK_LOG_INFO, "Listen on %s (%s, %s)", where,
-                sl->conf->transport == NK_TRANSPORT_UDP ? "udp" : "tcp",
-                sl->plugin->name);
+        /* A unix socket: stream or datagram, the same plugins. */
+        nk__log(
+            NK_LOG_INFO, "Listen on %s (%s, %s)", where,
+            ss.ss_family == AF_UNIX
+                ? (sl->conf->transport == NK_TRANSPORT_UDP ? "dgram" : "stream")
+            : sl->conf->transport == NK_TRANSPORT_UDP ? "udp"
+                                                      : "tcp",
+            sl->plugin->name);
     }
 }
 
@@ -1554,5 +1568,6 @@ out:
         serve_free(m.cur);
     else
         serve_free(&sv);
+    nk__unix_remove_all(); /* the socket files it bound */
     return rc;
 }
