@@ -128,8 +128,8 @@ nk__unix_created(const char *path)
             return;
         }
     if (unix_ncreated < UNIX_CREATED_MAX) {
-        snprintf(unix_created[unix_ncreated].path,
-                 sizeof(unix_created[0].path), "%s", path);
+        snprintf(unix_created[unix_ncreated].path, sizeof(unix_created[0].path),
+                 "%s", path);
         unix_created[unix_ncreated].dev = st.st_dev;
         unix_created[unix_ncreated].ino = st.st_ino;
         unix_ncreated++;

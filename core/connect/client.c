@@ -388,7 +388,7 @@ client_connect_unix(struct client *c, struct nk_err *err)
     struct addrinfo ai = {0};
     struct sockaddr_storage ss;
     socklen_t len;
-    sa_family_t fam = AF_UNIX;
+    struct sockaddr_storage any = {.ss_family = AF_UNIX}; /* autobind */
 
     nk__unix_parse(c->s->host, &ss, &len); /* checked on the command line */
     ai.ai_family = AF_UNIX;
@@ -401,7 +401,8 @@ client_connect_unix(struct client *c, struct nk_err *err)
         /* client_open binds nothing for AF_UNIX: do it on a probe first. */
         int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-        if (fd < 0 || bind(fd, (struct sockaddr *)&fam, sizeof(fam)) < 0 ||
+        if (fd < 0 ||
+            bind(fd, (struct sockaddr *)&any, sizeof(sa_family_t)) < 0 ||
             connect(fd, ai.ai_addr, ai.ai_addrlen) < 0) {
             int saved = errno;
 

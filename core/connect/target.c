@@ -40,7 +40,7 @@ static int
 target_set(const char *host, size_t hlen, int port, char **h, char **p,
            struct nk_err *err)
 {
-    char num[8];
+    char num[16]; /* a port, but the compiler counts an int */
 
     snprintf(num, sizeof(num), "%d", port);
     *h = nk__malloc(hlen + 1);

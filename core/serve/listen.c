@@ -268,6 +268,7 @@ listen_log_opts(int fd, int family, const struct nk__sockopt_val *opts,
     socklen_t len = sizeof(ss);
     char where[NK_ADDRSTRLEN];
 
+    memset(&ss, 0, sizeof(ss)); /* an abstract name ends at len */
     if (!nk__log_enabled(NK_LOG_DEBUG) ||
         getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
         return;

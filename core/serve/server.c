@@ -383,6 +383,7 @@ serve_log_listen(const struct nk__serve *sv, const struct serve_listener *sl)
         socklen_t len = sizeof(ss);
         char where[NK_ADDRSTRLEN];
 
+        memset(&ss, 0, sizeof(ss)); /* an abstract name ends at len */
         if (fd < 0 || (sl->kept != NULL && sl->kept[a]) ||
             getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
             continue;
