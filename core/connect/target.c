@@ -104,6 +104,9 @@ nk__target_parse(int argc, char **argv, int udp, char **host, char **port,
     nk__free(*host);
     nk__free(*port);
     *host = *port = NULL;
+    if (argc == 2 && nk__unix_is(argv[0]))
+        return nk__err_set(err, "'%s' is a unix socket: it takes no PORT",
+                           argv[0]);
     if (argc == 1 && nk__unix_is(argv[0])) {
         struct sockaddr_storage ss;
         socklen_t len;

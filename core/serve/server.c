@@ -349,7 +349,7 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
                 }
                 sl->fds[a * (size_t)stride + (size_t)w] = fd;
                 bound++;
-                if (port == 0) {
+                if (port == 0 && ba->ss.ss_family != AF_UNIX) {
                     struct sockaddr_storage ss;
                     socklen_t len = sizeof(ss);
                     getsockname(fd, (struct sockaddr *)&ss, &len);

@@ -150,6 +150,21 @@ class UnixTest(unittest.TestCase):
             self.assertEqual(srv.stop(), 0, srv.stderr())
         self.assertFalse(os.path.exists(self.path()))
 
+    def test_mixed_with_inet_port_0(self):
+        # A unix address first, then 127.0.0.1 with -P 0: the port picked
+        # is a real one (a unix socket has none to give).
+        with Server("-H", "unix:" + self.path(), "-H", "127.0.0.1", "-P",
+                    "0", "-p", "raw") as srv:
+            port = srv.port()
+            self.assertNotIn(port, (0, 65535))
+            with nktest.connect("127.0.0.1", port) as s:
+                s.sendall(b"x")
+                self.assertEqual(nktest.recv_exact(s, 16),
+                                 b">Server echo : x")
+            p = run("connect", "-m", "y", "unix:" + self.path())
+            self.assertEqual(p.stdout, b">Server echo : y\n")
+            self.assertEqual(srv.stop(), 0, srv.stderr())
+
     def test_connect_errors(self):
         p = run("connect", "-m", "x", "unix:" + self.path("none"))
         self.assertEqual(p.returncode, 1, p.stderr)
@@ -158,6 +173,9 @@ class UnixTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         p = run("connect", "unix:")
         self.assertEqual(p.returncode, 2, p.stderr)
+        p = run("connect", "unix:" + self.path(), "9999")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"it takes no PORT", p.stderr)
 
 
 if __name__ == "__main__":
