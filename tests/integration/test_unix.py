@@ -3,6 +3,7 @@ abstract names unix:@name) with the same plugins, stream and datagram;
 `netkit connect unix:/path`; the socket file's mode and owner; a stale
 socket file replaced, one in use refused, the file removed at exit."""
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -164,6 +165,23 @@ class UnixTest(unittest.TestCase):
             p = run("connect", "-m", "y", "unix:" + self.path())
             self.assertEqual(p.stdout, b">Server echo : y\n")
             self.assertEqual(srv.stop(), 0, srv.stderr())
+
+    def test_reload_keeps_the_socket(self):
+        ini = "[listen.a]\nproto = %s\nhost = unix:" + self.path() + "\n"
+        with tempfile.TemporaryDirectory() as d:
+            conf = nktest.write(d, "netkit.ini", ini % "raw")
+            with Server("-c", conf, "-w", "2") as srv:
+                st = os.stat(self.path())
+                nktest.write(d, "netkit.ini", ini % "line")
+                srv.proc.send_signal(signal.SIGHUP)
+                srv.wait_for("1 kept their sockets")
+                # The same file, now served by the new plugin.
+                self.assertEqual(os.stat(self.path()).st_ino, st.st_ino)
+                p = run("connect", "-p", "line", "-m", "hi",
+                        "unix:" + self.path())
+                self.assertEqual(p.stdout, b"echo : hi\n")
+                self.assertEqual(srv.stop(), 0, srv.stderr())
+            self.assertFalse(os.path.exists(self.path()))
 
     def test_connect_errors(self):
         p = run("connect", "-m", "x", "unix:" + self.path("none"))
