@@ -3,11 +3,13 @@ abstract names unix:@name) with the same plugins, stream and datagram;
 `netkit connect unix:/path`; the socket file's mode and owner; a stale
 socket file replaced, one in use refused, the file removed at exit."""
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import tempfile
+import time
 import unittest
 
 import nktest
@@ -182,6 +184,29 @@ class UnixTest(unittest.TestCase):
                 self.assertEqual(p.stdout, b"echo : hi\n")
                 self.assertEqual(srv.stop(), 0, srv.stderr())
             self.assertFalse(os.path.exists(self.path()))
+
+    @unittest.skipUnless(shutil.which("systemd-socket-activate"),
+                         "systemd-socket-activate not installed")
+    def test_socket_activation(self):
+        # systemd's unix socket, named for the listener, is served; the
+        # file is systemd's: left in place at exit.
+        ini = ("[listen.main]\nproto = line\nhost = unix:%s\n"
+               % self.path())
+        with nktest.config_file(ini) as conf, \
+                Server("-c", conf, "-w", "2", launcher=[
+                    shutil.which("systemd-socket-activate"), "-l",
+                    self.path(), "--fdname=main"],
+                    wait_listen=False) as srv:
+            # systemd-socket-activate starts netkit on the first client,
+            # which its socket holds until netkit answers.
+            end = time.monotonic() + DEADLINE
+            while not os.path.exists(self.path()):
+                self.assertLess(time.monotonic(), end, srv.stderr())
+                time.sleep(0.02)  # polling for the file, with a deadline
+            p = run("connect", "-p", "line", "-m", "sd", "unix:" + self.path())
+            self.assertEqual(p.stdout, b"echo : sd\n", p.stderr)
+            srv.wait_for(READY)
+            self.assertEqual(srv.stop(), 0, srv.stderr())
 
     def test_connect_errors(self):
         p = run("connect", "-m", "x", "unix:" + self.path("none"))
