@@ -64,7 +64,7 @@ asan: test-deps
 
 valgrind: test-deps build
 	NK_VALGRIND=1 ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) \
-		-R 'integration_test_(serve|udp|ipv6|config|sockopts|robust|wrap|api11|api12|line|deadlines|closing|perip|access|systemd|hostile|pubsub|counters|serve_check|logs|proxy|haproxy|reload|limits|seeds|unit|tls|tls_config|tls_connect|rules|http_example)'
+		-R 'integration_test_(serve|udp|ipv6|config|sockopts|robust|wrap|api11|api12|line|deadlines|closing|perip|access|systemd|hostile|pubsub|counters|serve_check|logs|proxy|haproxy|reload|limits|seeds|unit|tls|tls_config|tls_connect|rules|http_example|unix)'
 
 check: test format-check asan valgrind
 

@@ -5,6 +5,7 @@
  * 1 run-time failure, 2 usage or configuration error.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,28 +49,32 @@ help_config(FILE *out, enum nk__command cmd)
 {
     const char *path = nk__conf_default_path();
     const char *env = getenv("NETKIT_CONFIG");
+    char text[PATH_MAX + 300];
 
     if (cmd != NK_CMD_SERVE && cmd != NK_CMD_CONNECT && cmd != NK_CMD_PLUGINS &&
         cmd != NK_CMD_CHECK)
         return;
     if (path == NULL) {
-        fprintf(out,
-                "\nConfig: without -c, none is read%s: the defaults "
-                "above apply.\n",
-                env != NULL ? " ($NETKIT_CONFIG is set empty)"
-                : nk__exe_in_build_tree()
-                    ? " (this binary is in a build tree, which ignores an "
-                      "installed netkit.ini)"
-                    : "");
-        return;
+        snprintf(text, sizeof(text),
+                 "Config: without -c, none is read%s: the defaults above "
+                 "apply.",
+                 env != NULL ? " ($NETKIT_CONFIG is set empty)"
+                 : nk__exe_in_build_tree()
+                     ? " (this binary is in a build tree, which ignores an "
+                       "installed netkit.ini)"
+                     : "");
+    } else {
+        snprintf(text, sizeof(text),
+                 "Config: without -c, %s%s is read; its settings replace "
+                 "the defaults above%s.",
+                 path, env != NULL && *env != '\0' ? " ($NETKIT_CONFIG)" : "",
+                 cmd == NK_CMD_SERVE
+                     ? ", and its [listen.*] sections are served unless -p, "
+                       "-H, -P, -u, -4 or -6 is given"
+                     : "");
     }
-    fprintf(out,
-            "\nConfig: without -c, %s%s is read; its settings replace "
-            "the defaults above%s.\n",
-            path, env != NULL && *env != '\0' ? " ($NETKIT_CONFIG)" : "",
-            cmd == NK_CMD_SERVE ? ", and its [listen.*] sections are served "
-                                  "unless -p, -H, -P, -u, -4 or -6 is given"
-                                : "");
+    fputc('\n', out);
+    nk__cli_wrap(out, text, 0, 0);
 }
 
 /* `netkit serve -t`.  With -q, as nginx -t -q, only an error is printed:

@@ -14,11 +14,12 @@
 #                           prometheus (promtool: the metrics listener's
 #                           tests), haproxy (a real PROXY protocol sender),
 #                           openssl (test certificates, s_client and
-#                           s_server as TLS peers)
+#                           s_server as TLS peers), tmux (drives the
+#                           interactive prompt tests)
 set -eu
 
 build_pkgs="cmake gcc make pkg-config libinih-dev libssl-dev libcmocka-dev python3"
-test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format systemd man-db groff-base libclang-rt-14-dev curl prometheus haproxy openssl"
+test_pkgs="$build_pkgs socat ncat iproute2 valgrind clang clang-format systemd man-db groff-base libclang-rt-14-dev curl prometheus haproxy openssl tmux"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;

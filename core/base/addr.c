@@ -1,5 +1,6 @@
 /* addr.c -- resolving and printing addresses.  See addr.h. */
 #include "base/addr.h"
+#include "base/unixaddr.h"
 
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -39,6 +40,8 @@ nk__addr_format(const struct sockaddr *sa, char *buf, size_t size)
                          in6->sin6_scope_id);
         }
         snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else if (sa->sa_family == AF_UNIX) {
+        nk__unix_format(sa, buf, size);
     } else {
         snprintf(buf, size, "?");
     }

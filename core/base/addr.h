@@ -14,10 +14,12 @@
 
 #include "base/err.h"
 
-/* Enough for "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255%ifname]:65535". */
-#define NK_ADDRSTRLEN 80
+/* Enough for "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255%ifname]:65535",
+ * and for "unix:" and a socket path (107 bytes). */
+#define NK_ADDRSTRLEN 120
 
-/* "127.0.0.1:9999", "[::1]:9999"; "?" for an unknown family. */
+/* "127.0.0.1:9999", "[::1]:9999", "unix:/run/x.sock"; "?" for an unknown
+ * family. */
 void nk__addr_format(const struct sockaddr *sa, char *buf, size_t size);
 
 /* The port of an AF_INET/AF_INET6 address (host order). */

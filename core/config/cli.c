@@ -7,9 +7,11 @@
 #include "config/cli.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <netkit/plugin.h>
 
@@ -17,6 +19,8 @@
 #include "base/alloc.h"
 #include "base/cidr.h"
 #include "config/value.h"
+#include "connect/hints.h"
+#include "connect/target.h"
 
 /* Which commands take an option (bit per enum nk__command). */
 #define C_SERVE    (1u << NK_CMD_SERVE)
@@ -40,6 +44,7 @@ struct cli_opt {
 };
 
 static char cli_why[160];
+static int cli_count_set; /* -n was given (it needs -m) */
 
 static const char *
 cli_kv(struct nk__kvlist *l, const char *arg, const char *what)
@@ -80,6 +85,10 @@ cli_replace(char **field, const char *arg)
 static const char *
 set_proto(struct nk__settings *s, const char *arg)
 {
+    /* nc's -p is the (source) port: `-p 9999` is that habit. */
+    if (nk__hint_port_as_plugin(s->command == NK_CMD_CONNECT, arg, cli_why,
+                                sizeof(cli_why)) != NULL)
+        return cli_why;
     s->cli_set |= NK_SET_PROTO;
     return cli_replace(&s->cli.proto, arg);
 }
@@ -97,6 +106,8 @@ static const char *
 set_inet(struct nk__settings *s, const char *arg)
 {
     (void)arg;
+    if ((s->cli_set & NK_SET_FAMILY) && s->cli.family != AF_INET)
+        return "-4 and -6 cannot be used together (neither: both families)";
     s->cli_set |= NK_SET_FAMILY;
     s->cli.family = AF_INET;
     return NULL;
@@ -106,6 +117,8 @@ static const char *
 set_inet6(struct nk__settings *s, const char *arg)
 {
     (void)arg;
+    if ((s->cli_set & NK_SET_FAMILY) && s->cli.family != AF_INET6)
+        return "-4 and -6 cannot be used together (neither: both families)";
     s->cli_set |= NK_SET_FAMILY;
     s->cli.family = AF_INET6;
     return NULL;
@@ -151,6 +164,14 @@ set_sample(struct nk__settings *s, const char *arg)
 static const char *
 set_plugin_dir(struct nk__settings *s, const char *arg)
 {
+    struct stat st;
+
+    /* A mistyped directory would only show as "plugin not found" later,
+     * or not at all when the plugin is found elsewhere. */
+    if (stat(arg, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(cli_why, sizeof(cli_why), "'%.100s' is not a directory", arg);
+        return cli_why;
+    }
     return nk__strlist_add(&s->plugin_dirs, arg) < 0 ? "out of memory" : NULL;
 }
 
@@ -308,6 +329,7 @@ set_message(struct nk__settings *s, const char *arg)
 static const char *
 set_count(struct nk__settings *s, const char *arg)
 {
+    cli_count_set = 1;
     return nk__parse_int(arg, 1, 1000000000, &s->count);
 }
 
@@ -429,6 +451,53 @@ set_insecure(struct nk__settings *s, const char *arg)
 }
 
 static const char *
+set_probe(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->probe = 1;
+    return NULL;
+}
+
+static const char *
+set_hexdump(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->hexdump = 1;
+    return NULL;
+}
+
+static const char *
+set_crlf(struct nk__settings *s, const char *arg)
+{
+    (void)arg;
+    s->crlf = 1;
+    return NULL;
+}
+
+static const char *
+set_source(struct nk__settings *s, const char *arg)
+{
+    return cli_replace(&s->source, arg);
+}
+
+static const char *
+set_source_port(struct nk__settings *s, const char *arg)
+{
+    int port = nk__addr_parse_port(arg, 0);
+
+    if (port < 0)
+        return "expected a port 1..65535";
+    s->source_port = port;
+    return NULL;
+}
+
+static const char *
+set_listen(struct nk__settings *s, const char *arg)
+{
+    return cli_replace(&s->listen, arg);
+}
+
+static const char *
 set_help(struct nk__settings *s, const char *arg)
 {
     (void)arg;
@@ -463,7 +532,8 @@ static const struct cli_opt cli_opts[] = {
      "log line format (default human)"},
     {"host", 'H', "ADDR", C_SERVE, set_host,
      "address to listen on, repeatable (default localhost: 127.0.0.1 and "
-     "::1; all interfaces only with -H :: or -H 0.0.0.0)"},
+     "::1; all interfaces only with -H :: or -H 0.0.0.0); unix:/PATH or "
+     "unix:@NAME: a unix socket"},
     {"port", 'P', "N", C_SERVE, set_port,
      "port (default 9999; 0 picks a free one and logs it)"},
     {"max-conns", 0, "N", C_SERVE, set_max_conns,
@@ -535,6 +605,22 @@ static const struct cli_opt cli_opts[] = {
      "TLS: the server name sent and verified (default HOST)"},
     {"insecure", 0, NULL, C_CONNECT, set_insecure,
      "TLS: do not verify the server's certificate or name"},
+    {"probe", 'z', NULL, C_CONNECT, set_probe,
+     "only connect, send nothing: exit 0 open, 1 closed (nc -z)"},
+    {"hexdump", 'x', NULL, C_CONNECT, set_hexdump,
+     "hex dump of every byte sent (>) and received (<) on stderr, with "
+     "offsets"},
+    {"crlf", 'C', NULL, C_CONNECT, set_crlf,
+     "raw, line: end each line sent with CR LF (--stream: LF becomes CR "
+     "LF), as nc -C"},
+    {"source", 's', "ADDR", C_CONNECT, set_source,
+     "connect from this local address"},
+    {"source-port", 0, "N", C_CONNECT, set_source_port,
+     "connect from this local port"},
+    {"listen", 0, "[HOST:]PORT", C_CONNECT, set_listen,
+     "take one TCP connection on PORT (HOST default localhost; 0: a free "
+     "port, logged) and pipe it as --stream: its bytes to stdout exactly, "
+     "as nc -l PORT > file"},
     {"help", 'h', NULL, C_ALL, set_help, "this help"},
     {NULL, 0, NULL, 0, NULL, NULL},
 };
@@ -550,7 +636,10 @@ static const struct {
 } cli_cmds[] = {
     {"serve", NK_CMD_SERVE, "[options]", "run a server", NULL},
     {"connect", NK_CMD_CONNECT, "[options] HOST PORT", "talk to a server",
-     NULL},
+     "\nThe server: HOST PORT, HOST:PORT, [V6]:PORT, or PORT (localhost); "
+     "PORT may\nbe a service name (http, echo); or unix:/PATH, unix:@NAME (a "
+     "unix socket).\nRaw over TCP with a binary file on standard input is a "
+     "byte pipe, as\n--stream.\n"},
     {"plugins", NK_CMD_PLUGINS, "[options] [NAME]",
      "list plugins, or one plugin's options", NULL},
     {"sockopts", NK_CMD_SOCKOPTS, "", "list the socket options netkit knows",
@@ -586,15 +675,56 @@ cli_cmd_name(enum nk__command cmd)
 }
 
 void
+nk__cli_wrap(FILE *out, const char *text, int col, int indent)
+{
+    int fresh = col <= indent; /* no space before a line's first word */
+
+    if (col < indent) {
+        fprintf(out, "%*s", indent - col, "");
+        col = indent;
+        fresh = 1;
+    }
+    while (*text != '\0') {
+        size_t word = strcspn(text, " \n");
+
+        if (!fresh && col + 1 + (int)word > NK_CLI_WIDTH) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+            fresh = 1;
+        }
+        if (!fresh) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(text, 1, word, out);
+        col += (int)word;
+        fresh = 0;
+        text += word;
+        if (*text == '\n') {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+            fresh = 1;
+            text++;
+        }
+        while (*text == ' ')
+            text++;
+    }
+    fputc('\n', out);
+}
+
+void
 nk__cli_usage(FILE *out, enum nk__command cmd)
 {
     char left[64];
+    int col;
 
     if (cmd == NK_CMD_NONE || cmd == NK_CMD_HELP || cmd == NK_CMD_VERSION) {
         fprintf(out, "usage:\n");
-        for (size_t i = 0; i < CLI_NCMDS; i++)
-            fprintf(out, "  netkit %-8s %-22s %s\n", cli_cmds[i].name,
-                    cli_cmds[i].args, cli_cmds[i].summary);
+        for (size_t i = 0; i < CLI_NCMDS; i++) {
+            col = fprintf(out, "  netkit %-8s %-19s", cli_cmds[i].name,
+                          cli_cmds[i].args);
+            nk__cli_wrap(out, cli_cmds[i].summary, col, 38);
+        }
         fprintf(out, "  netkit --help | --version\n\n"
                      "'netkit COMMAND --help' lists a command's options.\n"
                      "Exit status: 0 success, 1 run-time failure, "
@@ -603,8 +733,9 @@ nk__cli_usage(FILE *out, enum nk__command cmd)
     }
     for (size_t i = 0; i < CLI_NCMDS; i++)
         if (cli_cmds[i].cmd == cmd)
-            fprintf(out, "usage: netkit %s %s\n%s.\n\noptions:\n",
-                    cli_cmds[i].name, cli_cmds[i].args, cli_cmds[i].summary);
+            fprintf(out, "usage: netkit %s%s%s\n%s.\n\noptions:\n",
+                    cli_cmds[i].name, *cli_cmds[i].args ? " " : "",
+                    cli_cmds[i].args, cli_cmds[i].summary);
     for (size_t i = 0; i < CLI_NOPTS; i++) {
         const struct cli_opt *o = &cli_opts[i];
         if (!(o->cmds & (1u << cmd)))
@@ -615,7 +746,12 @@ nk__cli_usage(FILE *out, enum nk__command cmd)
         else
             snprintf(left, sizeof(left), "    --%s%s%s", o->lng,
                      o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(out, "  %-28s %s\n", left, o->help);
+        col = fprintf(out, "  %-28s", left);
+        if (col > 30) { /* a long option and argument: help below */
+            fprintf(out, "\n%30s", "");
+            col = 30;
+        }
+        nk__cli_wrap(out, o->help, col, 31);
     }
     for (size_t i = 0; i < CLI_NCMDS; i++)
         if (cli_cmds[i].cmd == cmd && cli_cmds[i].notes != NULL)
@@ -670,14 +806,21 @@ cli_positional(struct nk__settings *s, int argc, char **argv,
 
     switch (s->command) {
     case NK_CMD_CONNECT:
-        if (argc != 2)
-            return nk__err_set(err, "connect needs HOST PORT (see 'netkit "
-                                    "connect --help')");
-        if (nk__addr_parse_port(argv[1], 0) < 0)
-            return nk__err_set(err, "port '%s': expected 1..65535", argv[1]);
-        if (cli_replace(&s->host, argv[0]) || cli_replace(&s->port, argv[1]))
-            return nk__err_set(err, "out of memory");
-        return 0;
+        if (cli_count_set && s->message == NULL)
+            return nk__err_set(err, "-n N needs -m TEXT: it is how many "
+                                    "times -m is sent (nc's -n, numeric "
+                                    "addresses, is not needed)");
+        if (s->config_file != NULL && *s->config_file != '\0' &&
+            access(s->config_file, F_OK) < 0)
+            return nk__err_set(err, "option -c/--config: no file '%s' (%s)",
+                               s->config_file, nk__hint_nc_option(1, 'c'));
+        if (s->listen != NULL && argc > 0)
+            return nk__err_set(err, "--listen takes no HOST PORT");
+        if (s->listen != NULL)
+            return 0;
+        return nk__target_parse(argc, argv,
+                                s->cli.transport == NK_TRANSPORT_UDP, &s->host,
+                                &s->port, err);
     case NK_CMD_PLUGINS:
         if (argc > 1)
             return nk__err_set(err, "plugins takes at most one NAME");
@@ -715,7 +858,7 @@ cli_opt_name(char *buf, size_t size, const struct cli_opt *o)
 static int
 cli_one(struct nk__settings *s, int c, char **argv, struct nk_err *err)
 {
-    const char *cmd = cli_cmd_name(s->command), *why, *near;
+    const char *cmd = cli_cmd_name(s->command), *why, *near, *hint;
     char name[64];
 
     if (c == '?' || c == ':') {
@@ -728,6 +871,11 @@ cli_one(struct nk__settings *s, int c, char **argv, struct nk_err *err)
         if (c == ':')
             return nk__err_set(err, "option %s needs a value", name);
         near = name[1] == '-' ? cli_suggest(name) : NULL;
+        hint = name[1] != '-'
+                   ? nk__hint_nc_option(s->command == NK_CMD_CONNECT, optopt)
+                   : NULL;
+        if (hint != NULL)
+            return nk__err_set(err, "unknown option %s (%s)", name, hint);
         return nk__err_set(err,
                            "unknown option %s%s%s%s (see 'netkit %s "
                            "--help')",
@@ -738,12 +886,20 @@ cli_one(struct nk__settings *s, int c, char **argv, struct nk_err *err)
         if (cli_code(i) != c)
             continue;
         cli_opt_name(name, sizeof(name), &cli_opts[i]);
+        hint = cli_opts[i].shrt
+                   ? nk__hint_nc_option(s->command == NK_CMD_CONNECT, c)
+                   : NULL;
+        if (!(cli_opts[i].cmds & (1u << s->command)) && hint != NULL)
+            return nk__err_set(err, "option %s does not apply to '%s' (%s)",
+                               name, cmd, hint);
         if (!(cli_opts[i].cmds & (1u << s->command)))
             return nk__err_set(err,
                                "option %s does not apply to '%s' (see "
                                "'netkit %s --help')",
                                name, cmd, cmd);
         why = cli_opts[i].set(s, optarg);
+        if (why != NULL && hint != NULL && c == 'n')
+            return nk__err_set(err, "option %s: %s (%s)", name, why, hint);
         if (why != NULL)
             return nk__err_set(err, "option %s: %s", name, why);
         return 0;
@@ -779,6 +935,7 @@ nk__cli_parse(struct nk__settings *s, int argc, char **argv, struct nk_err *err)
                            "connect, plugins, sockopts or check)",
                            word);
     cli_build(lo, so);
+    cli_count_set = 0;
     opterr = 0;
     /* 0, not 1: glibc then forgets where it stopped in a group of short
      * options ("-4zu" refused at z) -- a parse after a refused one would

@@ -17,6 +17,14 @@
 int nk__cli_parse(struct nk__settings *s, int argc, char **argv,
                   struct nk_err *err);
 
+/* Every help line fits this many columns. */
+#define NK_CLI_WIDTH 80
+
+/* Print text from column col (what the line already holds), words wrapped
+ * at NK_CLI_WIDTH, each further line indented to column indent; a newline
+ * in text starts a line too.  Ends with a newline. */
+void nk__cli_wrap(FILE *out, const char *text, int col, int indent);
+
 /* Print the help of one command (NK_CMD_NONE/NK_CMD_HELP: the overview). */
 void nk__cli_usage(FILE *out, enum nk__command cmd);
 

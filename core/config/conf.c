@@ -41,6 +41,7 @@
 
 #include "base/addr.h"
 #include "base/alloc.h"
+#include "base/unixaddr.h"
 #include "base/cidr.h"
 #include "config/cli.h"
 #include "config/sockopt.h"
@@ -380,6 +381,68 @@ conf_set_group(struct conf_ctx *c, const struct conf_key *k, void *field,
     return conf_set_string(c, k, field, val);
 }
 
+/* unix_mode = 0660: the socket file's mode, octal. */
+static const char *
+conf_set_unix_mode(struct conf_ctx *c, const struct conf_key *k, void *field,
+                   const char *val)
+{
+    char *end;
+    unsigned long m;
+
+    (void)c, (void)k;
+    errno = 0;
+    m = strtoul(val, &end, 8);
+    if (*val < '0' || *val > '7' || *end != '\0' || errno != 0 || m == 0 ||
+        m > 0777)
+        return "expected an octal mode 1..0777, e.g. 0660";
+    *(int *)field = (int)m;
+    return NULL;
+}
+
+/* unix_owner = USER[:GROUP]: the socket file's owner (and group), looked
+ * up now as user is. */
+static const char *
+conf_set_unix_owner(struct conf_ctx *c, const struct conf_key *k, void *field,
+                    const char *val)
+{
+    static _Thread_local char why[160];
+    struct nk__listen_conf *l =
+        (struct nk__listen_conf *)((char *)field -
+                                   offsetof(struct nk__listen_conf, unix_uid));
+    char user[128];
+    const char *colon = strchr(val, ':');
+    size_t n = colon != NULL ? (size_t)(colon - val) : strlen(val);
+    struct passwd *pw;
+    unsigned long id;
+
+    (void)c, (void)k;
+    if (n == 0 || n >= sizeof(user))
+        return "expected USER or USER:GROUP";
+    memcpy(user, val, n);
+    user[n] = '\0';
+    pw = getpwnam(user);
+    if (pw == NULL && conf_numeric_id(user, &id))
+        pw = getpwuid((uid_t)id);
+    if (pw == NULL) {
+        snprintf(why, sizeof(why), "unknown user '%s'", user);
+        return why;
+    }
+    l->unix_uid = pw->pw_uid;
+    l->unix_gid = -1;
+    if (colon != NULL) {
+        struct group *gr = getgrnam(colon + 1);
+
+        if (gr == NULL && conf_numeric_id(colon + 1, &id))
+            gr = getgrgid((gid_t)id);
+        if (gr == NULL) {
+            snprintf(why, sizeof(why), "unknown group '%s'", colon + 1);
+            return why;
+        }
+        l->unix_gid = gr->gr_gid;
+    }
+    return NULL;
+}
+
 /* metrics = HOST:PORT: checked now; bound after the listeners.  --metrics
  * wins over the file, whose value is still checked. */
 static const char *
@@ -480,6 +543,10 @@ static const struct conf_key conf_keys[] = {
      NULL, CONF_NONEMPTY, 0},
     {CONF_LISTEN, "tls_handshake_timeout", conf_set_seconds,
      CONF_LC(tls.handshake_timeout), 0, 0, NULL, NULL, 0, 0},
+    {CONF_LISTEN, "unix_mode", conf_set_unix_mode, CONF_LC(unix_mode), 0, 0,
+     NULL, NULL, 0, 0},
+    {CONF_LISTEN, "unix_owner", conf_set_unix_owner, CONF_LC(unix_uid), 0, 0,
+     NULL, NULL, 0, 0},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -749,6 +816,15 @@ conf_end_section(struct conf_ctx *c)
             strcmp(conf_keys[i].name, "port") == 0 && c->seen[i] != 0)
             return 0;
     l = &c->s->listeners[c->index];
+    /* Only unix sockets: no port to set. */
+    if (l->hosts.n > 0) {
+        size_t u = 0;
+
+        while (u < l->hosts.n && nk__unix_is(l->hosts.items[u]))
+            u++;
+        if (u == l->hosts.n)
+            return 0;
+    }
     return conf_fail(c, l->line,
                      "[listen.%s] sets no port: add 'port = N' (0 picks a "
                      "free port)",

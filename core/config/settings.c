@@ -132,6 +132,7 @@ nk__listen_conf_init(struct nk__listen_conf *l)
     l->udp_rate = NK_DEFAULT_UDP_RATE;
     l->tls.on = -1;
     l->tls.handshake_timeout = NK_DEFAULT_TLS_HANDSHAKE_TIMEOUT;
+    l->unix_uid = l->unix_gid = -1;
 }
 
 static void
@@ -178,6 +179,9 @@ settings_listen_copy(struct nk__listen_conf *dst,
     dst->udp_allow_low_ports = src->udp_allow_low_ports;
     dst->tls.on = -1;
     dst->tls.handshake_timeout = src->tls.handshake_timeout;
+    dst->unix_mode = src->unix_mode;
+    dst->unix_uid = src->unix_uid;
+    dst->unix_gid = src->unix_gid;
     dst->name = nk__strdup(name);
     dst->proto = nk__strdup(src->proto != NULL ? src->proto : NK_DEFAULT_PROTO);
     if (dst->name == NULL || dst->proto == NULL)
@@ -299,6 +303,8 @@ nk__settings_free(struct nk__settings *s)
     nk__free(s->port);
     nk__free(s->message);
     nk__free(s->tls_sni);
+    nk__free(s->source);
+    nk__free(s->listen);
     nk__free(s->plugins_name);
     memset(s, 0, sizeof(*s));
 }

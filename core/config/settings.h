@@ -98,22 +98,24 @@ struct nk__tls_conf {
 
 /* One listener: a [listen.NAME] section, or the command line's -p/-H/-P.. */
 struct nk__listen_conf {
-    char *name;                 /* "main" for [listen.main]; "cli" */
-    char *proto;                /* plugin name */
-    struct nk__strlist hosts;   /* empty: localhost (127.0.0.1 and ::1) */
-    int port;                   /* 0..65535 */
-    unsigned transport;         /* NK_TRANSPORT_TCP or NK_TRANSPORT_UDP */
-    int family;                 /* AF_UNSPEC (any), AF_INET, AF_INET6 */
-    long long max_conns;        /* TCP connections at once */
-    long long max_conns_per_ip; /* per address (IPv6: per /64); 0: none */
-    double idle_timeout;        /* seconds, 0 = none */
-    double message_timeout;     /* seconds to complete a begun message */
-    double write_timeout;       /* seconds for queued output to be written */
-    long long max_output;       /* bytes queued for one peer before closing */
-    long long udp_rate;         /* datagrams/s per source address, 0 = none */
-    int udp_allow_low_ports;    /* answer source ports below 1024 */
-    const char *udp_key;        /* first udp_* key in the file, or NULL */
-    int udp_line;               /* ... and its line */
+    char *name;                   /* "main" for [listen.main]; "cli" */
+    char *proto;                  /* plugin name */
+    struct nk__strlist hosts;     /* empty: localhost (127.0.0.1 and ::1) */
+    int port;                     /* 0..65535 */
+    unsigned transport;           /* NK_TRANSPORT_TCP or NK_TRANSPORT_UDP */
+    int family;                   /* AF_UNSPEC (any), AF_INET, AF_INET6 */
+    long long max_conns;          /* TCP connections at once */
+    long long max_conns_per_ip;   /* per address (IPv6: per /64); 0: none */
+    double idle_timeout;          /* seconds, 0 = none */
+    double message_timeout;       /* seconds to complete a begun message */
+    double write_timeout;         /* seconds for queued output to be written */
+    long long max_output;         /* bytes queued for one peer before closing */
+    long long udp_rate;           /* datagrams/s per source address, 0 = none */
+    int udp_allow_low_ports;      /* answer source ports below 1024 */
+    int unix_mode;                /* unix socket file's mode; 0: umask's */
+    long long unix_uid, unix_gid; /* its owner and group; -1: ours */
+    const char *udp_key;          /* first udp_* key in the file, or NULL */
+    int udp_line;                 /* ... and its line */
     struct nk__kvlist sockopts;
     struct nk__acl acl; /* allow / deny, the command line's first */
     int proxy_protocol; /* enum nk__proxy_mode (serve/proxy.h) */
@@ -218,6 +220,12 @@ struct nk__settings {
     int tls_client;   /* --tls, or any --tls-* */
     char *tls_sni;    /* --tls-sni: the name sent and verified */
     int tls_insecure; /* --insecure: do not verify the server */
+    int probe;        /* -z: connect, send nothing, exit */
+    int hexdump;      /* -x: both directions in hex on stderr */
+    int crlf;         /* -C: lines sent end with CR LF */
+    char *source;     /* -s: the local address to connect from */
+    int source_port;  /* --source-port, 0: any */
+    char *listen;     /* --listen [HOST:]PORT: take one connection */
 
     char *plugins_name;  /* netkit plugins NAME, netkit check NAME */
     unsigned check_role; /* --role: NK_ROLE_*, 0: serve */

@@ -52,8 +52,15 @@
 
 #include "base/addr.h"
 #include "base/alloc.h"
+#include "base/unixaddr.h"
+#include "connect/client_listen.h"
 #include "connect/client_stream.h"
 #include "connect/client_tls.h"
+#include "connect/hexdump.h"
+#include "connect/hints.h"
+#include "connect/prompt.h"
+#include "connect/source.h"
+#include "connect/text.h"
 #include "plugin/codec_host.h"
 #include "plugin/contract.h"
 #include "plugin/loader.h"
@@ -91,14 +98,18 @@ struct client {
     size_t scap;
     uint8_t *ibuf; /* TCP: standard input not yet sent as lines */
     size_t ilen, icap;
-    long long left;  /* TCP: -m sends left */
-    int in_eof;      /* TCP: end of standard input */
-    int eof;         /* TCP: the peer closed its side */
-    int pending;     /* TCP: an unframed message waits for the quiet */
-    int exit_sent;   /* TCP: `exit` went: nothing more is sent */
-    int escape;      /* stdout is a terminal: escape what is printed */
-    int prompted;    /* TCP: a "> " prompt waits for a line */
-    int wipe;        /* TCP: stderr is a terminal: a prompt can be wiped */
+    long long left; /* TCP: -m sends left */
+    int in_eof;     /* TCP: end of standard input */
+    int eof;        /* TCP: the peer closed its side */
+    int pending;    /* TCP: an unframed message waits for the quiet */
+    int exit_sent;  /* TCP: `exit` went: nothing more is sent */
+    int escape;     /* stdout is a terminal: escape what is printed */
+    int prompted;   /* TCP: a "> " prompt waits for a line */
+    int wipe;       /* TCP: stderr is a terminal: a prompt can be wiped */
+    int redraw;     /* TCP, editing: the prompt line must be drawn again */
+    struct nk__prompt ed; /* TCP: the line being typed at a terminal */
+    int sniff;            /* TCP: the first block of input may make it a pipe */
+    int printed;     /* a message has been printed (hints look at the 1st) */
     unsigned owed;   /* TCP: replies owed for messages sent */
     int64_t last_rx; /* TCP: when the last byte came (ms) */
     unsigned long sent, missed; /* UDP: messages sent, replies missed */
@@ -149,8 +160,32 @@ static int
 client_check(const struct nk__settings *s, const char *proto,
              struct nk_err *err)
 {
-    if (s->host == NULL || s->port == NULL)
+    int udp = s->cli.transport == NK_TRANSPORT_UDP;
+
+    if (s->crlf && strcmp(proto, "raw") != 0 && strcmp(proto, "line") != 0)
+        return nk__err_set(err, "-C works with the raw and line plugins "
+                                "only (a framed message has no line end)");
+    if (s->probe && (s->message != NULL || s->stream || udp || s->listen))
+        return nk__err_set(err, "-z only connects: it takes no -m, "
+                                "--stream, -u or --listen (a UDP port "
+                                "cannot be probed without an answer)");
+    if (s->listen != NULL) {
+        if (s->message != NULL || udp || s->proxy_header || s->source != NULL ||
+            s->source_port != 0)
+            return nk__err_set(err, "--listen is a TCP byte pipe: it takes "
+                                    "no -m, -u, --proxy-protocol, -s or "
+                                    "--source-port");
+        if (strcmp(proto, "raw") != 0)
+            return nk__err_set(err, "--listen works with the raw plugin "
+                                    "only (for a protocol: netkit serve)");
+        return 0;
+    }
+    if (s->host == NULL || (s->port == NULL && !nk__unix_is(s->host)))
         return nk__err_set(err, "connect needs HOST PORT");
+    if (nk__unix_is(s->host) &&
+        (s->proxy_header || s->source != NULL || s->source_port != 0))
+        return nk__err_set(err, "a unix socket takes no --proxy-protocol, "
+                                "-s or --source-port");
     if (s->count < 1)
         return nk__err_set(err, "-n %lld: expected at least 1", s->count);
     if (s->proxy_header && s->cli.transport == NK_TRANSPORT_UDP)
@@ -274,6 +309,15 @@ client_open(const struct client *c, const struct addrinfo *ai,
         close(fd);
         return -2;
     }
+    if (c->s->source != NULL || c->s->source_port != 0) {
+        rc = nk__client_bind_source(fd, ai->ai_family, ai->ai_socktype,
+                                    c->s->source, c->s->source_port, err);
+        if (rc != 0) {
+            close(fd);
+            errno = EAFNOSUPPORT;
+            return rc < 0 ? -2 : -1;
+        }
+    }
     rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
     if (rc < 0 && (errno == EINPROGRESS || errno == EINTR)) {
         rc = client_poll(fd, POLLOUT, client_now_ms() + c->timeout_ms);
@@ -324,6 +368,7 @@ client_proxy_header(struct client *c, struct nk_err *err)
     while (off < (size_t)n) {
         ssize_t w = send(c->fd, hdr + off, (size_t)n - off, MSG_NOSIGNAL);
         if (w > 0) {
+            nk__hexdump_sent(hdr + off, (size_t)w);
             off += (size_t)w;
         } else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
             if (client_poll(c->fd, POLLOUT, deadline) <= 0)
@@ -339,6 +384,50 @@ client_proxy_header(struct client *c, struct nk_err *err)
     return 0;
 }
 
+/* unix:/path or unix:@name, stream or datagram.  A datagram socket binds
+ * an autobound abstract name first: the server answers to it. */
+static int
+client_connect_unix(struct client *c, struct nk_err *err)
+{
+    struct addrinfo ai = {0};
+    struct sockaddr_storage ss;
+    socklen_t len;
+    struct sockaddr_storage any = {.ss_family = AF_UNIX}; /* autobind */
+
+    nk__unix_parse(c->s->host, &ss, &len); /* checked on the command line */
+    ai.ai_family = AF_UNIX;
+    ai.ai_socktype =
+        c->transport == NK_TRANSPORT_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    ai.ai_addr = (struct sockaddr *)&ss;
+    ai.ai_addrlen = len;
+    snprintf(c->peer, sizeof(c->peer), "%s", c->s->host);
+    if (c->transport == NK_TRANSPORT_UDP) {
+        /* client_open binds nothing for AF_UNIX: do it on a probe first. */
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+        if (fd < 0 ||
+            bind(fd, (struct sockaddr *)&any, sizeof(sa_family_t)) < 0 ||
+            connect(fd, ai.ai_addr, ai.ai_addrlen) < 0) {
+            int saved = errno;
+
+            if (fd >= 0)
+                close(fd);
+            return nk__err_run(err, "connect %s: %s", c->peer, strerror(saved));
+        }
+        c->fd = fd;
+    } else {
+        c->fd = client_open(c, &ai, c->peer, err);
+        if (c->fd == -2) {
+            c->fd = -1;
+            return -1;
+        }
+        if (c->fd < 0)
+            return nk__err_run(err, "connect %s: %s", c->peer, strerror(errno));
+    }
+    nk__log(NK_LOG_INFO, "Connect to %s", c->peer);
+    return 0;
+}
+
 /* Resolve HOST PORT and try every address in order until one connects, as
  * nc does; the error names the last address tried. */
 static int
@@ -349,6 +438,8 @@ client_connect(struct client *c, struct nk_err *err)
     char where[NK_ADDRSTRLEN] = "?";
     struct addrinfo *res, *ai;
 
+    if (nk__unix_is(c->s->host))
+        return client_connect_unix(c, err);
     if (port < 0)
         return nk__err_set(err, "port '%s': expected 1..65535",
                            c->s->port != NULL ? c->s->port : "");
@@ -361,15 +452,23 @@ client_connect(struct client *c, struct nk_err *err)
         if (c->fd >= 0 || c->fd == -2)
             break;
         saved = errno;
-        nk__log(NK_LOG_DEBUG, "connect %s: %s", where, strerror(saved));
+        /* The last one is the error itself: said once, not twice. */
+        if (ai->ai_next != NULL)
+            nk__log(NK_LOG_DEBUG, "connect %s: %s", where, strerror(saved));
     }
     freeaddrinfo(res);
     if (c->fd == -2) {
         c->fd = -1;
         return -1;
     }
-    if (c->fd < 0)
+    if (c->fd < 0) {
+        if (saved == EAFNOSUPPORT && c->s->source != NULL)
+            return nk__err_run(err,
+                               "connect %s: no address of %s is of the "
+                               "family of -s %s",
+                               where, c->s->host, c->s->source);
         return nk__err_run(err, "connect %s: %s", where, strerror(saved));
+    }
     memcpy(c->peer, where, sizeof(c->peer));
     nk__log(NK_LOG_INFO, "Connect to %s", c->peer);
     if (c->s->proxy_header && client_proxy_header(c, err) < 0)
@@ -392,13 +491,18 @@ static int
 client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
 {
     int64_t deadline = client_now_ms() + c->timeout_ms;
+    /* -C: raw's message gets CR LF, line's a CR before the codec's LF. */
+    const char *eol = !c->s->crlf                            ? ""
+                      : strcmp(c->plugin->name, "line") == 0 ? "\r"
+                                                             : "\r\n";
+    size_t neol = strlen(eol);
     struct nk_wrap w;
     size_t total, off = 0;
-    int rc = nk__plugin_encode(c->plugin->desc, c->inst, n, &w);
+    int rc = nk__plugin_encode(c->plugin->desc, c->inst, n + neol, &w);
 
     if (rc < 0)
         return nk__err_run(err, "message of %zu bytes: %s", n, nk_strerror(rc));
-    total = w.head_len + n + w.tail_len;
+    total = w.head_len + n + neol + w.tail_len;
     if (total == 0 && c->transport == NK_TRANSPORT_TCP)
         return 0;
     if (total > c->scap) {
@@ -413,11 +517,13 @@ client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
     memcpy(c->sbuf, nk__wrap_head(&w), w.head_len);
     if (n > 0)
         memcpy(c->sbuf + w.head_len, p, n);
-    memcpy(c->sbuf + w.head_len + n, nk__wrap_tail(&w), w.tail_len);
+    memcpy(c->sbuf + w.head_len + n, eol, neol);
+    memcpy(c->sbuf + w.head_len + n + neol, nk__wrap_tail(&w), w.tail_len);
     while (off < total) {
         ssize_t sent = send(c->fd, c->sbuf + off, total - off, MSG_NOSIGNAL);
 
         if (sent >= 0) {
+            nk__hexdump_sent(c->sbuf + off, (size_t)sent);
             off += (size_t)sent;
             continue;
         }
@@ -443,47 +549,6 @@ client_send(struct client *c, const uint8_t *p, size_t n, struct nk_err *err)
 /* ---- printing ----------------------------------------------------------- */
 
 /*
- * The length of the well-formed UTF-8 sequence that starts p[0..n) (RFC
- * 3629: no overlong form, no surrogate, nothing past U+10FFFF) with its code
- * point in *cp, or 0 when none starts there.
- */
-static size_t
-client_utf8(const uint8_t *p, size_t n, uint32_t *cp)
-{
-    uint8_t b = p[0], lo = 0x80, hi = 0xbf;
-    uint32_t v;
-    size_t len;
-
-    if (b >= 0xc2 && b <= 0xdf)
-        len = 2, v = b & 0x1fu;
-    else if (b >= 0xe0 && b <= 0xef)
-        len = 3, v = b & 0x0fu;
-    else if (b >= 0xf0 && b <= 0xf4)
-        len = 4, v = b & 0x07u;
-    else
-        return 0;
-    if (b == 0xe0)
-        lo = 0xa0; /* no overlong 3-byte form */
-    else if (b == 0xed)
-        hi = 0x9f; /* no surrogate */
-    else if (b == 0xf0)
-        lo = 0x90; /* no overlong 4-byte form */
-    else if (b == 0xf4)
-        hi = 0x8f; /* nothing past U+10FFFF */
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        uint8_t min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xbf;
-
-        if (p[i] < min || p[i] > max)
-            return 0;
-        v = v << 6 | (p[i] & 0x3fu);
-    }
-    *cp = v;
-    return len;
-}
-
-/*
  * Write a payload for a terminal, showing instead of sending what the
  * terminal would act on, as `cat -v` and `less` do: C0 controls other than
  * tab and newline, and DEL, as ^@ .. ^_ and ^? (ESC is ^[, CR is ^M); C1
@@ -505,7 +570,7 @@ client_put_escaped(const uint8_t *p, size_t n)
             rc = putchar(b);
         else if (b < 0x20 || b == 0x7f)
             rc = printf("^%c", b ^ 0x40);
-        else if ((len = client_utf8(p + i, n - i, &cp)) == 0)
+        else if ((len = nk__utf8_len(p + i, n - i, &cp)) == 0)
             rc = printf("<%02X>", (unsigned)b), len = 1;
         else if (cp < 0xa0)
             rc = printf("<U+%04X>", (unsigned)cp);
@@ -531,7 +596,10 @@ client_print(struct client *c, const struct nk_frame *f, size_t used,
 
     /* A message that comes while the prompt waits takes its place; the
      * prompt is shown again below it. */
-    if (c->prompted) {
+    if (c->ed.on) {
+        nk__prompt_clear(&c->ed);
+        c->redraw = 1;
+    } else if (c->prompted) {
         c->prompted = 0;
         if (c->wipe && write(STDERR_FILENO, "\r  \r", 4) < 0)
             c->wipe = 0;
@@ -544,6 +612,13 @@ client_print(struct client *c, const struct nk_frame *f, size_t used,
     if (bad || putchar('\n') == EOF || fflush(stdout) == EOF)
         return nk__err_run(err, "write to standard output: %s",
                            strerror(errno));
+    if (!c->printed++) {
+        const char *hint =
+            nk__hint_first(c->plugin->name, f->payload, f->payload_len);
+
+        if (hint != NULL)
+            nk__log(NK_LOG_WARN, "The first reply from %s: %s", c->peer, hint);
+    }
     if (c->transport == NK_TRANSPORT_TCP) {
         memmove(c->rbuf, c->rbuf + used, c->rlen - used);
         c->rlen -= used;
@@ -570,6 +645,7 @@ client_reply_udp(struct client *c, struct nk_err *err)
         int rc;
 
         if (r >= 0) {
+            nk__hexdump_received(c->rbuf, (size_t)r);
             if (c->plugin->desc->decode(c->inst, c->rbuf, (size_t)r, &f) == r)
                 return client_print(c, &f, (size_t)r, err);
             nk__log(NK_LOG_WARN,
@@ -693,6 +769,7 @@ client_recv(struct client *c, struct nk_err *err)
         }
         r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
         if (r > 0) {
+            nk__hexdump_received(c->rbuf + c->rlen, (size_t)r);
             c->rlen += (size_t)r;
             c->last_rx = client_now_ms();
             return 0;
@@ -707,6 +784,18 @@ client_recv(struct client *c, struct nk_err *err)
             return 0;
         return nk__err_run(err, "recv from %s: %s", c->peer, strerror(errno));
     }
+}
+
+/* Add to err a hint about the protocol, from what was received and not
+ * decoded (nothing, when no byte came), unless a message was already
+ * printed: then the protocol worked.  Returns -1. */
+static int
+client_hint(const struct client *c, int closed, struct nk_err *err)
+{
+    if (!c->printed)
+        nk__hint_add(err,
+                     nk__hint_reply(c->plugin->name, c->rbuf, c->rlen, closed));
+    return -1;
 }
 
 /*
@@ -747,14 +836,18 @@ client_drain(struct client *c, int force, struct nk_err *err)
                 c->owed--;
             continue;
         }
-        if (n != NK_ENEEDMORE)
-            return nk__err_run(err, "bad reply from %s: %s", c->peer,
-                               nk_strerror(n == 0 ? NK_EPROTO : (int)n));
-        if (f.need > c->max_message)
-            return nk__err_run(err,
-                               "reply from %s: %zu bytes is over the "
-                               "limit of %zu",
-                               c->peer, f.need, c->max_message);
+        if (n != NK_ENEEDMORE) {
+            nk__err_run(err, "bad reply from %s: %s", c->peer,
+                        nk_strerror(n == 0 ? NK_EPROTO : (int)n));
+            return client_hint(c, 0, err);
+        }
+        if (f.need > c->max_message) {
+            nk__err_run(err,
+                        "reply from %s: %zu bytes is over the "
+                        "limit of %zu",
+                        c->peer, f.need, c->max_message);
+            return client_hint(c, 0, err);
+        }
         break;
     }
     return printed;
@@ -860,8 +953,10 @@ client_closed(struct client *c, struct nk_err *err)
 {
     int unsent = c->s->message != NULL ? c->left > 0 : client_line_ready(c);
 
-    if (c->rlen > 0 || (!c->exit_sent && (c->owed > 0 || unsent)))
-        return nk__err_run(err, "connection closed by %s", c->peer);
+    if (c->rlen > 0 || (!c->exit_sent && (c->owed > 0 || unsent))) {
+        nk__err_run(err, "connection closed by %s", c->peer);
+        return client_hint(c, 1, err);
+    }
     if (!client_all_sent(c))
         nk__log(NK_LOG_INFO, "Connection closed by %s", c->peer);
     return 0;
@@ -871,6 +966,57 @@ static int64_t
 client_min(int64_t a, int64_t b)
 {
     return a < 0 || b < a ? b : a;
+}
+
+/* A line typed at the terminal (nk__prompt_feed): queued as if read. */
+static int
+client_typed(void *arg, const char *s, size_t len)
+{
+    struct client *c = arg;
+
+    if (c->ilen + len + 1 > c->icap) {
+        size_t cap = c->ilen + len + 1 + CLIENT_RBUF_MIN;
+        uint8_t *grown = nk__realloc(c->ibuf, cap);
+
+        if (grown == NULL)
+            return -1;
+        c->ibuf = grown;
+        c->icap = cap;
+    }
+    memcpy(c->ibuf + c->ilen, s, len);
+    c->ibuf[c->ilen + len] = '\n';
+    c->ilen += len + 1;
+    return 0;
+}
+
+/* Keys from the terminal, edited (see prompt.h). */
+static int
+client_read_keys(struct client *c, struct nk_err *err)
+{
+    uint8_t keys[256];
+    ssize_t r = read(STDIN_FILENO, keys, sizeof(keys));
+    int eof = 0;
+
+    if (r < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (r < 0 && errno != EIO)
+        return nk__err_run(err, "read standard input: %s", strerror(errno));
+    if (r <= 0) { /* the terminal hung up */
+        c->in_eof = 1;
+        return 0;
+    }
+    if (nk__prompt_feed(&c->ed, keys, (size_t)r, client_typed, c, &eof) < 0)
+        return nk__err_run(err, "out of memory");
+    c->redraw = 1;
+    if (eof) {
+        c->in_eof = 1;
+        /* End the prompt's line; a terminal gone needs nothing more. */
+        ssize_t w = write(STDERR_FILENO, "\n", 1);
+
+        (void)w;
+        c->ed.drawn = 0;
+    }
+    return 0;
 }
 
 /*
@@ -897,12 +1043,9 @@ client_min(int64_t a, int64_t b)
  * Half-closing belongs to --stream, where the end of input is the message.
  */
 static int
-client_tcp(struct client *c, struct nk_err *err)
+client_tcp_loop(struct client *c, int tty, struct nk_err *err)
 {
-    int tty = c->s->message == NULL && isatty(STDIN_FILENO);
     int64_t hold = client_now_ms() + CLIENT_QUIET_MS, sent_at = 0, done_at = -1;
-
-    c->wipe = tty && isatty(STDERR_FILENO);
 
     for (;;) {
         struct pollfd pf[2];
@@ -914,13 +1057,17 @@ client_tcp(struct client *c, struct nk_err *err)
         rc = client_drain(c, 0, err);
         if (rc < 0)
             return -1;
-        if (c->eof)
+        if (c->eof) {
+            nk__prompt_clear(&c->ed); /* the log line takes its place */
             return client_closed(c, err);
+        }
         now = client_now_ms();
         if (c->owed > 0 && now >= sent_at + c->timeout_ms) {
-            if (!c->pending)
-                return nk__err_run(err, "no reply from %s within %gs", c->peer,
-                                   c->s->timeout);
+            if (!c->pending) {
+                nk__err_run(err, "no reply from %s within %gs", c->peer,
+                            c->s->timeout);
+                return client_hint(c, 0, err);
+            }
             if (client_drain(c, 1, err) < 0) /* an unframed reply as is */
                 return -1;
             continue;
@@ -961,7 +1108,14 @@ client_tcp(struct client *c, struct nk_err *err)
             wake = client_min(wake, hold);
         want_in = c->s->message == NULL && !c->in_eof && c->owed == 0 &&
                   !c->exit_sent && !client_line_ready(c);
-        if (tty && want_in && !c->prompted) {
+        if (c->ed.on) {
+            /* Keys are read (and shown) while a reply is owed too; the
+             * prompt says when the next line would go at once. */
+            if (c->redraw || want_in != c->ed.shown)
+                nk__prompt_draw(&c->ed, want_in);
+            c->redraw = 0;
+            want_in = !c->in_eof && !c->exit_sent;
+        } else if (tty && want_in && !c->prompted) {
             if (write(STDERR_FILENO, "> ", 2) < 0)
                 tty = 0;
             c->prompted = 1;
@@ -974,9 +1128,19 @@ client_tcp(struct client *c, struct nk_err *err)
             return nk__err_run(err, "poll: %s", strerror(errno));
         if (rc <= 0)
             continue;
-        if (pf[0].revents != 0) {
+        if (pf[0].revents != 0 && c->ed.on) {
+            if (client_read_keys(c, err) < 0)
+                return -1;
+        } else if (pf[0].revents != 0) {
             if (client_read_stdin(c, err) < 0)
                 return -1;
+            /* Nothing has been sent yet: a binary file makes the session a
+             * byte pipe (nk__client_run). */
+            if (c->sniff && c->ilen > 0) {
+                c->sniff = 0;
+                if (nk__text_is_binary(c->ibuf, c->ilen))
+                    return 2;
+            }
             c->prompted = 0; /* the line typed ended the prompt's line */
             if (c->in_eof && tty && write(STDERR_FILENO, "\n", 1) < 0)
                 tty = 0;
@@ -986,7 +1150,28 @@ client_tcp(struct client *c, struct nk_err *err)
     }
 }
 
-/* Message mode: -m TEXT -n N, or the lines of standard input. */
+/* Message mode over TCP: on a terminal (standard input and standard error)
+ * the line is edited here, so that messages print above it (prompt.h). */
+static int
+client_tcp(struct client *c, struct nk_err *err)
+{
+    int tty = c->s->message == NULL && isatty(STDIN_FILENO);
+    int rc;
+
+    c->wipe = tty && isatty(STDERR_FILENO);
+    if (c->wipe && nk__prompt_start(&c->ed) == 0)
+        c->redraw = 1;
+    rc = client_tcp_loop(c, tty, err);
+    if (c->ed.on) {
+        nk__prompt_clear(&c->ed);
+        nk__prompt_stop(&c->ed);
+    }
+    return rc;
+}
+
+/* Message mode: -m TEXT -n N, or the lines of standard input.  Returns 0,
+ * -1 with err, or 2 when standard input turned out to be binary (see
+ * nk__client_run). */
 static int
 client_messages(struct client *c, struct nk_err *err)
 {
@@ -1003,6 +1188,8 @@ client_messages(struct client *c, struct nk_err *err)
     c->rcap = cap;
     c->left = c->s->count;
     c->escape = isatty(STDOUT_FILENO);
+    c->sniff = m == NULL && !c->s->crlf && !isatty(STDIN_FILENO) &&
+               strcmp(c->plugin->name, "raw") == 0;
     if (c->transport == NK_TRANSPORT_TCP)
         return client_tcp(c, err);
     if (m == NULL)
@@ -1038,6 +1225,29 @@ client_fini(struct client *c)
     nk__free(c->ibuf);
 }
 
+/*
+ * Raw over TCP, standard input not a terminal, and its first block binary
+ * (a NUL byte, or bytes that are not UTF-8): a file, not lines typed or
+ * scripted.  Cutting it at its newline bytes, adding a newline to each
+ * reply and waiting for one per line would corrupt it and take a round trip
+ * per line, so the session becomes what nc gives: --stream's byte pipe,
+ * starting with what was already read and received.  A text pipe keeps
+ * message mode (scripts that send lines and read one reply per line, the
+ * `exit` word); --stream makes any input a byte pipe.
+ */
+static int
+client_pipe(struct client *c, struct nk_err *err)
+{
+    const struct nk__settings *s = c->s;
+    struct nk__client_pre pre = {c->ibuf, c->ilen, c->in_eof,
+                                 c->rbuf, c->rlen, 0};
+
+    nk__log(NK_LOG_INFO, "Standard input is binary: piping bytes as "
+                         "--stream does");
+    return nk__client_stream(c->fd, c->peer, s->timeout_set ? s->timeout : 0,
+                             &pre, err);
+}
+
 int
 nk__client_run(struct nk__settings *s, struct nk_err *err)
 {
@@ -1047,17 +1257,29 @@ nk__client_run(struct nk__settings *s, struct nk_err *err)
     int rc;
 
     c.timeout_ms = ms < 1 ? 1 : ms > INT_MAX ? INT_MAX : (int)ms;
+    if (s->hexdump)
+        nk__hexdump_enable();
     rc = client_check(s, proto, err);
+    if (rc == 0 && s->listen != NULL)
+        return nk__client_listen(s, err);
     if (rc == 0)
         rc = client_plugin(&c, proto, err);
     if (rc == 0)
         rc = client_sockopts(&c, err);
     if (rc == 0)
         rc = client_connect(&c, err);
-    if (rc == 0)
-        rc = s->stream ? nk__client_stream(c.fd, c.peer,
-                                           s->timeout_set ? s->timeout : 0, err)
-                       : client_messages(&c, err);
+    if (rc == 0 && s->probe) {
+        nk__log(NK_LOG_INFO, "Port %s is open", c.peer);
+        client_fini(&c);
+        return 0;
+    }
+    if (rc == 0 && !s->stream)
+        rc = client_messages(&c, err);
+    if (rc == 2)
+        rc = client_pipe(&c, err);
+    else if (rc == 0 && s->stream)
+        rc = nk__client_stream(c.fd, c.peer, s->timeout_set ? s->timeout : 0,
+                               &(struct nk__client_pre){.crlf = s->crlf}, err);
     client_fini(&c);
     return rc;
 }

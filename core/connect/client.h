@@ -9,7 +9,8 @@
  *     banners, pushes) is printed on its own line as it comes, escaped
  *     when stdout is a terminal;
  *   - -m TEXT -n N: send TEXT N times, print what comes back;
- *   - --stream (raw only): a full-duplex byte pipe like nc, never escaped.
+ *   - --stream (raw only): a full-duplex byte pipe like nc, never escaped;
+ *     raw over TCP is one too when standard input is a binary file.
  * Log lines ("[*] Connect to HOST:PORT") go to stderr, messages to stdout.
  */
 #ifndef NK_CORE_CLIENT_H

@@ -19,6 +19,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "connect/hexdump.h"
 
 #define CLIENT_PIPE_BUF 65536 /* bytes in flight each way */
 
@@ -52,6 +53,8 @@ client_chunk_write(struct client_chunk *ch, int fd, int sock)
     } while (w < 0 && errno == EINTR);
     if (w < 0)
         return -1;
+    if (sock)
+        nk__hexdump_sent(ch->data + ch->off, (size_t)w);
     ch->off += (size_t)w;
     ch->len -= (size_t)w;
     return 0;
@@ -71,8 +74,38 @@ client_chunk_read(struct client_chunk *ch, int fd, int sock)
     if (r > 0) {
         ch->off = 0;
         ch->len = (size_t)r;
+        if (sock)
+            nk__hexdump_received(ch->data, (size_t)r);
     }
     return r;
+}
+
+/*
+ * -C: every LF of a chunk just read that does not follow a CR becomes CR
+ * LF, in place (the buffer holds twice CLIENT_PIPE_BUF).  *cr carries
+ * "the last byte was a CR" from one chunk to the next.
+ */
+static void
+client_chunk_crlf(struct client_chunk *ch, int *cr)
+{
+    size_t add = 0, j;
+    int last = *cr;
+
+    for (size_t i = 0; i < ch->len; i++) {
+        if (ch->data[i] == '\n' && !last)
+            add++;
+        last = ch->data[i] == '\r';
+    }
+    j = ch->len + add;
+    for (size_t i = ch->len; i-- > 0;) {
+        int prev_cr = i > 0 ? ch->data[i - 1] == '\r' : *cr;
+
+        ch->data[--j] = ch->data[i];
+        if (ch->data[i] == '\n' && !prev_cr)
+            ch->data[--j] = '\r';
+    }
+    ch->len += add;
+    *cr = last;
 }
 
 /*
@@ -91,9 +124,9 @@ client_chunk_read(struct client_chunk *ch, int fd, int sock)
 static int
 client_stream_loop(int fd, const char *peer, double idle, int idle_ms,
                    struct client_chunk *up, struct client_chunk *down,
-                   struct nk_err *err)
+                   int in_eof, int crlf, struct nk_err *err)
 {
-    int in_eof = 0, net_eof = 0, shut = 0;
+    int net_eof = 0, shut = 0, cr = 0;
     int64_t moved = client_stream_now_ms();
 
     while (!net_eof || down->len > 0) {
@@ -129,6 +162,8 @@ client_stream_loop(int fd, const char *peer, double idle, int idle_ms,
         }
         if (p[0].revents != 0) {
             r = client_chunk_read(up, STDIN_FILENO, 0);
+            if (r > 0 && crlf)
+                client_chunk_crlf(up, &cr);
             if (r > 0)
                 moved = client_stream_now_ms();
             if (r == 0)
@@ -173,18 +208,33 @@ client_stream_loop(int fd, const char *peer, double idle, int idle_ms,
 
 /* See client_stream.h. */
 int
-nk__client_stream(int fd, const char *peer, double idle, struct nk_err *err)
+nk__client_stream(int fd, const char *peer, double idle,
+                  const struct nk__client_pre *pre, struct nk_err *err)
 {
     double ms = idle * 1000.0;
     int idle_ms = idle <= 0 ? 0 : ms < 1 ? 1 : ms > INT_MAX ? INT_MAX : (int)ms;
-    struct client_chunk up = {nk__malloc(CLIENT_PIPE_BUF), 0, 0};
-    struct client_chunk down = {nk__malloc(CLIENT_PIPE_BUF), 0, 0};
+    size_t nup = pre != NULL ? pre->up_len : 0;
+    size_t ndown = pre != NULL ? pre->down_len : 0;
+    /* A chunk is read into with CLIENT_PIPE_BUF (and -C may double it);
+     * what goes first may be longer, so the buffer is at least that. */
+    int crlf = pre != NULL && pre->crlf;
+    size_t ucap = crlf ? 2 * CLIENT_PIPE_BUF : CLIENT_PIPE_BUF;
+    struct client_chunk up = {nk__malloc(nup > ucap ? nup : ucap), 0, nup};
+    struct client_chunk down = {
+        nk__malloc(ndown > CLIENT_PIPE_BUF ? ndown : CLIENT_PIPE_BUF), 0,
+        ndown};
     int rc = -1;
 
-    if (up.data == NULL || down.data == NULL)
+    if (up.data == NULL || down.data == NULL) {
         nk__err_run(err, "out of memory");
-    else
-        rc = client_stream_loop(fd, peer, idle, idle_ms, &up, &down, err);
+    } else {
+        if (nup > 0)
+            memcpy(up.data, pre->up, nup);
+        if (ndown > 0)
+            memcpy(down.data, pre->down, ndown);
+        rc = client_stream_loop(fd, peer, idle, idle_ms, &up, &down,
+                                pre != NULL && pre->up_eof, crlf, err);
+    }
     nk__free(up.data);
     nk__free(down.data);
     return rc;

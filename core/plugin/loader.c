@@ -1,5 +1,6 @@
 /* loader.c -- plugin search, dlopen and checks.  See loader.h. */
 #include "plugin/loader.h"
+#include "plugin/nearest.h"
 
 #include <sys/stat.h>
 #include <dirent.h>
@@ -480,6 +481,11 @@ nk__plugin_find(const char *name, const struct nk__strlist *dirs, char *path,
             used += (size_t)snprintf(looked + used, sizeof(looked) - used,
                                      "%s%s", i ? ", " : "", dirs->items[i]);
     }
+    if (nk__plugin_nearest(name, dirs, other, sizeof(other)) != NULL)
+        return nk__err_set(err,
+                           "plugin '%s' not found (did you mean %s? "
+                           "looked in: %s)",
+                           name, other, looked);
     return nk__err_set(err, "plugin '%s' not found (looked in: %s)", name,
                        looked);
 }

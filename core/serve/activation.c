@@ -142,10 +142,10 @@ activation_check(const struct nk__listen_conf *lc,
                           "[listen.%s]: inherited descriptor %d is not a "
                           "socket",
                           lc->name, af->fd);
-    if (domain != AF_INET && domain != AF_INET6)
+    if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)
         return nk__err_at(err, lc->file, lc->line,
                           "[listen.%s]: inherited descriptor %d is not an "
-                          "IPv4 or IPv6 socket",
+                          "IPv4, IPv6 or unix socket",
                           lc->name, af->fd);
     if (type != (udp ? SOCK_DGRAM : SOCK_STREAM) ||
         (!udp && activation_sockopt(af->fd, SOL_SOCKET, SO_ACCEPTCONN) != 1))
@@ -153,7 +153,8 @@ activation_check(const struct nk__listen_conf *lc,
                           "[listen.%s]: inherited descriptor %d is not %s, "
                           "as transport = %s needs",
                           lc->name, af->fd, want, udp ? "udp" : "tcp");
-    if (lc->family != AF_UNSPEC && lc->family != domain)
+    /* A unix socket is systemd's file: netkit leaves it to systemd. */
+    if (lc->family != AF_UNSPEC && lc->family != domain && domain != AF_UNIX)
         return nk__err_at(err, lc->file, lc->line,
                           "[listen.%s]: inherited descriptor %d is %s, but "
                           "family = %s",

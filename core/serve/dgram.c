@@ -586,13 +586,22 @@ dgram_handle(struct nk__sock *sk, unsigned i)
     uint16_t port;
     const char *broken;
     long rc;
+    int local = ((struct sockaddr *)mh->msg_name)->sa_family == AF_UNIX;
 
     nk__ctr_add(&ls->ctr, NK_CTR_DGRAMS_IN, 1);
     nk__ctr_add(&ls->ctr, NK_CTR_BYTES_IN, len);
     if (!nk__access_check(ls, mh->msg_name))
         return; /* denied: dropped unanswered */
-    /* Refuse what may be a reflection before any work is spent on it. */
+    /* Refuse what may be a reflection before any work is spent on it --
+     * not from a unix socket: a local process, whose address is its own
+     * (and whose reply address must fit a session's). */
     dgram_addr(mh->msg_name, addr, &port);
+    if (local && mh->msg_namelen > sizeof(ds.s.addr)) {
+        dgram_refuse(sk, DG_RATE, mh->msg_name, len);
+        return;
+    }
+    if (local)
+        goto answer;
     if (port < 1024 && !ls->conf->udp_allow_low_ports) {
         dgram_refuse(sk, DG_LOW_PORT, mh->msg_name, len);
         return;
@@ -605,6 +614,7 @@ dgram_handle(struct nk__sock *sk, unsigned i)
         dgram_refuse(sk, DG_RATE, mh->msg_name, len);
         return;
     }
+answer:
     ds.s.ls = ls;
     ds.s.transport = NK_TRANSPORT_UDP;
     nk__session_set_addr(&ds.s, mh->msg_name, mh->msg_namelen);
@@ -621,7 +631,7 @@ dgram_handle(struct nk__sock *sk, unsigned i)
         rc = NK_EPROTO; /* dropped, never answered */
     }
     if (rc >= 0 && (size_t)rc == len && (size_t)rc <= ls->max_message) {
-        if (dgram_echoes(sk, addr, port, f.payload, f.payload_len)) {
+        if (!local && dgram_echoes(sk, addr, port, f.payload, f.payload_len)) {
             dgram_refuse(sk, DG_LOOP, mh->msg_name, len);
             nk__session_fini(&ds.s);
             return;

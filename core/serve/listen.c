@@ -2,6 +2,7 @@
 #include "serve/listen.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 
 #include "base/addr.h"
 #include "base/alloc.h"
+#include "base/unixaddr.h"
 #include "serve/access.h"
 #include "serve/conn.h"
 #include "base/log.h"
@@ -29,6 +31,26 @@ listen_add_host(const struct nk__listen_conf *lc, const char *host,
     int socktype = lc->transport == NK_TRANSPORT_UDP ? SOCK_DGRAM : SOCK_STREAM;
     struct addrinfo *res, *ai;
 
+    if (nk__unix_is(host)) {
+        struct nk__bindaddr ba = {0};
+        const char *why = nk__unix_parse(host, &ba.ss, &ba.len);
+        struct nk__bindaddr *a;
+
+        if (why != NULL && lc->file != NULL)
+            return nk__err_at(err, lc->file, lc->line,
+                              "[listen.%s] host %s: %s", lc->name, host, why);
+        if (why != NULL)
+            return nk__err_set(err, "-H %s: %s", host, why);
+        for (size_t i = 0; i < *n; i++)
+            if ((*out)[i].len == ba.len &&
+                memcmp(&(*out)[i].ss, &ba.ss, ba.len) == 0)
+                return 0;
+        if ((a = nk__realloc(*out, (*n + 1) * sizeof(**out))) == NULL)
+            return nk__err_set(err, "out of memory");
+        *out = a;
+        a[(*n)++] = ba;
+        return 0;
+    }
     if (nk__addr_resolve(host, lc->port, lc->family, socktype, 1, &res, err) <
         0) {
         if (implicit)
@@ -185,6 +207,10 @@ nk__listen_overlap(const struct nk__listen_conf *la,
                    const struct nk__listen_conf *lb,
                    const struct nk__bindaddr *b)
 {
+    /* A unix address has no port: the same name is the same socket,
+     * whatever the transport (one file, one name). */
+    if (a->ss.ss_family == AF_UNIX || b->ss.ss_family == AF_UNIX)
+        return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
     if (la->transport != lb->transport || la->port == 0 || la->port != lb->port)
         return 0;
     if (a->ss.ss_family != b->ss.ss_family)
@@ -242,11 +268,52 @@ listen_log_opts(int fd, int family, const struct nk__sockopt_val *opts,
     socklen_t len = sizeof(ss);
     char where[NK_ADDRSTRLEN];
 
+    memset(&ss, 0, sizeof(ss)); /* an abstract name ends at len */
     if (!nk__log_enabled(NK_LOG_DEBUG) ||
         getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
         return;
     nk__addr_format((struct sockaddr *)&ss, where, sizeof(where));
     nk__sockopt_log_all(fd, family, opts, nopts, where);
+}
+
+/* A unix socket file in the way of bind: left by a process that died, it
+ * is removed, as systemd and nginx do; in use, or not a socket, it is an
+ * error. */
+static int
+listen_unix_prepare(const struct nk__listen_conf *lc,
+                    const struct nk__bindaddr *a, struct nk_err *err)
+{
+    const char *path = nk__unix_path((const struct sockaddr *)&a->ss);
+    const char *why;
+
+    if (path == NULL)
+        return 0; /* abstract: the kernel says if it is taken */
+    why = nk__unix_clear_stale(
+        path, lc->transport == NK_TRANSPORT_UDP ? SOCK_DGRAM : SOCK_STREAM);
+    if (why != NULL)
+        return nk__err_run(err, "[listen.%s] unix:%s: %s", lc->name, path, why);
+    return 0;
+}
+
+/* unix_mode and unix_owner on the socket file just bound; the file is
+ * recorded to be removed at exit. */
+static int
+listen_unix_own(const struct nk__listen_conf *lc, const struct nk__bindaddr *a,
+                const char *where, struct nk_err *err)
+{
+    const char *path = nk__unix_path((const struct sockaddr *)&a->ss);
+
+    if (path == NULL)
+        return 0;
+    nk__unix_created(path);
+    if (lc->unix_mode != 0 && chmod(path, (mode_t)lc->unix_mode) < 0)
+        return nk__err_run(err, "[listen.%s] chmod %s: %s", lc->name, where,
+                           strerror(errno));
+    if ((lc->unix_uid >= 0 || lc->unix_gid >= 0) &&
+        chown(path, (uid_t)lc->unix_uid, (gid_t)lc->unix_gid) < 0)
+        return nk__err_run(err, "[listen.%s] chown %s: %s", lc->name, where,
+                           strerror(errno));
+    return 0;
 }
 
 int
@@ -261,7 +328,8 @@ nk__listen_socket(const struct nk__listen_conf *lc,
     int fd;
 
     nk__addr_format((const struct sockaddr *)&a->ss, where, sizeof(where));
-    if (nk__addr_port((const struct sockaddr *)&a->ss) == 0)
+    if (family != AF_UNIX &&
+        nk__addr_port((const struct sockaddr *)&a->ss) == 0)
         *strrchr(where, ':') = '\0'; /* not "127.0.0.1:0": no port yet */
     fd = socket(family,
                 (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -271,7 +339,7 @@ nk__listen_socket(const struct nk__listen_conf *lc,
     if (family == AF_INET6 && nk__listen_is_wildcard(a) &&
         nk__kvlist_find(&lc->sockopts, "IPV6_V6ONLY") == NULL)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-    if (reuseport &&
+    if (reuseport && family != AF_UNIX &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
         nk__err_run(err, "setsockopt SO_REUSEPORT on %s: %s", where,
                     strerror(errno));
@@ -285,10 +353,15 @@ nk__listen_socket(const struct nk__listen_conf *lc,
                     strerror(errno));
         goto fail;
     }
+    if (family == AF_UNIX && listen_unix_prepare(lc, a, err) < 0)
+        goto fail;
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
         nk__err_run(err, "bind %s: %s", where, strerror(errno));
         goto fail;
     }
+    /* Mode and owner before listen(2): no client can connect yet. */
+    if (family == AF_UNIX && listen_unix_own(lc, a, where, err) < 0)
+        goto fail;
     if (!udp && listen(fd, LISTEN_BACKLOG) < 0) {
         nk__err_run(err, "listen %s: %s", where, strerror(errno));
         goto fail;
@@ -412,6 +485,8 @@ nk__listen_on_accept(struct nk__loop *loop, struct nk__io *io, unsigned events)
         socklen_t len = sizeof(ss);
         int fd;
 
+        /* A unix peer is mostly unnamed: only the family is filled in. */
+        memset(&ss, 0, sizeof(ss));
         pthread_rwlock_rdlock(&listen_fd_lock);
         fd = accept4(io->fd, (struct sockaddr *)&ss, &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);

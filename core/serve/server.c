@@ -24,6 +24,7 @@
 #include <netkit/version.h>
 
 #include "base/alloc.h"
+#include "base/unixaddr.h"
 #include "serve/access.h"
 #include "serve/activation.h"
 #include "config/conf.h"
@@ -254,7 +255,7 @@ serve_set_port(struct nk__bindaddr *a, int port)
 {
     if (a->ss.ss_family == AF_INET)
         ((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
-    else
+    else if (a->ss.ss_family == AF_INET6)
         ((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
 }
 
@@ -328,8 +329,16 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
                 int fd;
 
                 serve_set_port(ba, port);
-                fd = nk__listen_socket(sl->conf, ba, sl->opts, sl->nopts,
-                                       nw > 1, w == 0, err);
+                /* A unix name binds once: the other workers share that
+                 * socket (there is no SO_REUSEPORT for AF_UNIX). */
+                if (w > 0 && ba->ss.ss_family == AF_UNIX)
+                    fd = fcntl(sl->fds[a * (size_t)stride], F_DUPFD_CLOEXEC, 3);
+                else
+                    fd = nk__listen_socket(sl->conf, ba, sl->opts, sl->nopts,
+                                           nw > 1, w == 0, err);
+                if (fd < 0 && w > 0 && ba->ss.ss_family == AF_UNIX)
+                    nk__err_run(err, "[listen.%s]: dup: %s", sl->conf->name,
+                                strerror(errno));
                 if (fd < 0 && ba->implicit &&
                     (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
                     nk__log(NK_LOG_WARN, "Skipping %s", err->msg);
@@ -346,7 +355,7 @@ serve_bind(struct nk__serve *sv, struct serve_listener *sl, struct nk_err *err)
                 }
                 sl->fds[a * (size_t)stride + (size_t)w] = fd;
                 bound++;
-                if (port == 0) {
+                if (port == 0 && ba->ss.ss_family != AF_UNIX) {
                     struct sockaddr_storage ss;
                     socklen_t len = sizeof(ss);
                     getsockname(fd, (struct sockaddr *)&ss, &len);
@@ -380,13 +389,19 @@ serve_log_listen(const struct nk__serve *sv, const struct serve_listener *sl)
         socklen_t len = sizeof(ss);
         char where[NK_ADDRSTRLEN];
 
+        memset(&ss, 0, sizeof(ss)); /* an abstract name ends at len */
         if (fd < 0 || (sl->kept != NULL && sl->kept[a]) ||
             getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
             continue;
         nk__addr_format((struct sockaddr *)&ss, where, sizeof(where));
-        nk__log(NK_LOG_INFO, "Listen on %s (%s, %s)", where,
-                sl->conf->transport == NK_TRANSPORT_UDP ? "udp" : "tcp",
-                sl->plugin->name);
+        /* A unix socket: stream or datagram, the same plugins. */
+        nk__log(
+            NK_LOG_INFO, "Listen on %s (%s, %s)", where,
+            ss.ss_family == AF_UNIX
+                ? (sl->conf->transport == NK_TRANSPORT_UDP ? "dgram" : "stream")
+            : sl->conf->transport == NK_TRANSPORT_UDP ? "udp"
+                                                      : "tcp",
+            sl->plugin->name);
     }
 }
 
@@ -1636,6 +1651,7 @@ out:
         serve_free(m.cur);
     else
         serve_free(&sv);
-    nk__resolve_stop(); /* every worker is forgotten by now */
+    nk__resolve_stop();    /* every worker is forgotten by now */
+    nk__unix_remove_all(); /* the socket files it bound */
     return rc;
 }

@@ -207,8 +207,8 @@ struct nk_session {
     size_t in_rest;        /* inside on_message: bytes after it */
     int delivering;
     const struct nk_tls_info *tls; /* nkt_set_tls: what tls_info answers */
-    int timeout_told; /* on_timeout ran (nkt_timeout) */
-    int eof_owed;     /* nkt_peer_eof while paused: after the resume */
+    int timeout_told;              /* on_timeout ran (nkt_timeout) */
+    int eof_owed; /* nkt_peer_eof while paused: after the resume */
 };
 
 struct nk_ctx {

@@ -10,6 +10,7 @@ nktest's NETKIT and NK_SRCDIR.
 """
 import os
 import re
+import tempfile
 import unittest
 
 import nktest
@@ -222,11 +223,15 @@ class UsageTest(unittest.TestCase):
         self.assert_usage(["-P", "1", "framed"],
                           "option -P/--port does not apply to 'check' (see "
                           "'netkit check --help')")
-        r = nktest.run("check", "-L", "/nonexistent", "nope")
-        self.assertEqual(r.returncode, 2)
-        self.assertTrue(r.stderr.startswith(b"netkit: plugin 'nope' not "
-                                            b"found (looked in: "
-                                            b"/nonexistent, "), r.stderr)
+        with tempfile.TemporaryDirectory() as empty:
+            r = nktest.run("check", "-L", empty, "zzzzzzzz")
+            self.assertEqual(r.returncode, 2)
+            self.assertTrue(r.stderr.startswith(
+                ("netkit: plugin 'zzzzzzzz' not found (looked in: %s, "
+                 % empty).encode()), r.stderr)
+        r = nktest.run("check", "-L", "/nonexistent", "framed")
+        self.assertEqual(r.stderr, b"netkit: option -L/--plugin-dir: "
+                         b"'/nonexistent' is not a directory\n")
 
     def test_help(self):
         r = nktest.run("check", "--help")

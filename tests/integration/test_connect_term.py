@@ -100,9 +100,9 @@ class TerminalTest(unittest.TestCase):
 
     def test_prompt_gives_way_to_push(self):
         # All three on one terminal, as a person runs it: the "> " prompt
-        # that waits when the banner comes is wiped ("\r  \r") and shown
-        # again below it.  The terminal is in its usual cooked mode: it
-        # echoes what is typed and writes "\n" as "\r\n"; ^D ends input.
+        # that waits when the banner comes is wiped and shown again below
+        # it.  The client echoes what is typed; the terminal writes "\n" as
+        # "\r\n"; ^D ends input.
         for host in HOSTS:
             with self.subTest(host=host), PyServer(host, banner_echo) as srv:
                 master, slave = pty.openpty()
@@ -127,16 +127,19 @@ class TerminalTest(unittest.TestCase):
                             except OSError:  # EIO: netkit has exited
                                 self.fail("no %r in %r" % (want, got[0]))
 
-                until(b"welcome\r\n> ")
+                # The client edits the line itself (prompt.c): each
+                # drawing starts with "\r\x1b[K", to the start and erase.
+                until(b"welcome\r\n\r\x1b[K> ")
                 os.write(master, b"one\n")
-                until(b"re: one\r\n> ")
+                until(b"re: one\r\n\r\x1b[K> ")
                 os.write(master, b"\x04")
                 self.assertEqual(proc.wait(DEADLINE), 0)
                 until(b"> \r\n")
                 self.assertEqual(
                     got[0],
                     ("[*] Connect to %s\r\n" % fmt(host, srv.port)).encode()
-                    + b"> \r  \rwelcome\r\n> one\r\nre: one\r\n> \r\n")
+                    + b"\r\x1b[K> \r\x1b[Kwelcome\r\n\r\x1b[K> "
+                    b"\r\x1b[K> one\r\nre: one\r\n\r\x1b[K> \r\n")
 
     def test_terminal_gets_escapes(self):
         for host in HOSTS:

@@ -232,7 +232,7 @@ class DeadlinesApartTest(unittest.TestCase):
 class IdleDefaultTest(unittest.TestCase):
     def test_help_states_the_defaults(self):
         r = nktest.run("serve", "--help")
-        out = r.stdout.decode()
+        out = " ".join(r.stdout.decode().split())  # wrapped at 80 columns
         self.assertIn("(default 300; 0: never)", out)
         self.assertIn("--message-timeout", out)
         self.assertIn("--write-timeout", out)

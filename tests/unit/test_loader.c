@@ -237,7 +237,8 @@ test_loader_first_dir_wins(void **state)
     nk__plugin_close(p);
 }
 
-/* A name found nowhere lists every directory searched, in order. */
+/* A name found nowhere lists every directory searched, in order; one
+ * within two edits of a plugin there says "did you mean". */
 static void
 test_loader_missing_lists_dirs(void **state)
 {
@@ -246,11 +247,14 @@ test_loader_missing_lists_dirs(void **state)
     struct nk_err err = {.msg = ""};
 
     (void)state;
-    assert_int_equal(nk__plugin_open("nope", &dirs, &p, &err), -1);
+    assert_int_equal(nk__plugin_open("zzzzzzzzzz", &dirs, &p, &err), -1);
     assert_null(p);
-    assert_string_equal(err.msg, "plugin 'nope' not found (looked in: "
+    assert_string_equal(err.msg, "plugin 'zzzzzzzzzz' not found (looked in: "
                                  "/nonexistent/a, " FIX ")");
     assert_int_equal(err.status, 2);
+    assert_int_equal(nk__plugin_open("nope", &dirs, &p, &err), -1);
+    assert_string_equal(err.msg, "plugin 'nope' not found (did you mean "
+                                 "nocb? looked in: /nonexistent/a, " FIX ")");
 }
 
 /* A name that is a path is refused before any directory is searched. */
