@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import unittest
 
 from nktest import SRCDIR
 
@@ -99,3 +100,23 @@ class Prefix:
             cmd.append("CC=" + cc)
         step(cmd, cwd=build, env=self.env)
         return build
+
+
+class ExampleTest(unittest.TestCase):
+    """Tests of one example plugin (the class's EXAMPLE, a directory of
+    examples/), built out of tree once for the class into self.dir."""
+
+    EXAMPLE = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.oot = Prefix()
+        try:
+            cls.dir = cls.oot.cmake_build(cls.EXAMPLE)
+        except BaseException:
+            cls.oot.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.oot.close()

@@ -93,21 +93,18 @@ class Conn:
         self.sock.close()
 
 
-class HttpExampleTest(unittest.TestCase):
+class HttpExampleTest(oot.ExampleTest):
+    EXAMPLE = EXAMPLE
+
     @classmethod
     def setUpClass(cls):
-        cls.oot = oot.Prefix()
-        try:
-            cls.dir = cls.oot.cmake_build(EXAMPLE)
-        except BaseException:
-            cls.oot.close()
-            raise
+        super().setUpClass()
         cls.tmp = tempfile.mkdtemp(prefix="netkit-http-")
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
-        cls.oot.close()
+        super().tearDownClass()
 
     def serve(self, *args):
         return Server("-L", self.dir, "-p", EXAMPLE, "-P", "0", "-H",

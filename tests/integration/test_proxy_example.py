@@ -126,19 +126,8 @@ class Backend:
         self.sock.close()
 
 
-class ProxyExampleTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.oot = oot.Prefix()
-        try:
-            cls.dir = cls.oot.cmake_build(EXAMPLE)
-        except BaseException:
-            cls.oot.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.oot.close()
+class ProxyExampleTest(oot.ExampleTest):
+    EXAMPLE = EXAMPLE
 
     def backend(self, **kw):
         b = Backend(**kw)

@@ -81,19 +81,8 @@ class Client:
         self.sock.close()
 
 
-class PubsubTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.oot = oot.Prefix()
-        try:
-            cls.dir = cls.oot.cmake_build(EXAMPLE)
-        except BaseException:
-            cls.oot.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.oot.close()
+class PubsubTest(oot.ExampleTest):
+    EXAMPLE = EXAMPLE
 
     def serve(self, workers, *args):
         return Server("-L", self.dir, "-p", EXAMPLE, "-P", "0", "-H",
