@@ -28,6 +28,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "tls/tls.h"
 
 #define CLIENT_TLS_BUF (16 * 1024)
 
@@ -55,41 +56,7 @@ ct_now_ms(void)
 static const char *
 ct_reason(void)
 {
-    static char why[160];
-    unsigned long e = ERR_peek_last_error();
-    const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
-
-    snprintf(why, sizeof(why), "%s", r != NULL ? r : "TLS error");
-    ERR_clear_error();
-    return why;
-}
-
-static int
-ct_no_passphrase(char *buf, int size, int rw, void *u)
-{
-    (void)buf, (void)size, (void)rw, (void)u;
-    return -1;
-}
-
-/* "h2,http/1.1" in the wire form into out; its length, or -1. */
-static int
-ct_alpn(const char *list, unsigned char *out, size_t size)
-{
-    size_t o = 0;
-
-    while (*list != '\0') {
-        const char *comma = strchr(list, ',');
-        size_t n = comma != NULL ? (size_t)(comma - list) : strlen(list);
-        if (n == 0 || n > 255 || o + 1 + n > size)
-            return -1;
-        out[o++] = (unsigned char)n;
-        memcpy(out + o, list, n);
-        o += n;
-        list += n;
-        if (*list == ',' && *++list == '\0')
-            return -1;
-    }
-    return (int)o;
+    return nk__tls_reason("TLS error");
 }
 
 /* The client's context: verification, client certificate, ALPN. */
@@ -102,7 +69,7 @@ ct_context(const struct nk__settings *s, struct nk_err *err)
     if (ct.ctx == NULL)
         return nk__err_run(err, "TLS: %s", ct_reason());
     SSL_CTX_set_min_proto_version(ct.ctx, TLS1_2_VERSION);
-    SSL_CTX_set_default_passwd_cb(ct.ctx, ct_no_passphrase);
+    SSL_CTX_set_default_passwd_cb(ct.ctx, nk__tls_no_passphrase);
     SSL_CTX_set_mode(ct.ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(ct.ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
@@ -141,12 +108,13 @@ ct_context(const struct nk__settings *s, struct nk_err *err)
     }
     if (t->alpn != NULL) {
         unsigned char wire[512];
-        int n = ct_alpn(t->alpn, wire, sizeof(wire));
+        const char *why;
+        long n = nk__tls_alpn_wire(t->alpn, wire, sizeof(wire), &why);
         if (n < 0)
             return nk__err_set(err,
-                               "--tls-alpn '%s': expected names of 1 to "
-                               "255 bytes, comma-separated",
-                               t->alpn);
+                               "--tls-alpn '%s': %s (expected names of 1 to "
+                               "255 bytes, comma-separated)",
+                               t->alpn, why);
         SSL_CTX_set_alpn_protos(ct.ctx, wire, (unsigned)n);
     }
     return 0;

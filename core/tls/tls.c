@@ -67,18 +67,22 @@ tls_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* OpenSSL's reason for the last failure ("key values mismatch"), and the
- * error queue emptied. */
-static const char *
-tls_reason(void)
+const char *
+nk__tls_reason(const char *fallback)
 {
     static _Thread_local char why[160];
     unsigned long e = ERR_peek_last_error();
     const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
 
-    snprintf(why, sizeof(why), "%s", r != NULL ? r : "unknown TLS error");
+    snprintf(why, sizeof(why), "%s", r != NULL ? r : fallback);
     ERR_clear_error();
     return why;
+}
+
+static const char *
+tls_reason(void)
+{
+    return nk__tls_reason("unknown TLS error");
 }
 
 /* The line of key `name` in listener lc's section, for a message. */
@@ -148,9 +152,8 @@ tls_check_key_file(const struct nk__listen_conf *lc, const char *path, int line,
     return 0;
 }
 
-/* No passphrase prompt: an encrypted key fails to load, and says so. */
-static int
-tls_no_passphrase(char *buf, int size, int rw, void *u)
+int
+nk__tls_no_passphrase(char *buf, int size, int rw, void *u)
 {
     (void)buf, (void)size, (void)rw, (void)u;
     return -1;
@@ -185,34 +188,56 @@ tls_warn_expiry(const struct nk__listen_conf *lc, const char *path, X509 *cert)
 /* ---- ALPN -----------------------------------------------------------------
  */
 
-/* "h2,http/1.1" into the wire form (length-prefixed names). */
+long
+nk__tls_alpn_wire(const char *list, unsigned char *out, size_t size,
+                  const char **why)
+{
+    size_t o = 0;
+
+    while (*list != '\0') {
+        const char *comma = strchr(list, ',');
+        size_t n = comma != NULL ? (size_t)(comma - list) : strlen(list);
+        if (n == 0 || n > 255) {
+            *why = n == 0 ? "an empty protocol name"
+                          : "a too long protocol "
+                            "name";
+            return -1;
+        }
+        if (o + 1 + n > size) {
+            *why = "too many protocol names";
+            return -1;
+        }
+        out[o++] = (unsigned char)n;
+        memcpy(out + o, list, n);
+        o += n;
+        list += n;
+        if (*list == ',' && *++list == '\0') {
+            *why = "a comma at the end";
+            return -1;
+        }
+    }
+    return (long)o;
+}
+
+/* The listener's tls_alpn into t's wire form. */
 static int
 tls_alpn_wire(const struct nk__listen_conf *lc, const char *list,
               struct nk__tls *t, struct nk_err *err)
 {
-    size_t len = strlen(list), o = 0;
-    const char *p = list;
+    size_t size = strlen(list) + 1; /* the wire form is never longer */
+    const char *why;
+    long n;
 
-    t->alpn = nk__malloc(len + 1);
+    t->alpn = nk__malloc(size);
     if (t->alpn == NULL)
         return nk__err_run(err, "out of memory");
-    while (*p != '\0') {
-        const char *comma = strchr(p, ',');
-        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
-        if (n == 0 || n > 255)
-            return tls_fail(err, lc, tls_line(lc, "tls_alpn"),
-                            "tls_alpn: %s protocol name in '%s' (names are 1 "
-                            "to 255 bytes, comma-separated)",
-                            n == 0 ? "an empty" : "a too long", list);
-        t->alpn[o++] = (unsigned char)n;
-        memcpy(t->alpn + o, p, n);
-        o += n;
-        p += n;
-        if (*p == ',' && *++p == '\0')
-            return tls_fail(err, lc, tls_line(lc, "tls_alpn"),
-                            "tls_alpn: '%s' ends with a comma", list);
-    }
-    t->alpn_len = o;
+    n = nk__tls_alpn_wire(list, t->alpn, size, &why);
+    if (n < 0)
+        return tls_fail(err, lc, tls_line(lc, "tls_alpn"),
+                        "tls_alpn: %s in '%s' (names are 1 to 255 bytes, "
+                        "comma-separated)",
+                        why, list);
+    t->alpn_len = (size_t)n;
     return 0;
 }
 
@@ -279,7 +304,7 @@ tls_ctx_settings(const struct nk__listen_conf *lc, struct nk__tls *t,
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
+    SSL_CTX_set_default_passwd_cb(ctx, nk__tls_no_passphrase);
     SSL_CTX_set_min_proto_version(ctx, c->min_version == 1 ? TLS1_3_VERSION
                                                            : TLS1_2_VERSION);
     if (c->ciphers != NULL && SSL_CTX_set_cipher_list(ctx, c->ciphers) != 1)

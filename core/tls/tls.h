@@ -99,6 +99,20 @@ void nk__tls_close_notify(struct ssl_st *ssl);
 /* The reason of the last EPROTO from read or write, on this thread. */
 const char *nk__tls_why(void);
 
+/* OpenSSL's reason for the last failure ("key values mismatch"), or
+ * fallback, with the error queue emptied; valid until the next call on
+ * this thread.  For the configuration's and the client's messages. */
+const char *nk__tls_reason(const char *fallback);
+
+/* "h2,http/1.1" into ALPN's wire form (length-prefixed names) in out;
+ * its length, or -1 with *why saying what is wrong. */
+long nk__tls_alpn_wire(const char *list, unsigned char *out, size_t size,
+                       const char **why);
+
+/* A pem_password_cb that prompts for nothing: an encrypted key fails to
+ * load, and says so. */
+int nk__tls_no_passphrase(char *buf, int size, int rw, void *u);
+
 /* What the handshake settled, for the log line: "TLSv1.3" */
 const char *nk__tls_version(const struct ssl_st *ssl);
 int nk__tls_resumed(const struct ssl_st *ssl);
