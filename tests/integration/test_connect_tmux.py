@@ -100,7 +100,7 @@ class TmuxTest(unittest.TestCase):
         while self.server.got() != want:
             if time.monotonic() > end:
                 self.fail("server got %r, not %r" % (self.server.got(), want))
-            time.sleep(0.02)
+            time.sleep(0.02)  # poll under a deadline
 
     def test_push_keeps_half_typed_line(self):
         self.last_is(">")  # the prompt ("> ", trailing space trimmed)

@@ -210,7 +210,7 @@ class ListenTest(unittest.TestCase):
                 except ConnectionRefusedError:
                     break
                 self.assertLess(time.monotonic(), end, "still listening")
-                time.sleep(0.05)
+                time.sleep(0.05)  # poll under a deadline
         out, err = proc.communicate(timeout=DEADLINE)
         self.assertEqual(out, b"first")
 

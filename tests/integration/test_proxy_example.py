@@ -218,7 +218,7 @@ class ProxyExampleTest(oot.ExampleTest):
                 d = a.recv(4096)
                 h.update(d)
                 got += len(d)
-                time.sleep(0.01)
+                time.sleep(0.01)  # the slow reader under test
             while True:
                 d = a.recv(1 << 20)
                 if not d:
