@@ -461,6 +461,28 @@ ck_same(struct ck *c, const struct ck_got *want, const struct ck_got *got,
     return 0;
 }
 
+/* s fed one byte at a time, then cut at random places (CHECK_SPLITS
+ * seeds), must decode into the messages *want holds; 0, or -1 after the
+ * failure is told.  got holds what the last way decoded. */
+static int
+ck_splits_same(struct ck *c, const uint8_t *s, size_t len,
+               const struct ck_got *want, struct ck_got *got)
+{
+    if (ck_feed(c, s, len, CK_BYTES, 0, got) < 0 ||
+        ck_same(c, want, got, "one byte at a time") < 0)
+        return -1;
+    for (unsigned i = 0; i < CHECK_SPLITS; i++) {
+        char how[64];
+
+        ck_got_free(got);
+        snprintf(how, sizeof(how), "random split, seed %u", i + 1);
+        if (ck_feed(c, s, len, CK_RANDOM, i + 1, got) < 0 ||
+            ck_same(c, want, got, how) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The stream: each small message twice, in two orders. */
 static uint8_t *
 ck_stream(struct ck *c, const struct ck_msgs *l, size_t *len, struct ck_got *g)
@@ -550,18 +572,8 @@ case_split(struct ck *c)
         ck_same(c, &want, &got, "whole") < 0)
         goto out;
     ck_got_free(&got);
-    if (ck_feed(c, s, len, CK_BYTES, 0, &got) < 0 ||
-        ck_same(c, &want, &got, "one byte at a time") < 0)
+    if (ck_splits_same(c, s, len, &want, &got) < 0)
         goto out;
-    for (unsigned i = 0; i < CHECK_SPLITS; i++) {
-        char how[64];
-
-        ck_got_free(&got);
-        snprintf(how, sizeof(how), "random split, seed %u", i + 1);
-        if (ck_feed(c, s, len, CK_RANDOM, i + 1, &got) < 0 ||
-            ck_same(c, &want, &got, how) < 0)
-            goto out;
-    }
     fprintf(c->out,
             "%zu messages in %zu bytes: whole, one byte at a time, %d "
             "random splits",
@@ -1083,19 +1095,8 @@ case_samples(struct ck *c)
             return CK_FAIL;
         if (ck_feed(c, s, len, CK_WHOLE, 0, &want) < 0)
             goto done;
-        if (!c->unframed) {
-            if (ck_feed(c, s, len, CK_BYTES, 0, &got) < 0 ||
-                ck_same(c, &want, &got, "one byte at a time") < 0)
-                goto done;
-            for (unsigned k = 0; k < CHECK_SPLITS; k++) {
-                char how[64];
-                ck_got_free(&got);
-                snprintf(how, sizeof(how), "random split, seed %u", k + 1);
-                if (ck_feed(c, s, len, CK_RANDOM, k + 1, &got) < 0 ||
-                    ck_same(c, &want, &got, how) < 0)
-                    goto done;
-            }
-        }
+        if (!c->unframed && ck_splits_same(c, s, len, &want, &got) < 0)
+            goto done;
         msgs += want.n;
         bytes += len;
         rc = 0;
